@@ -37,6 +37,7 @@ def _save_mask(src: Path, dst: Path) -> None:
 
 
 def main() -> None:
+    """Write the sample folder."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("source", type=Path, help="the mvtec3d_tire folder")
     parser.add_argument("--out", type=Path, default=Path("src/seas/assets/sample_data"))

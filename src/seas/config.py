@@ -19,7 +19,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
 
-from seas.errors import ConfigError
+from seas.errors import ConfigError, flag
 from seas.files import atomic_write_json
 
 __all__ = [
@@ -98,24 +98,27 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         if not 0 < self.train_fraction <= 1:
-            raise ConfigError("--train-fraction", f"must be in (0, 1], got {self.train_fraction}", "use e.g. 0.3333")
+            raise ConfigError(
+                flag("train_fraction"), f"must be in (0, 1], got {self.train_fraction}", "use e.g. 0.3333"
+            )
         if self.num_normals < 1:
-            raise ConfigError("--num-normals", f"must be at least 1, got {self.num_normals}", None)
+            raise ConfigError(flag("num_normals"), f"must be at least 1, got {self.num_normals}", None)
         folder_flags = {"defect_root": self.defect_root, "mask_root": self.mask_root, "normal_dir": self.normal_dir}
         if self.layout == "folder":
             missing = [k for k, v in folder_flags.items() if v is None]
             if missing:
-                flags = ", ".join("--" + k.replace("_", "-") for k in missing)
-                raise ConfigError("--layout folder", f"needs {flags}", "pass each folder explicitly")
+                flags = ", ".join(flag(k) for k in missing)
+                subject = f"{flag('layout')} folder"
+                raise ConfigError(subject, f"needs {flags}", "pass each folder explicitly")
         else:
             given = [k for k, v in folder_flags.items() if v is not None]
             if given:
-                flags = ", ".join("--" + k.replace("_", "-") for k in given)
+                flags = ", ".join(flag(k) for k in given)
                 raise ConfigError(flags, f"only apply to --layout folder, not {self.layout}", "drop them")
         if self.data is not None and self.product is None and self.layout != "folder":
-            raise ConfigError("--product", f"is required with --data {self.data}", "name the product folder")
+            raise ConfigError(flag("product"), f"is required with --data {self.data}", "name the product folder")
         if not self.extensions:
-            raise ConfigError("--extensions", "is empty", "list at least one image extension, e.g. png")
+            raise ConfigError(flag("extensions"), "is empty", "list at least one image extension, e.g. png")
 
     @property
     def train_ratio(self) -> Fraction:
@@ -140,7 +143,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.resolution < 64 or self.resolution % 64:
             raise ConfigError(
-                "--resolution", f"must be a positive multiple of 64, got {self.resolution}", "use e.g. 64, 256 or 512"
+                flag("resolution"),
+                f"must be a positive multiple of 64, got {self.resolution}",
+                "use e.g. 64, 256 or 512",
             )
 
 

@@ -17,7 +17,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 import yaml
 
 from seas.config import PRESETS
-from seas.errors import ConfigError
+from seas.errors import ConfigError, flag
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -36,10 +36,6 @@ def _strip_optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def add_config_flags(parser: argparse.ArgumentParser, config_classes: list[type]) -> None:
     """Add one flag per field of each config class to ``parser`` (help text from the field)."""
     seen: set[str] = set()
@@ -52,8 +48,10 @@ def add_config_flags(parser: argparse.ArgumentParser, config_classes: list[type]
             seen.add(f.name)
             tp, optional = _strip_optional(hints[f.name])
             help_text = f.metadata.get("help", "")
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-            shown = "none" if default is None else (" ".join(map(str, default)) if isinstance(default, tuple) else default)
+            default = f.default
+            shown = (
+                "none" if default is None else (" ".join(map(str, default)) if isinstance(default, tuple) else default)
+            )
             kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": f"{help_text} (default: {shown})"}
             if tp is bool:
                 kwargs["action"] = argparse.BooleanOptionalAction
@@ -70,7 +68,7 @@ def add_config_flags(parser: argparse.ArgumentParser, config_classes: list[type]
                 msg = f"unsupported config field type {tp!r} for {cls.__name__}.{f.name}"
                 raise TypeError(msg)
             del optional
-            group.add_argument(_flag(f.name), dest=f.name, **kwargs)
+            group.add_argument(flag(f.name), dest=f.name, **kwargs)
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
@@ -103,7 +101,7 @@ def _coerce(cls: type, name: str, value: Any, source: str) -> Any:
     if value is None:
         if optional:
             return None
-        raise ConfigError(source, f"{name} cannot be empty", f"give {_flag(name)} a value")
+        raise ConfigError(source, f"{name} cannot be empty", f"give {flag(name)} a value")
     try:
         if tp is bool:
             if isinstance(value, str):
@@ -157,7 +155,7 @@ def resolve_configs(config_classes: list[type], namespace: argparse.Namespace) -
     preset = PRESETS.get(str(preset_name), {}) if preset_name is not None else {}
     merged: dict[str, tuple[Any, str]] = {k: (v, f"preset {preset_name}") for k, v in preset.items() if k in known}
     merged.update({k: (v, str(config_path)) for k, v in file_values.items()})
-    merged.update({k: (v, _flag(k)) for k, v in cli.items()})
+    merged.update({k: (v, flag(k)) for k, v in cli.items()})
     instances = []
     for cls in config_classes:
         names = {f.name for f in dataclasses.fields(cls)}

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["ConfigError", "DatasetLayoutError", "InputFileError", "ModelLoadError", "SeasError"]
+__all__ = ["ConfigError", "DatasetLayoutError", "InputFileError", "ModelLoadError", "SeasError", "flag"]
 
 
 class SeasError(Exception):
     """Base class of errors caused by user input (files, flags, models)."""
+
+
+def flag(field_name: str) -> str:
+    """The command-line spelling of a config field (``num_normals`` -> ``--num-normals``)."""
+    return "--" + field_name.replace("_", "-")
 
 
 def _compose(subject: str | Path | None, problem: str, fix: str | None) -> str:

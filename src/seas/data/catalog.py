@@ -16,7 +16,7 @@ from seas.data.mvtec_3d import make_mvtec_3d_samples
 from seas.data.mvtec_ad import make_mvtec_ad_samples
 from seas.data.samples import Label, Sample, Split
 from seas.data.visa import make_visa_samples
-from seas.errors import DatasetLayoutError
+from seas.errors import DatasetLayoutError, flag
 
 __all__ = ["SAMPLE_PRODUCT", "ProductData", "bundled_sample_root", "load_product"]
 
@@ -65,8 +65,12 @@ def _read_samples(cfg: DataConfig, root: Path, product: str) -> list[Sample]:
         return make_visa_samples(root, product, cfg.extensions)
     if cfg.layout == "mvtec3d":
         return make_mvtec_3d_samples(root, product, cfg.extensions)
-    assert cfg.defect_root is not None and cfg.mask_root is not None and cfg.normal_dir is not None
-    return make_folder_samples(product, cfg.defect_root, cfg.mask_root, cfg.normal_dir, cfg.mask_suffix, cfg.extensions)
+    assert cfg.defect_root is not None
+    assert cfg.mask_root is not None
+    assert cfg.normal_dir is not None
+    return make_folder_samples(
+        product, cfg.defect_root, cfg.mask_root, cfg.normal_dir, cfg.mask_suffix, cfg.extensions
+    )
 
 
 def load_product(cfg: DataConfig) -> ProductData:
@@ -90,7 +94,7 @@ def load_product(cfg: DataConfig) -> ProductData:
     unknown = [t for t in cfg.defect_type if t not in known]
     if unknown:
         raise DatasetLayoutError(
-            "--defect-type", f"unknown defect type(s) {', '.join(unknown)}", f"known types: {', '.join(known)}"
+            flag("defect_type"), f"unknown defect type(s) {', '.join(unknown)}", f"known types: {', '.join(known)}"
         )
     chosen = sorted(set(cfg.defect_type)) if cfg.defect_type else known
     kept = [s for s in samples if s.label == Label.NORMAL or s.defect_type in chosen]

@@ -25,7 +25,9 @@ def _open(path: Path) -> Image.Image:
         raise InputFileError(path, "file not found", "check the path") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise InputFileError(path, f"unreadable or truncated image ({reason})", "re-export or remove the file") from exc
+        raise InputFileError(
+            path, f"unreadable or truncated image ({reason})", "re-export or remove the file"
+        ) from exc
     return ImageOps.exif_transpose(image)
 
 

@@ -75,9 +75,7 @@ def find_mask(image: Path, mask_dir: Path, suffix: str, extensions: Sequence[str
     if mask_dir.is_dir():
         exts = {e.lower().lstrip(".") for e in extensions}
         hits = sorted(
-            p
-            for p in mask_dir.iterdir()
-            if p.stem == wanted and p.suffix.lower().lstrip(".") in exts and p.is_file()
+            p for p in mask_dir.iterdir() if p.stem == wanted and p.suffix.lower().lstrip(".") in exts and p.is_file()
         )
         if len(hits) == 1:
             return hits[0]
@@ -134,7 +132,8 @@ def build_samples(
     ]
     if normal_test_dir is not None and normal_test_dir.is_dir():
         samples += [
-            Sample(product, "good", Split.TEST, p, None, Label.NORMAL) for p in list_images(normal_test_dir, extensions)
+            Sample(product, "good", Split.TEST, p, None, Label.NORMAL)
+            for p in list_images(normal_test_dir, extensions)
         ]
     for defect_type in sorted(defect_dirs):
         for image in _images_or_fail(defect_dirs[defect_type], extensions, f"{defect_type!r} defect"):

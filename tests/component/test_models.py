@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from diffusers import UNet2DConditionModel
+
+from seas.errors import ModelLoadError
+from seas.models.loading import load_base_model
+
+
+def test_tiny_is_deterministic_per_seed() -> None:
+    a = load_base_model("tiny", seed=0, resolution=64)
+    b = load_base_model("tiny", seed=0, resolution=64)
+    c = load_base_model("tiny", seed=1, resolution=64)
+    wa, wb, wc = (m.unet.conv_in.weight for m in (a, b, c))
+    assert torch.equal(wa, wb)
+    assert not torch.equal(wa, wc)
+    assert a.scaling_factor == pytest.approx(0.18215)
+    assert a.prediction_type == "epsilon"
+    assert a.text_width == 32
+
+
+def test_tiny_has_sd1_structure_and_real_tokenizer() -> None:
+    parts = load_base_model("tiny", resolution=64)
+    names = [n for n, _ in parts.unet.attn_processors.items() if "attn2" in n]
+    assert len(names) == 16  # down 2+2+2, mid 1, up 3+3+3 cross-attention layers, as SD 1.x
+    ids = parts.tokenizer("a object with defect").input_ids
+    assert ids == [49406, 320, 14115, 593, 44013, 49407]
+    with torch.no_grad():
+        latents = parts.vae.encode(torch.zeros(1, 3, 64, 64)).latent_dist.mean
+    assert latents.shape == (1, 4, 8, 8)
+
+
+def test_save_and_reload_as_diffusers_folder(tmp_path: Path) -> None:
+    parts = load_base_model("tiny", resolution=64)
+    for name in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
+        getattr(parts, name).save_pretrained(tmp_path / name)
+    assert torch.equal(UNet2DConditionModel.from_pretrained(tmp_path / "unet").conv_in.weight,
+                       parts.unet.conv_in.weight)  # fmt: skip
+    again = load_base_model(str(tmp_path))
+    assert again.identity["kind"] == "folder"
+    assert torch.equal(
+        again.text_encoder.get_input_embeddings().weight, parts.text_encoder.get_input_embeddings().weight
+    )
+
+
+def test_missing_model_paths_fail_in_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ModelLoadError, match="no such model folder or file; pass a local diffusers folder"):
+        load_base_model(str(tmp_path / "nope"))
+    with pytest.raises(ModelLoadError, match="not a diffusers model folder"):
+        load_base_model(str(tmp_path))
+    (tmp_path / "m.bin").write_bytes(b"x")
+    with pytest.raises(ModelLoadError, match="unsupported model file type"):
+        load_base_model(str(tmp_path / "m.bin"))
+
+
+def test_uncached_hub_id_offline_is_one_clear_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError) as exc:
+        load_base_model("someone/not-a-cached-model")
+    text = str(exc.value)
+    assert text.startswith("someone/not-a-cached-model: cannot load the model")
+    assert "\n" not in text
