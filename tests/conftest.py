@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SHARED = Path(os.environ.get("SEAS_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 TIRE_ROOT = SHARED / "data" / "mvtec3d_tire"
 REFERENCE_STEP = SHARED / "fixtures" / "reference_step"
 
