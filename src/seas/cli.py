@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from seas import __version__
-from seas.config import DataConfig, dumps
+from seas.config import DataConfig, ModelConfig, TrainConfig, dumps
 from seas.config_flags import add_config_flags, resolve_configs
 from seas.errors import SeasError
 
@@ -42,6 +42,21 @@ def _run_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_train(args: argparse.Namespace) -> int:
+    configs = resolve_configs([DataConfig, ModelConfig, TrainConfig], args)
+    if args.print_config:
+        print(dumps(configs))
+        return 0
+    import logging
+
+    from seas.stage1.train import train
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run_dir = train(*configs)
+    print(f"stage 1 done: {run_dir}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``seas`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -61,6 +76,17 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
     add_config_flags(inspect, [DataConfig])
     inspect.set_defaults(handler=_run_inspect)
+
+    train = sub.add_parser(
+        "train",
+        help="Stage 1: fine-tune the generator (UA tokens, DA + NA losses).",
+        description="Fine-tune Stable Diffusion on one product: defect images with their masks and normal images "
+        "in one shared step. Writes unet/, tokenizer/, token rows, token_map.json, split.json and logs to "
+        "--output-dir; resumes from its newest checkpoint.",
+    )
+    _common(train)
+    add_config_flags(train, [DataConfig, ModelConfig, TrainConfig])
+    train.set_defaults(handler=_run_train)
     return parser
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "PRESETS",
     "DataConfig",
     "ModelConfig",
+    "TrainConfig",
     "config_to_dict",
     "package_versions",
     "write_run_record",
@@ -147,6 +148,106 @@ class ModelConfig:
                 f"must be a positive multiple of 64, got {self.resolution}",
                 "use e.g. 64, 256 or 512",
             )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Stage 1, SeaS generator fine-tuning (method spec 2.2-2.6)."""
+
+    output_dir: Path = field(
+        default=Path("runs/seas"), metadata=_help("Run folder for the model, logs and checkpoints.")
+    )
+    seed: int = field(default=0, metadata=_help("Seeds data order, augmentation, timesteps, noise and VAE sampling."))
+    # UA prompt tokens (spec 2.3)
+    normal_token: str = field(default="ob", metadata=_help("Product token stem; tokens are <stem>1, <stem>2, ..."))
+    anomaly_token: str = field(default="sks", metadata=_help("Defect token stem; type i owns <stem>{k*i+1}..{k*i+k}."))
+    normal_tokens: int = field(default=1, metadata=_help("Number of product tokens."))
+    anomaly_tokens: int = field(default=4, metadata=_help("Number of tokens per defect type."))
+    normal_init: str = field(default="object", metadata=_help("Word whose embedding initialises product tokens."))
+    anomaly_init: str = field(default="defect", metadata=_help("Word whose embedding initialises defect tokens."))
+    embeddings: Literal["new", "all"] = field(
+        default="new",
+        metadata=_help("Train only the new token rows (new) or the whole embedding matrix as the reference (all)."),
+    )
+    # DA / NA losses (spec 2.4, 2.5)
+    da_layers: Literal["down", "down_up"] = field(
+        default="down", metadata=_help("Cross-attention layers for DA: down blocks (reference) or down and up.")
+    )
+    da_softmax: Literal["spatial", "token"] = field(
+        default="spatial", metadata=_help("DA map softmax over space (reference) or over the 77 tokens.")
+    )
+    da_normalize: Literal["batch", "sample"] = field(
+        default="batch", metadata=_help("Min-max normalise DA maps jointly over the batch (reference) or per image.")
+    )
+    da_region: Literal["half", "one", "any"] = field(
+        default="half",
+        metadata=_help("Product-token region: mask >= 0.5 (half), == 1 (one, MVTec reference), > 0 (any)."),
+    )
+    da_weight: float = field(default=1.0, metadata=_help("Weight of the DA loss (0 disables it)."))
+    na_weight: float = field(default=1.0, metadata=_help("Weight of the normal-image (NA) denoising loss."))
+    # data and augmentation (spec 2.2)
+    augment: Literal["rot90_flip", "none"] = field(
+        default="rot90_flip", metadata=_help("Random 90-degree rotation + flip (reference), or none.")
+    )
+    resize: Literal["crop", "stretch"] = field(
+        default="crop", metadata=_help("Shorter side to resolution then centre crop, or stretch to a square.")
+    )
+    batch_anomaly: int = field(default=2, metadata=_help("Defect images per micro-batch."))
+    batch_normal: int = field(default=2, metadata=_help("Normal images per micro-batch."))
+    cache_latents: bool = field(
+        default=True,
+        metadata=_help("Cache the frozen VAE posterior of each augmented image (exact; sample still drawn)."),
+    )
+    # optimisation (spec 2.6)
+    optimizer: Literal["adamw", "adamw8bit"] = field(
+        default="adamw", metadata=_help("AdamW or 8-bit AdamW (bitsandbytes).")
+    )
+    learning_rate: float = field(default=4e-6, metadata=_help("U-Net learning rate."))
+    token_learning_rate: float = field(default=4e-5, metadata=_help("Token embedding learning rate."))
+    adam_beta1: float = field(default=0.9, metadata=_help("AdamW beta1."))
+    adam_beta2: float = field(default=0.999, metadata=_help("AdamW beta2."))
+    adam_epsilon: float = field(default=1e-8, metadata=_help("AdamW epsilon."))
+    weight_decay: float = field(default=0.01, metadata=_help("AdamW decoupled weight decay."))
+    grad_accum: int = field(default=2, metadata=_help("Micro-batches per optimiser step."))
+    steps_per_type: int = field(default=800, metadata=_help("Optimiser steps per defect type (total = this x types)."))
+    max_steps: int | None = field(default=None, metadata=_help("Total optimiser steps; overrides --steps-per-type."))
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = field(
+        default="auto", metadata=_help("auto = bf16 autocast on CUDA, fp32 on CPU.")
+    )
+    gradient_checkpointing: bool = field(default=False, metadata=_help("Trade compute for U-Net activation memory."))
+    lora_rank: int = field(
+        default=0, metadata=_help("Train LoRA adapters of this rank instead of the full U-Net (0 = off).")
+    )
+    cpu: bool = field(default=False, metadata=_help("Train on CPU even when a GPU is present."))
+    # run management
+    checkpointing_steps: int = field(
+        default=500, metadata=_help("Save a resumable checkpoint every N steps (0 = never).")
+    )
+    checkpoints_total_limit: int | None = field(default=3, metadata=_help("Keep at most this many checkpoints."))
+    resume: str | None = field(
+        default="latest",
+        metadata=_help(
+            "Resume from the newest checkpoint of --output-dir if there is one (latest), or a checkpoint folder."
+        ),
+    )
+    log_steps: int = field(default=10, metadata=_help("Write losses to logs.jsonl / TensorBoard every N steps."))
+
+    def __post_init__(self) -> None:
+        positive = ("normal_tokens", "anomaly_tokens", "batch_anomaly", "grad_accum", "steps_per_type", "log_steps")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
+        for name in ("batch_normal", "checkpointing_steps"):
+            if getattr(self, name) < 0:
+                raise ConfigError(flag(name), f"must be >= 0, got {getattr(self, name)}", None)
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(flag("max_steps"), f"must be at least 1, got {self.max_steps}", None)
+        if self.normal_token == self.anomaly_token:
+            raise ConfigError(flag("anomaly_token"), "must differ from --normal-token", None)
+
+    def total_steps(self, num_types: int) -> int:
+        """Optimiser steps of the run: ``max_steps`` or ``steps_per_type`` x number of defect types."""
+        return self.max_steps if self.max_steps is not None else self.steps_per_type * num_types
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:  # Any: any of this module's config dataclasses

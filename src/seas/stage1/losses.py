@@ -162,7 +162,13 @@ def step_losses(
     targets = da_targets(masks, latent_hw)
     empty = pred.new_zeros((), dtype=torch.long)
     da_total = pred.new_zeros(())
-    for factor, level_maps in aggregate_level_maps(maps, da_layers).items():
+    levels = aggregate_level_maps(maps, da_layers) if maps else {}  # no maps: DA switched off (da_weight 0)
+    for factor in LEVELS:
+        if factor not in levels:
+            for part in ("", "_anomaly_term", "_normal_term"):
+                out[f"da_{LEVELS[factor]}{part}"] = pred.new_zeros(())
+            continue
+        level_maps = levels[factor]
         name = LEVELS[factor]
         anomaly_term, normal_term, is_empty = da_level_loss(
             level_maps, n_normal_tokens, targets[factor], da_normalize, da_region

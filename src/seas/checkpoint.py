@@ -1,0 +1,74 @@
+"""Resumable checkpoints shared by both training stages.
+
+Layout follows the diffusers training scripts: ``<run>/checkpoint-<step>/`` holding accelerate's
+state (models, optimiser, RNG) plus ``seas_state.json``. Folders are written under a temporary name
+and renamed when complete, so a killed run never leaves a half checkpoint that ``latest`` would
+pick; the oldest are pruned beyond the total limit.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from seas.errors import ConfigError
+from seas.files import atomic_write_dir, atomic_write_json
+
+__all__ = ["list_checkpoints", "resolve_resume", "save_checkpoint"]
+
+_NAME = re.compile(r"^checkpoint-(\d+)$")
+
+
+def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """Complete checkpoints of a run as (step, folder), oldest first."""
+    if not run_dir.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in run_dir.iterdir() if p.is_dir() and (m := _NAME.match(p.name))]
+    return sorted(found)
+
+
+def resolve_resume(run_dir: Path, resume: str | None) -> Path | None:
+    """The checkpoint folder to resume from: ``latest`` (None if there is none yet) or an explicit folder.
+
+    Raises:
+        ConfigError: An explicit folder that is not a checkpoint.
+    """
+    if resume is None:
+        return None
+    if resume == "latest":
+        found = list_checkpoints(run_dir)
+        return found[-1][1] if found else None
+    path = Path(resume)
+    if not (path / "seas_state.json").is_file():
+        raise ConfigError(
+            path, "not a seas checkpoint folder (no seas_state.json)", "pass 'latest' or a checkpoint-N folder"
+        )
+    return path
+
+
+def save_checkpoint(
+    run_dir: Path, step: int, write_state: Callable[[Path], None], extra: dict[str, Any], total_limit: int | None
+) -> Path:  # Any: JSON values
+    """Write ``checkpoint-<step>`` atomically, then prune the oldest beyond ``total_limit``.
+
+    Args:
+        run_dir: Run folder.
+        step: Completed optimiser steps.
+        write_state: Writes the framework state into the given folder (``accelerator.save_state``).
+        extra: Our own resumable state, stored as ``seas_state.json``.
+        total_limit: Keep at most this many checkpoints (None: keep all).
+    """
+    target = run_dir / f"checkpoint-{step}"
+
+    def fill(folder: Path) -> None:
+        write_state(folder)
+        atomic_write_json(folder / "seas_state.json", {"step": step, **extra})
+
+    atomic_write_dir(target, fill)
+    if total_limit is not None:
+        for _, old in list_checkpoints(run_dir)[:-total_limit]:
+            shutil.rmtree(old, ignore_errors=True)
+    return target
