@@ -22,6 +22,7 @@ from seas.stage1.losses import aggregate_level_maps, da_targets, step_losses
 from seas.stage1.tokens import token_positions
 from tests.conftest import REFERENCE_STEP
 
+
 def _close(ours: torch.Tensor, ref: torch.Tensor, rtol: float) -> None:
     scale = ref.abs().max().clamp_min(1e-12)
     gap = (ours.detach().float() - ref.float()).abs().max()
@@ -50,7 +51,9 @@ def _anomaly_positions(ref: dict[str, Any]) -> torch.Tensor:
     return token_positions(ref["S"]["input_ids"][:2], wanted)
 
 
-def _forward(ref: dict[str, Any], positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+def _forward(
+    ref: dict[str, Any], positions: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
     S, unet, te = ref["S"], ref["unet"], ref["text_encoder"]
     processors = install_capture_processors(unet, "down")
     unet.zero_grad(set_to_none=True)
@@ -135,7 +138,9 @@ def test_losses_per_scenario(ref: dict[str, Any], scenario: str) -> None:
             elif ours.startswith("da_"):
                 assert value.item() == losses[f"{ours}_anomaly_term"].item()
             else:
-                parts = losses["anomaly_mse"] + losses["na"] + losses["da_32_anomaly_term"] + losses["da_16_anomaly_term"]
+                parts = (
+                    losses["anomaly_mse"] + losses["na"] + losses["da_32_anomaly_term"] + losses["da_16_anomaly_term"]
+                )
                 assert math.isclose(value.item(), parts.item(), rel_tol=1e-6)
         else:
             _close(value, reference, 1e-5)

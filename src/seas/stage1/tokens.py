@@ -175,7 +175,8 @@ def add_prompt_tokens(
         ConfigError: A token already exists in the vocabulary, or an initialiser is not one token.
     """
     new = token_map.new_tokens
-    clashes = [t for t in new if t in tokenizer.get_vocab()]
+    vocab = tokenizer.get_vocab()
+    clashes = [t for t in new if t in vocab or f"{t}</w>" in vocab]  # a word-final BPE entry would be shadowed
     if clashes:
         raise ConfigError(", ".join(clashes), "already in the tokenizer vocabulary", "choose other token strings")
     first = len(tokenizer)

@@ -187,6 +187,13 @@ def _export(s: Session, unet: Any, text_encoder: Any, run_dir: Path, steps: int)
     atomic_write_json(run_dir / "train_complete.json", {"steps": steps, "embeddings": s.cfg.embeddings})
 
 
+def _truncate_log(path: Path, step: int) -> None:
+    """Drop log lines past ``step`` (written by a run that was killed after its last checkpoint)."""
+    if path.is_file():
+        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= step]
+        atomic_write_text(path, "".join(f"{line}\n" for line in lines))
+
+
 class _LossLog:
     """Sums detached losses on device; host copies happen only at log steps."""
 
@@ -256,6 +263,8 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig) -> Pat
     if resume_from is not None:
         accelerator.load_state(str(resume_from))
         start = json.loads((resume_from / "seas_state.json").read_text())["step"]
+        if accelerator.is_main_process:
+            _truncate_log(run_dir / "logs.jsonl", start)
         logger.info("resumed from %s at step %d", resume_from, start)
     total = cfg.total_steps(len(token_map.defect_types))
     _loop(s, unet, text_encoder, optimizer, split, run_dir, start, total)

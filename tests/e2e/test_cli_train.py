@@ -1,0 +1,98 @@
+"""``seas train`` end to end on the tiny model: outputs, rerun, and kill -9 + resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from diffusers import UNet2DConditionModel
+from safetensors.torch import load_file
+
+from seas.cli import main
+
+FAST = ["--base-model", "tiny", "--resolution", "64", "--seed", "0", "--log-steps", "1"]
+
+
+def _weights(run: Path) -> dict[str, torch.Tensor]:
+    out = load_file(str(run / "unet" / "diffusion_pytorch_model.safetensors"))
+    out.update({f"tokens.{k}": v for k, v in load_file(str(run / "token_embeddings.safetensors")).items()})
+    return out
+
+
+def test_train_on_tire_writes_a_loadable_generator(tire_root: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--max-steps", "4",
+            "--output-dir", str(run), *FAST]  # fmt: skip
+    assert main(argv) == 0
+    unet = UNet2DConditionModel.from_pretrained(run / "unet")
+    assert unet.config.cross_attention_dim == 32
+    token_map = json.loads((run / "token_map.json").read_text())
+    assert token_map["defect_types"] == ["combined", "contamination", "cut", "hole"]
+    assert token_map["anomaly"]["hole"] == ["sks13", "sks14", "sks15", "sks16"]
+    split = json.loads((run / "split.json").read_text())
+    assert len(split["types"]["cut"]["train"]) == 9
+    config = json.loads((run / "config.json").read_text())
+    assert config["config"]["TrainConfig"]["max_steps"] == 4
+    assert config["base_model"]["name"] == "tiny"
+    logs = [json.loads(line) for line in (run / "logs.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs] == [1, 2, 3, 4]
+    assert all(r["da_32"] > 0 and r["na"] > 0 for r in logs)
+    rows = load_file(str(run / "token_embeddings.safetensors"))
+    assert rows["rows"].shape == (17, 32)
+    assert rows["ids"].tolist() == list(range(49408, 49425))
+    before = {k: v.clone() for k, v in _weights(run).items()}
+    assert main(argv) == 0  # a rerun of a finished run does nothing
+    after = _weights(run)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_embeddings_all_exports_the_text_encoder(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert (
+        main(
+            ["train", "--max-steps", "1", "--grad-accum", "1", "--embeddings", "all", "--output-dir", str(run), *FAST]
+        )
+        == 0
+    )
+    assert (run / "text_encoder" / "model.safetensors").is_file()
+    assert not (run / "token_embeddings.safetensors").exists()
+
+
+def _train_cmd(run: Path, steps: int) -> list[str]:
+    return [sys.executable, "-m", "seas.cli", "train", "--max-steps", str(steps), "--checkpointing-steps", "2",
+            "--checkpoints-total-limit", "2", "--output-dir", str(run), *FAST]  # fmt: skip
+
+
+def test_kill_9_and_resume_is_bit_identical(tmp_path: Path) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    straight, killed = tmp_path / "straight", tmp_path / "killed"
+    subprocess.run(_train_cmd(straight, 8), env=env, check=True, capture_output=True)
+    proc = subprocess.Popen(_train_cmd(killed, 8), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (killed / "checkpoint-2").is_dir() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (killed / "train_complete.json").exists(), "the run finished before it could be killed"
+    assert (killed / "checkpoint-2").is_dir()
+    subprocess.run(_train_cmd(killed, 8), env=env, check=True, capture_output=True)
+    a, b = _weights(straight), _weights(killed)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])][:5]
+    kept = sorted(p.name for p in killed.glob("checkpoint-*"))
+    assert kept == ["checkpoint-4", "checkpoint-6"]  # total limit 2; no checkpoint at the final step
+    log_steps = [json.loads(line)["step"] for line in (killed / "logs.jsonl").read_text().splitlines()]
+    assert log_steps == list(range(1, 9))  # lines of the killed attempt past its checkpoint are dropped
+
+
+@pytest.mark.parametrize("bad", [["--grad-accum", "0"], ["--normal-token", "sks"]])
+def test_bad_training_options_fail_before_loading(bad: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["train", *bad, *FAST]) == 2
+    assert capsys.readouterr().err.startswith("error: --")
