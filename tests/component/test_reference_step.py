@@ -71,8 +71,10 @@ def _forward(
 
 def test_inputs_text_and_unet_forward(ref: dict[str, Any]) -> None:
     S = ref["S"]
-    ids = ref["tokenizer"](["a ob1 with sks1 sks2 sks3 sks4", "a ob1 with sks5 sks6 sks7 sks8", "a ob1", "a ob1"],
-                           padding="max_length", max_length=77, truncation=True, return_tensors="pt").input_ids  # fmt: skip
+    prompts = ["a ob1 with sks1 sks2 sks3 sks4", "a ob1 with sks5 sks6 sks7 sks8", "a ob1", "a ob1"]
+    ids = ref["tokenizer"](
+        prompts, padding="max_length", max_length=77, truncation=True, return_tensors="pt"
+    ).input_ids
     assert torch.equal(ids, S["input_ids"])
     assert torch.equal(ref["scheduler"].add_noise(S["z0"], S["noise"], S["timesteps"]), S["noisy_latents"])
     assert _anomaly_positions(ref).tolist() == [[2, 4, 5, 6, 7], [2, 4, 5, 6, 7]]

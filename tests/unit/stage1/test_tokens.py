@@ -16,7 +16,7 @@ def test_token_numbering_and_prompts_follow_sorted_types() -> None:
     assert tm.prompt(None) == "a ob1"
     assert tm.prompt(["cut", "hole"]) == "a ob1 with sks5 sks6 sks7 sks8 sks9 sks10 sks11 sks12"
     assert TokenMap.from_json(tm.to_json()) == tm
-    with pytest.raises(ConfigError, match="unknown defect type.*known types: combined, cut, hole"):
+    with pytest.raises(ConfigError, match=r"unknown defect type.*known types: combined, cut, hole"):
         tm.prompt("scratch")
     custom = make_token_map(["a", "b"], normal_token="prd", anomaly_token="dft", normal_tokens=2, anomaly_tokens=3)
     assert custom.prompt("b") == "a prd1 prd2 with dft4 dft5 dft6"
@@ -72,5 +72,5 @@ def test_clashing_tokens_and_multi_token_initialisers_are_refused() -> None:
         add_prompt_tokens(parts["tokenizer"], parts["text_encoder"], make_token_map(["a"]), "new")
     parts = build_builtin("tiny", 0, 64)
     tm = make_token_map(["a"], anomaly_init="microfracture")
-    with pytest.raises(ConfigError, match="'microfracture': is 4 tokens, not one|is [0-9]+ tokens, not one"):
+    with pytest.raises(ConfigError, match=r"'microfracture': is [0-9]+ tokens, not one"):
         add_prompt_tokens(parts["tokenizer"], parts["text_encoder"], tm, "new")
