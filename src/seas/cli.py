@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from seas import __version__
-from seas.config import DataConfig, ModelConfig, TrainConfig, dumps
+from seas.config import BenchmarkConfig, DataConfig, ModelConfig, TrainConfig, dumps
 from seas.config_flags import add_config_flags, resolve_configs
 from seas.errors import SeasError
 
@@ -57,6 +57,26 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_benchmark(args: argparse.Namespace) -> int:
+    model_cfg, bench_cfg = resolve_configs([ModelConfig, BenchmarkConfig], args)
+    if args.print_config:
+        print(dumps([model_cfg, bench_cfg]))
+        return 0
+    from seas.benchmark.train_step import BenchmarkSettings, run_train_benchmark, write_result
+
+    results = run_train_benchmark(
+        BenchmarkSettings(model_cfg.base_model, model_cfg.resolution, bench_cfg, model_cfg.model_seed)
+    )
+    write_result(results, bench_cfg.results)
+    stock, seas = results["stock_step"], results["seas_step"]
+    memory = "peak_gib" if "peak_gib" in stock else "process_peak_rss_gib"
+    print(f"{model_cfg.base_model} @ {model_cfg.resolution}px on {results['hardware']} ({results['device']})")
+    print(f"stock diffusers step: {stock['median_s'] * 1000:.1f} ms  ({memory} {stock[memory]:.2f})")
+    print(f"SeaS step:            {seas['median_s'] * 1000:.1f} ms  ({memory} {seas[memory]:.2f})")
+    print(f"SeaS / stock:         {results['seas_over_stock']:.3f}   (appended to {bench_cfg.results})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full ``seas`` argument parser."""
     parser = argparse.ArgumentParser(
@@ -87,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
     _common(train)
     add_config_flags(train, [DataConfig, ModelConfig, TrainConfig])
     train.set_defaults(handler=_run_train)
+
+    bench = sub.add_parser(
+        "benchmark",
+        help="Measure speed and memory against stock diffusers baselines.",
+        description="Benchmarks with random weights (no downloads): 'train' times one SeaS stage-1 optimiser step "
+        "next to a plain stock diffusers fine-tuning step of the same U-Net.",
+    )
+    bench_sub = bench.add_subparsers(dest="what", required=True, metavar="WHAT")
+    bench_train = bench_sub.add_parser("train", help="Stage-1 optimiser step versus a stock fine-tuning step.")
+    _common(bench_train)
+    add_config_flags(bench_train, [ModelConfig, BenchmarkConfig])
+    bench_train.set_defaults(handler=_run_benchmark)
     return parser
 
 

@@ -25,6 +25,7 @@ from seas.files import atomic_write_json
 __all__ = [
     "IMAGE_EXTENSIONS",
     "PRESETS",
+    "BenchmarkConfig",
     "DataConfig",
     "ModelConfig",
     "TrainConfig",
@@ -248,6 +249,30 @@ class TrainConfig:
     def total_steps(self, num_types: int) -> int:
         """Optimiser steps of the run: ``max_steps`` or ``steps_per_type`` x number of defect types."""
         return self.max_steps if self.max_steps is not None else self.steps_per_type * num_types
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """``seas benchmark train``: SeaS step versus a stock diffusers fine-tuning step."""
+
+    steps: int = field(default=10, metadata=_help("Timed optimiser steps per variant."))
+    warmup: int = field(default=3, metadata=_help("Untimed optimiser steps first."))
+    batch_anomaly: int = field(default=2, metadata=_help("Defect images per micro-batch."))
+    batch_normal: int = field(default=2, metadata=_help("Normal images per micro-batch."))
+    grad_accum: int = field(default=2, metadata=_help("Micro-batches per optimiser step."))
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = field(
+        default="auto", metadata=_help("auto = bf16 autocast on CUDA, fp32 on CPU.")
+    )
+    gradient_checkpointing: bool = field(default=False, metadata=_help("Enable U-Net gradient checkpointing."))
+    optimizer: Literal["adamw", "adamw8bit"] = field(default="adamw", metadata=_help("AdamW or 8-bit AdamW."))
+    results: Path = field(
+        default=Path("docs/benchmarks/train_step/results.jsonl"), metadata=_help("Append the result here as JSON.")
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("steps", "batch_anomaly", "grad_accum"):
+            if getattr(self, name) < 1:
+                raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:  # Any: any of this module's config dataclasses

@@ -1,0 +1,41 @@
+"""Reading a finished stage-1 run folder back: the fine-tuned generator and its token map.
+
+The folder is the hand-over between stages: ``unet/`` (diffusers), ``tokenizer/`` (with the added
+tokens), ``token_embeddings.safetensors`` (``embeddings: new``) or ``text_encoder/`` (``all``),
+``token_map.json``, ``split.json`` and ``config.json`` (which names the base model).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from diffusers import UNet2DConditionModel
+from transformers import CLIPTextModel, CLIPTokenizer
+
+from seas.errors import ModelLoadError
+from seas.models.loading import SDComponents, load_base_model
+from seas.stage1.tokens import TokenMap, load_token_rows
+
+__all__ = ["load_generator"]
+
+
+def load_generator(run_dir: Path) -> tuple[SDComponents, TokenMap]:
+    """Base model components with the run's U-Net, tokenizer and token embeddings swapped in.
+
+    Raises:
+        ModelLoadError: The folder is not a finished stage-1 run.
+    """
+    if not (run_dir / "train_complete.json").is_file():
+        raise ModelLoadError(run_dir, "not a finished stage-1 run (no train_complete.json)", "run seas train first")
+    record = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+    model_cfg = record["config"]["ModelConfig"]
+    parts = load_base_model(model_cfg["base_model"], model_cfg["model_seed"], model_cfg["resolution"])
+    parts.unet = UNet2DConditionModel.from_pretrained(run_dir / "unet").eval()
+    parts.tokenizer = CLIPTokenizer.from_pretrained(run_dir / "tokenizer")
+    if (run_dir / "text_encoder").is_dir():
+        parts.text_encoder = CLIPTextModel.from_pretrained(run_dir / "text_encoder").eval()
+    else:
+        load_token_rows(run_dir / "token_embeddings.safetensors", parts.text_encoder)
+    token_map = TokenMap.from_json((run_dir / "token_map.json").read_text(encoding="utf-8"))
+    return parts, token_map
