@@ -1,6 +1,7 @@
 """``seas benchmark train``: one SeaS stage-1 optimiser step versus a stock diffusers step.
 
-Time and peak memory of both are measured in the same process, on the same U-Net. Both steps see the same shapes: ``batch_anomaly + batch_normal`` latents per micro-batch,
+Time and peak memory of both are measured in the same process, on the same U-Net. Both steps see
+the same shapes: ``batch_anomaly + batch_normal`` latents per micro-batch,
 ``grad_accum`` micro-batches per optimiser step, AdamW over the whole U-Net, the same precision.
 The stock step encodes its prompts without gradient and computes only the MSE; the SeaS step adds
 what the method needs: gradients through the text encoder into the new token rows, DA map capture
