@@ -219,6 +219,10 @@ class TrainConfig:
     lora_rank: int = field(
         default=0, metadata=_help("Train LoRA adapters of this rank instead of the full U-Net (0 = off).")
     )
+    lora_rank: int = field(
+        default=0,
+        metadata=_help("Train LoRA adapters of this rank on the U-Net attention instead of all weights (0 = off)."),
+    )
     cpu: bool = field(default=False, metadata=_help("Train on CPU even when a GPU is present."))
     # run management
     checkpointing_steps: int = field(
@@ -238,7 +242,7 @@ class TrainConfig:
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
-        for name in ("batch_normal", "checkpointing_steps"):
+        for name in ("batch_normal", "checkpointing_steps", "lora_rank"):
             if getattr(self, name) < 0:
                 raise ConfigError(flag(name), f"must be >= 0, got {getattr(self, name)}", None)
         if self.max_steps is not None and self.max_steps < 1:

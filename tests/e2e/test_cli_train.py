@@ -65,6 +65,31 @@ def test_embeddings_all_exports_the_text_encoder(tmp_path: Path) -> None:
     assert not (run / "token_embeddings.safetensors").exists()
 
 
+def test_lora_changes_only_attention_projections_and_exports_a_plain_unet(tmp_path: Path) -> None:
+    from seas.models.builtin import build_builtin
+
+    run = tmp_path / "run"
+    argv = [
+        "train",
+        "--max-steps",
+        "2",
+        "--lora-rank",
+        "4",
+        "--learning-rate",
+        "1e-2",
+        "--output-dir",
+        str(run),
+        *FAST,
+    ]
+    assert main(argv) == 0
+    base = build_builtin("tiny", 0, 64)["unet"].state_dict()
+    trained = load_file(str(run / "unet" / "diffusion_pytorch_model.safetensors"))
+    assert trained.keys() == base.keys()  # adapters merged: no lora_A/lora_B keys left
+    changed = [k for k in base if not torch.equal(base[k], trained[k])]
+    assert changed
+    assert all(any(t in k for t in ("to_q", "to_k", "to_v", "to_out.0")) for k in changed)
+
+
 def _train_cmd(run: Path, steps: int) -> list[str]:
     return [sys.executable, "-m", "seas.cli", "train", "--max-steps", str(steps), "--checkpointing-steps", "2",
             "--checkpoints-total-limit", "2", "--output-dir", str(run), *FAST]  # fmt: skip

@@ -104,6 +104,18 @@ def _prompt_tables(
     return prompt_ids, positions
 
 
+def _add_lora(unet: Any, rank: int) -> None:  # Any: UNet2DConditionModel
+    """Freeze the U-Net and give its attention projections trainable LoRA adapters (peft, through diffusers)."""
+    try:
+        from peft import LoraConfig
+    except ImportError as exc:
+        subject = flag("lora_rank")
+        raise ConfigError(subject, "needs peft", "pip install 'seas[lora]' or use --lora-rank 0") from exc
+    unet.requires_grad_(False)
+    targets = ["to_q", "to_k", "to_v", "to_out.0"]
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian", target_modules=targets))
+
+
 def _build_optimizer(
     unet: torch.nn.Module, token_params: list[torch.nn.Parameter], cfg: TrainConfig
 ) -> torch.optim.Optimizer:
@@ -177,6 +189,9 @@ def _export(s: Session, unet: Any, text_encoder: Any, run_dir: Path, steps: int)
     """Write the trained generator as plain files (diffusers U-Net folder, tokenizer, token rows, token map)."""
     unet = s.accelerator.unwrap_model(unet)
     text_encoder = s.accelerator.unwrap_model(text_encoder)
+    if s.cfg.lora_rank:  # merge the adapters, so later stages read a plain diffusers U-Net
+        unet.fuse_lora()
+        unet.unload_lora()
     atomic_write_dir(run_dir / "unet", lambda d: unet.save_pretrained(d, safe_serialization=True))
     atomic_write_dir(run_dir / "tokenizer", lambda d: s.parts.tokenizer.save_pretrained(d))
     if s.cfg.embeddings == "new":
@@ -250,6 +265,8 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig) -> Pat
     if accelerator.mixed_precision == "bf16":  # frozen VAE in the weight dtype (method spec 2.6)
         parts.vae.to(dtype=torch.bfloat16)
     parts.unet.train()
+    if cfg.lora_rank:
+        _add_lora(parts.unet, cfg.lora_rank)
     if cfg.gradient_checkpointing:
         parts.unet.enable_gradient_checkpointing()
     optimizer = _build_optimizer(parts.unet, token_params, cfg)

@@ -1,0 +1,108 @@
+"""Evidence that the DA loss works: DA on versus DA off on the real MVTec 3D-AD tire data.
+
+Trains the built-in tiny model twice with the same seed and steps (``--da-weight 1`` and ``0``),
+then scores the held-out two thirds of every defect type: the mean anomaly-token cross-attention
+map (DA layers, spatial softmax, at three noise levels) is compared with the true mask by pixel
+AUROC. Usage (about 10 minutes on 2 CPU cores):
+
+    python benchmarks/da_evidence.py --data ../shared/data/mvtec3d_tire --out docs/benchmarks/da_evidence
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from seas.data.augment import to_training_mask, to_training_rgb
+from seas.data.imageio import read_mask, read_rgb
+from seas.evaluate.segmentation import auroc
+from seas.stage1.artifacts import load_generator
+from seas.stage1.attention import AttentionCapture, capturing, install_capture_processors
+from seas.stage1.losses import aggregate_level_maps
+
+TIMESTEPS = (200, 500, 800)
+
+
+def train(run: Path, data: Path, resolution: int, steps: int, da_weight: float) -> subprocess.Popen[bytes]:
+    cmd = [sys.executable, "-m", "seas.cli", "train", "--data", str(data), "--layout", "mvtec", "--product", "tire",
+           "--base-model", "tiny", "--resolution", str(resolution), "--max-steps", str(steps), "--seed", "0",
+           "--learning-rate", "1e-4", "--token-learning-rate", "1e-3", "--da-weight", str(da_weight),
+           "--checkpointing-steps", "0", "--log-steps", "10", "--output-dir", str(run)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}  # the two runs share 2 cores
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+@torch.no_grad()
+def score_heldout(run: Path, resolution: int) -> dict[str, float]:
+    parts, token_map = load_generator(run)
+    split = json.loads((run / "split.json").read_text())
+    root = Path(split["root"])
+    processors = install_capture_processors(parts.unet, "down")
+    tok, latent = parts.tokenizer, resolution // 8
+    per_type: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+    for defect_type, entry in split["types"].items():
+        ids = tok(token_map.prompt(defect_type), padding="max_length", max_length=77, return_tensors="pt").input_ids
+        hidden = parts.text_encoder(ids)[0]
+        wanted = tok.convert_tokens_to_ids(list(token_map.normal) + list(token_map.anomaly[defect_type]))
+        columns = torch.tensor([[int((ids[0] == w).nonzero()[0, 0]) for w in wanted]])
+        scores, labels = [], []
+        for k, pair in enumerate(entry["heldout"]):
+            image = torch.from_numpy(to_training_rgb(read_rgb(root / pair["image"]), resolution, "crop"))[None]
+            mask = to_training_mask(read_mask(root / pair["mask"]), resolution, "crop")[0] >= 0.5
+            z0 = parts.vae.encode(image).latent_dist.mean * parts.scaling_factor
+            score = torch.zeros(resolution, resolution)
+            for t in TIMESTEPS:
+                noise = torch.randn(z0.shape, generator=torch.Generator().manual_seed(1000 * k + t))
+                noisy = parts.scheduler.add_noise(z0, noise, torch.tensor([t]))
+                capture = AttentionCapture(columns, (latent, latent), "spatial")
+                with capturing(processors, capture):
+                    parts.unet(noisy, torch.tensor([t]), hidden)
+                for level in aggregate_level_maps(capture.maps, "down").values():
+                    anomaly = level[:, 1:].mean(dim=1, keepdim=True)  # [1, 1, H, W]
+                    score += F.interpolate(anomaly, size=(resolution, resolution), mode="bilinear")[0, 0]
+            scores.append(score.numpy())
+            labels.append(mask)
+        per_type[defect_type] = (scores, labels)
+    result = {t: auroc(np.stack(s), np.stack(lab)) for t, (s, lab) in per_type.items()}
+    pooled_s = np.concatenate([np.stack(s).ravel() for s, _ in per_type.values()])
+    pooled_y = np.concatenate([np.stack(lab).ravel() for _, lab in per_type.values()])
+    result["pooled"] = auroc(pooled_s, pooled_y)
+    result["mean_over_types"] = float(np.mean([result[t] for t in per_type]))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, required=True, help="folder holding tire/ (MVTec AD layout)")
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks/da_evidence"), help="results folder")
+    parser.add_argument("--work", type=Path, default=Path("runs/da_evidence"), help="run folders")
+    parser.add_argument("--resolution", type=int, default=128, help="training and scoring size")
+    parser.add_argument("--steps", type=int, default=600, help="optimiser steps per run")
+    args = parser.parse_args()
+    runs = {"da_on": (args.work / "da_on", 1.0), "da_off": (args.work / "da_off", 0.0)}
+    procs = [train(run, args.data, args.resolution, args.steps, w) for run, w in runs.values()]  # in parallel
+    if any(p.wait() != 0 for p in procs):
+        msg = "training failed; rerun one variant by hand with seas train to see why"
+        raise SystemExit(msg)
+    results: dict[str, object] = {"resolution": args.resolution, "steps": args.steps, "timesteps": TIMESTEPS}
+    for name, (run, _) in runs.items():
+        results[name] = score_heldout(run, args.resolution)
+        logs = [json.loads(line) for line in (run / "logs.jsonl").read_text().splitlines()]
+        keys = ("step", "total", "anomaly_mse", "na", "da_32", "da_16")
+        results[f"{name}_loss_curve"] = [{k: r[k] for k in keys} for r in logs]
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    for name in runs:
+        print(name, json.dumps(results[name]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Evaluation: segmentation metrics, generation metrics and the downstream protocol."""
