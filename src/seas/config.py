@@ -217,9 +217,6 @@ class TrainConfig:
     )
     gradient_checkpointing: bool = field(default=False, metadata=_help("Trade compute for U-Net activation memory."))
     lora_rank: int = field(
-        default=0, metadata=_help("Train LoRA adapters of this rank instead of the full U-Net (0 = off).")
-    )
-    lora_rank: int = field(
         default=0,
         metadata=_help("Train LoRA adapters of this rank on the U-Net attention instead of all weights (0 = off)."),
     )
