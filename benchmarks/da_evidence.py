@@ -41,20 +41,21 @@ def train(run: Path, data: Path, resolution: int, steps: int, da_weight: float) 
 
 
 @torch.no_grad()
-def score_heldout(run: Path, resolution: int) -> dict[str, float]:
+def attention_maps(run: Path, resolution: int, part: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per defect type: anomaly-token attention score maps ``[n, R, R]`` and true masks, for ``part`` of the split."""
     parts, token_map = load_generator(run)
     split = json.loads((run / "split.json").read_text())
     root = Path(split["root"])
     processors = install_capture_processors(parts.unet, "down")
     tok, latent = parts.tokenizer, resolution // 8
-    per_type: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+    out = {}
     for defect_type, entry in split["types"].items():
         ids = tok(token_map.prompt(defect_type), padding="max_length", max_length=77, return_tensors="pt").input_ids
         hidden = parts.text_encoder(ids)[0]
         wanted = tok.convert_tokens_to_ids(list(token_map.normal) + list(token_map.anomaly[defect_type]))
         columns = torch.tensor([[int((ids[0] == w).nonzero()[0, 0]) for w in wanted]])
         scores, labels = [], []
-        for k, pair in enumerate(entry["heldout"]):
+        for k, pair in enumerate(entry[part]):
             image = torch.from_numpy(to_training_rgb(read_rgb(root / pair["image"]), resolution, "crop"))[None]
             mask = to_training_mask(read_mask(root / pair["mask"]), resolution, "crop")[0] >= 0.5
             z0 = parts.vae.encode(image).latent_dist.mean * parts.scaling_factor
@@ -70,12 +71,17 @@ def score_heldout(run: Path, resolution: int) -> dict[str, float]:
                     score += F.interpolate(anomaly, size=(resolution, resolution), mode="bilinear")[0, 0]
             scores.append(score.numpy())
             labels.append(mask)
-        per_type[defect_type] = (scores, labels)
-    result = {t: auroc(np.stack(s), np.stack(lab)) for t, (s, lab) in per_type.items()}
-    pooled_s = np.concatenate([np.stack(s).ravel() for s, _ in per_type.values()])
-    pooled_y = np.concatenate([np.stack(lab).ravel() for _, lab in per_type.values()])
-    result["pooled"] = auroc(pooled_s, pooled_y)
-    result["mean_over_types"] = float(np.mean([result[t] for t in per_type]))
+        out[defect_type] = (np.stack(scores), np.stack(labels))
+    return out
+
+
+def summarise(maps: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float]:
+    """Pixel AUROC per type and pooled (raw scores), and the mean per-image AUROC (localisation within an image)."""
+    result = {t: auroc(s, y) for t, (s, y) in maps.items()}
+    result["pooled"] = auroc(np.concatenate([s.ravel() for s, _ in maps.values()]),
+                             np.concatenate([y.ravel() for _, y in maps.values()]))  # fmt: skip
+    per_image = [auroc(s, y) for scores, masks in maps.values() for s, y in zip(scores, masks, strict=True) if y.any()]
+    result["mean_per_image"] = float(np.mean(per_image))
     return result
 
 
@@ -88,20 +94,23 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600, help="optimiser steps per run")
     args = parser.parse_args()
     runs = {"da_on": (args.work / "da_on", 1.0), "da_off": (args.work / "da_off", 0.0)}
-    procs = [train(run, args.data, args.resolution, args.steps, w) for run, w in runs.values()]  # in parallel
+    todo = [(run, w) for run, w in runs.values() if not (run / "train_complete.json").is_file()]
+    procs = [train(run, args.data, args.resolution, args.steps, w) for run, w in todo]  # in parallel
     if any(p.wait() != 0 for p in procs):
         msg = "training failed; rerun one variant by hand with seas train to see why"
         raise SystemExit(msg)
     results: dict[str, object] = {"resolution": args.resolution, "steps": args.steps, "timesteps": TIMESTEPS}
     for name, (run, _) in runs.items():
-        results[name] = score_heldout(run, args.resolution)
+        results[name] = summarise(attention_maps(run, args.resolution, "heldout"))
+        results[f"{name}_train_images"] = summarise(attention_maps(run, args.resolution, "train"))
         logs = [json.loads(line) for line in (run / "logs.jsonl").read_text().splitlines()]
         keys = ("step", "total", "anomaly_mse", "na", "da_32", "da_16")
         results[f"{name}_loss_curve"] = [{k: r[k] for k in keys} for r in logs]
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     for name in runs:
-        print(name, json.dumps(results[name]))
+        print(name, "held-out", json.dumps(results[name]))
+        print(name, "training images", json.dumps(results[f"{name}_train_images"]))
 
 
 if __name__ == "__main__":

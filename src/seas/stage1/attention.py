@@ -19,7 +19,14 @@ from typing import Any, Literal
 import torch
 import torch.nn.functional as F
 
-__all__ = ["AttentionCapture", "DACaptureProcessor", "da_layer_names", "install_capture_processors", "level_factor"]
+__all__ = [
+    "AttentionCapture",
+    "DACaptureProcessor",
+    "capturing",
+    "da_layer_names",
+    "install_capture_processors",
+    "level_factor",
+]
 
 Softmax = Literal["spatial", "token"]
 

@@ -1,0 +1,1 @@
+"""Stage 2: the Refined Mask Prediction (RMP) head, trained on the frozen generator's features."""
