@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,7 +19,7 @@ import torch
 from seas.data.augment import augment_draw, rotate_flip, to_training_mask, to_training_rgb
 from seas.data.imageio import read_mask, read_rgb
 
-__all__ = ["Item", "MicroBatchPlan", "load_item", "plan_micro_batch", "step_generator"]
+__all__ = ["Item", "LatentEncoder", "MicroBatchPlan", "load_item", "plan_micro_batch", "step_generator"]
 
 _ANOMALY_STREAM, _NORMAL_STREAM, _AUGMENT, _NOISE = 0, 1, 2, 3
 
@@ -99,3 +100,60 @@ def load_item(item: Item, resolution: int, resize: str) -> tuple[np.ndarray, np.
         return image, None
     mask = rotate_flip(read_mask(item.mask), item.turns, item.flip)
     return image, to_training_mask(mask, resolution, resize)
+
+
+class LatentEncoder:
+    """Scaled VAE latents of planned items, with the frozen posterior cached per augmented image.
+
+    Caching is exact: the posterior (mean, std) of an (image, rotation, flip) never changes, and the
+    sample is still drawn every time. Images are encoded one at a time, so a value never depends on
+    which other images shared its batch (cached and fresh values are bit-identical).
+    """
+
+    def __init__(
+        self, vae: Any, resolution: int, resize: str, use_cache: bool, device: torch.device
+    ) -> None:  # Any: AutoencoderKL
+        self.vae, self.resolution, self.resize, self.use_cache, self.device = (
+            vae,
+            resolution,
+            resize,
+            use_cache,
+            device,
+        )
+        self.scale = float(vae.config.scaling_factor)
+        self.posteriors: dict[tuple[Path, int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+        self.masks: dict[tuple[Path, int, int], torch.Tensor] = {}
+
+    def _posterior(self, item: Item) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        key = (item.image, item.turns, item.flip)
+        if key not in self.posteriors:
+            image, mask = load_item(item, self.resolution, self.resize)
+            with torch.no_grad():
+                dist = self.vae.encode(torch.from_numpy(image)[None].to(self.device, self.vae.dtype)).latent_dist
+            mean, std = dist.mean.float(), dist.std.float()
+            mask_t = torch.from_numpy(mask).to(self.device) if mask is not None else None
+            if not self.use_cache:
+                return mean, std, mask_t
+            self.posteriors[key] = (mean, std)
+            if mask_t is not None:
+                self.masks[key] = mask_t
+        mean, std = self.posteriors[key]
+        return mean, std, self.masks.get(key)
+
+    def encode(self, plan: MicroBatchPlan, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """Latents and masks of a planned micro-batch.
+
+        Returns:
+            (``[B, 4, h, w]`` latents, posterior sampled with ``generator`` and scaled by the VAE factor;
+            ``[B_a, 1, R, R]`` soft masks of the anomaly rows).
+        """
+        means, stds, masks = [], [], []
+        for item in plan.items:
+            mean, std, mask = self._posterior(item)
+            means.append(mean)
+            stds.append(std)
+            if mask is not None:
+                masks.append(mask)
+        mean, std = torch.cat(means), torch.cat(stds)
+        sample = mean + std * torch.randn(mean.shape, generator=generator, device=self.device)
+        return sample * self.scale, torch.stack(masks)

@@ -9,19 +9,15 @@ prompts and losses per group; sharing: one U-Net and the product token).
 
 from __future__ import annotations
 
-import json
 import logging
-import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from accelerate import Accelerator
-from tqdm.auto import tqdm
 
-from seas.checkpoint import resolve_resume, save_checkpoint
 from seas.config import DataConfig, ModelConfig, TrainConfig, write_run_record
 from seas.data.catalog import load_product
 from seas.data.inspection import inspect_product
@@ -31,10 +27,11 @@ from seas.files import atomic_write_dir, atomic_write_json, atomic_write_text
 from seas.models.loading import SDComponents, load_base_model
 from seas.stage1.attention import AttentionCapture, DACaptureProcessor, capturing, install_capture_processors
 from seas.stage1.losses import denoise_target, step_losses
-from seas.stage1.sampling import MicroBatchPlan, load_item, plan_micro_batch, step_generator
+from seas.stage1.sampling import LatentEncoder, MicroBatchPlan, plan_micro_batch, step_generator
 from seas.stage1.tokens import TokenMap, add_prompt_tokens, make_token_map, save_token_rows, token_positions
+from seas.training import LossLog, make_accelerator, resume_step, run_steps
 
-__all__ = ["train"]
+__all__ = ["encode_prompts", "prompt_tables", "train"]
 
 logger = logging.getLogger(__name__)
 LOGGED = ("total", "anomaly_mse", "na", "da_32", "da_16", "empty_regions")
@@ -52,20 +49,7 @@ class Session:
     processors: list[DACaptureProcessor]
     prompt_ids: dict[str | None, torch.Tensor]  # defect type (None: normal) -> [T] token ids
     positions: dict[str, torch.Tensor]  # defect type -> [m] columns of its product + defect tokens
-    latent_cache: dict[tuple[Path, int, int], tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
-    mask_cache: dict[tuple[Path, int, int], torch.Tensor] = field(default_factory=dict)
-
-
-def _make_accelerator(cfg: TrainConfig) -> Accelerator:
-    precision = cfg.mixed_precision
-    if precision == "auto":
-        precision = "bf16" if torch.cuda.is_available() and not cfg.cpu else "no"
-    return Accelerator(
-        gradient_accumulation_steps=cfg.grad_accum,
-        mixed_precision=precision,
-        cpu=cfg.cpu,
-        project_dir=str(cfg.output_dir),
-    )
+    encoder: LatentEncoder
 
 
 def _prepare_data(data_cfg: DataConfig, run_dir: Path) -> DataSplit:
@@ -84,20 +68,25 @@ def _prepare_data(data_cfg: DataConfig, run_dir: Path) -> DataSplit:
     return split
 
 
-def _tokenize(tokenizer: Any, prompt: str) -> torch.Tensor:  # Any: CLIP tokenizer
+def tokenize(tokenizer: Any, prompt: str) -> torch.Tensor:  # Any: CLIP tokenizer
     return tokenizer(prompt, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
                      return_tensors="pt").input_ids[0]  # fmt: skip
 
 
-def _prompt_tables(
+def prompt_tables(
     parts: SDComponents, token_map: TokenMap
 ) -> tuple[dict[str | None, torch.Tensor], dict[str, torch.Tensor]]:
-    """Token ids of every prompt and the token columns DA reads, located once in the tokenizer output."""
+    """Token ids of every prompt and the token columns DA reads, located once in the tokenizer output.
+
+    Returns:
+        (defect type or None for the normal prompt -> ``[T]`` ids, defect type -> ``[m]`` columns of its
+        product tokens then defect tokens).
+    """
     tok = parts.tokenizer
-    prompt_ids: dict[str | None, torch.Tensor] = {None: _tokenize(tok, token_map.prompt(None))}
+    prompt_ids: dict[str | None, torch.Tensor] = {None: tokenize(tok, token_map.prompt(None))}
     positions = {}
     for defect_type in token_map.defect_types:
-        ids = _tokenize(tok, token_map.prompt(defect_type))
+        ids = tokenize(tok, token_map.prompt(defect_type))
         prompt_ids[defect_type] = ids
         wanted = torch.tensor(tok.convert_tokens_to_ids(list(token_map.normal) + list(token_map.anomaly[defect_type])))
         positions[defect_type] = token_positions(ids[None], wanted[None])[0]
@@ -138,46 +127,45 @@ def _build_optimizer(
     return torch.optim.AdamW(groups, **kwargs)
 
 
-def _encode_latents(s: Session, plan: MicroBatchPlan, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scaled VAE latents ``[B, 4, h, w]`` (posterior sampled with ``generator``) and masks ``[B_a, 1, R, R]``."""
-    device, vae = s.accelerator.device, s.parts.vae
-    means, stds, masks = [], [], []
-    for item in plan.items:
-        key = (item.image, item.turns, item.flip)
-        if not s.cfg.cache_latents or key not in s.latent_cache:
-            image, mask = load_item(item, s.resolution, s.cfg.resize)
-            with torch.no_grad():  # one image at a time: results never depend on batch-mates
-                dist = vae.encode(torch.from_numpy(image)[None].to(device, vae.dtype)).latent_dist
-            s.latent_cache[key] = (dist.mean.float(), dist.std.float())
-            if mask is not None:
-                s.mask_cache[key] = torch.from_numpy(mask).to(device)
-        mean, std = s.latent_cache[key] if s.cfg.cache_latents else s.latent_cache.pop(key)
-        means.append(mean)
-        stds.append(std)
-        if item.mask is not None:
-            masks.append(s.mask_cache[key] if s.cfg.cache_latents else s.mask_cache.pop(key))
-    mean, std = torch.cat(means), torch.cat(stds)
-    sample = mean + std * torch.randn(mean.shape, generator=generator, device=device)
-    return sample * s.parts.scaling_factor, torch.stack(masks)
+def encode_prompts(text_encoder: Any, prompt_ids: dict[str | None, torch.Tensor], keys: list[str | None],
+                   device: torch.device) -> torch.Tensor:  # fmt: skip
+    """Text context ``[B, T, D]`` for per-row prompt keys, each distinct prompt encoded once."""
+    unique = list(dict.fromkeys(keys))
+    ids = torch.stack([prompt_ids[k] for k in unique]).to(device)  # [U, T]
+    hidden = text_encoder(ids)[0]  # [U, T, D]
+    return hidden[torch.tensor([unique.index(k) for k in keys], device=device)]
 
 
-def _micro_batch_losses(s: Session, unet: Any, text_encoder: Any, plan: MicroBatchPlan, index: int,
-                        capture: AttentionCapture | None) -> dict[str, torch.Tensor]:  # fmt: skip
+def _micro_step(s: Session, unet: Any, text_encoder: Any, split: DataSplit, index: int) -> dict[str, torch.Tensor]:
+    """Forward and backward of global micro-batch ``index``; returns its losses."""
+    cfg, acc, device = s.cfg, s.accelerator, s.accelerator.device
+    plan = plan_micro_batch(cfg.seed, index, split.train_pairs, list(split.normals), cfg.batch_anomaly,
+                            cfg.batch_normal, cfg.augment)  # fmt: skip
+    capture = None
+    if cfg.da_weight > 0:
+        columns = torch.stack([s.positions[str(item.defect_type)] for item in plan.items[: plan.n_anomaly]])
+        latent = s.resolution // 8
+        capture = AttentionCapture(columns.to(device), (latent, latent), cfg.da_softmax)
+    # The capture context spans forward and backward (recomputation under gradient checkpointing).
+    with capturing(s.processors, capture) if capture is not None else nullcontext():
+        losses = _losses(s, unet, text_encoder, plan, index, capture)
+        acc.backward(losses["total"])
+    return losses
+
+
+def _losses(s: Session, unet: Any, text_encoder: Any, plan: MicroBatchPlan, index: int,
+            capture: AttentionCapture | None) -> dict[str, torch.Tensor]:  # fmt: skip
     device = s.accelerator.device
     generator = step_generator(s.cfg.seed, index, device)
-    latents, masks = _encode_latents(s, plan, generator)
+    latents, masks = s.encoder.encode(plan, generator)
     batch = latents.shape[0]
     timesteps = torch.randint(
         0, s.parts.scheduler.config.num_train_timesteps, (batch,), generator=generator, device=device
     )
     noise = torch.randn(latents.shape, generator=generator, device=device)
     noisy = s.parts.scheduler.add_noise(latents, noise, timesteps)
-    keys = [item.defect_type for item in plan.items]
-    unique = list(dict.fromkeys(keys))
-    ids = torch.stack([s.prompt_ids[k] for k in unique]).to(device)  # each distinct prompt encoded once
     with s.accelerator.autocast():
-        hidden_unique = text_encoder(ids)[0]  # [U, T, D]
-        hidden = hidden_unique[torch.tensor([unique.index(k) for k in keys], device=device)]  # [B, T, D]
+        hidden = encode_prompts(text_encoder, s.prompt_ids, [item.defect_type for item in plan.items], device)
         model_pred = unet(noisy, timesteps, hidden).sample
     target = denoise_target(s.parts.scheduler, latents, noise, timesteps)
     maps = capture.maps if capture is not None else {}
@@ -202,55 +190,13 @@ def _export(s: Session, unet: Any, text_encoder: Any, run_dir: Path, steps: int)
     atomic_write_json(run_dir / "train_complete.json", {"steps": steps, "embeddings": s.cfg.embeddings})
 
 
-def _truncate_log(path: Path, step: int) -> None:
-    """Drop log lines past ``step`` (written by a run that was killed after its last checkpoint)."""
-    if path.is_file():
-        lines = [line for line in path.read_text(encoding="utf-8").splitlines() if json.loads(line)["step"] <= step]
-        atomic_write_text(path, "".join(f"{line}\n" for line in lines))
-
-
-class _LossLog:
-    """Sums detached losses on device; host copies happen only at log steps."""
-
-    def __init__(self, run_dir: Path, is_main: bool) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.count = 0
-        self.path = run_dir / "logs.jsonl"
-        self.writer = None
-        if is_main:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
-
-                self.writer = SummaryWriter(str(run_dir / "tensorboard"))
-            except ImportError:  # tensorboard is optional
-                self.writer = None
-
-    def add(self, losses: dict[str, torch.Tensor]) -> None:
-        for key in LOGGED:
-            value = losses[key].detach().float()
-            self.sums[key] = self.sums[key] + value if key in self.sums else value
-        self.count += 1
-
-    def flush(self, step: int, lrs: list[float]) -> dict[str, float]:
-        means = {k: float(v.item()) / self.count for k, v in self.sums.items()}
-        means["empty_regions"] *= self.count  # a count, not a mean
-        record = {"step": step, **means, "lr_unet": lrs[0], "lr_tokens": lrs[1], "time": time.time()}
-        with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
-        if self.writer is not None:
-            for key, value in means.items():
-                self.writer.add_scalar(f"train/{key}", value, step)
-        self.sums, self.count = {}, 0
-        return means
-
-
 def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig) -> Path:
     """Run stage 1 and return the run folder (see the module docstring for its contents)."""
     run_dir = cfg.output_dir
     if (run_dir / "train_complete.json").is_file():
         logger.warning("%s already holds a finished stage-1 run; nothing to do", run_dir)
         return run_dir
-    accelerator = _make_accelerator(cfg)
+    accelerator = make_accelerator(cfg.mixed_precision, cfg.grad_accum, cfg.cpu, run_dir)
     torch.manual_seed(cfg.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
     split = _prepare_data(data_cfg, run_dir)
@@ -259,7 +205,7 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig) -> Pat
                                cfg.anomaly_tokens, cfg.normal_init, cfg.anomaly_init, parts.identity)  # fmt: skip
     token_params = add_prompt_tokens(parts.tokenizer, parts.text_encoder, token_map, cfg.embeddings)
     processors = install_capture_processors(parts.unet, cfg.da_layers)
-    prompt_ids, positions = _prompt_tables(parts, token_map)
+    prompt_ids, positions = prompt_tables(parts, token_map)
     parts.vae.requires_grad_(False)
     parts.vae.to(accelerator.device)
     if accelerator.mixed_precision == "bf16":  # frozen VAE in the weight dtype (method spec 2.6)
@@ -271,60 +217,21 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig) -> Pat
         parts.unet.enable_gradient_checkpointing()
     optimizer = _build_optimizer(parts.unet, token_params, cfg)
     unet, text_encoder, optimizer = accelerator.prepare(parts.unet, parts.text_encoder, optimizer)
-    s = Session(cfg, model_cfg.resolution, accelerator, parts, token_map, processors, prompt_ids, positions)
+    encoder = LatentEncoder(parts.vae, model_cfg.resolution, cfg.resize, cfg.cache_latents, accelerator.device)
+    s = Session(cfg, model_cfg.resolution, accelerator, parts, token_map, processors, prompt_ids, positions, encoder)
     if accelerator.is_main_process:
         write_run_record(run_dir, [data_cfg, model_cfg, cfg], parts.identity, "train")
         atomic_write_text(run_dir / "token_map.json", token_map.to_json() + "\n")
-    start = 0
-    resume_from = resolve_resume(run_dir, cfg.resume)
-    if resume_from is not None:
-        accelerator.load_state(str(resume_from))
-        start = json.loads((resume_from / "seas_state.json").read_text())["step"]
-        if accelerator.is_main_process:
-            _truncate_log(run_dir / "logs.jsonl", start)
-        logger.info("resumed from %s at step %d", resume_from, start)
+    log = LossLog(run_dir / "logs.jsonl", LOGGED, ("empty_regions",),
+                  run_dir / "tensorboard" if accelerator.is_main_process else None)  # fmt: skip
+    start = resume_step(accelerator, run_dir, cfg.resume, log)
     total = cfg.total_steps(len(token_map.defect_types))
-    _loop(s, unet, text_encoder, optimizer, split, run_dir, start, total)
+    run_steps(accelerator, [unet, text_encoder], optimizer, lambda i: _micro_step(s, unet, text_encoder, split, i),
+              run_dir=run_dir, start=start, total=total, grad_accum=cfg.grad_accum, log=log, log_steps=cfg.log_steps,
+              checkpointing_steps=cfg.checkpointing_steps, checkpoints_total_limit=cfg.checkpoints_total_limit,
+              desc="stage 1", shown=("total", "da_32", "da_16"))  # fmt: skip
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         _export(s, unet, text_encoder, run_dir, total)
     accelerator.end_training()
     return run_dir
-
-
-def _loop(s: Session, unet: Any, text_encoder: Any, optimizer: Any, split: DataSplit, run_dir: Path,
-          start: int, total: int) -> None:  # fmt: skip
-    cfg, acc = s.cfg, s.accelerator
-    anomalies = split.train_pairs
-    normals = list(split.normals)
-    log = _LossLog(run_dir, acc.is_main_process)
-    bar = tqdm(total=total, initial=start, desc="stage 1", disable=not acc.is_main_process, dynamic_ncols=True)
-    for step in range(start, total):
-        for micro in range(cfg.grad_accum):
-            index = (step * cfg.grad_accum + micro) * acc.num_processes + acc.process_index
-            plan = plan_micro_batch(
-                cfg.seed, index, anomalies, normals, cfg.batch_anomaly, cfg.batch_normal, cfg.augment
-            )
-            capture = None
-            if cfg.da_weight > 0:
-                anomaly_types = [item.defect_type for item in plan.items[: plan.n_anomaly]]
-                columns = torch.stack([s.positions[t] for t in anomaly_types if t is not None]).to(acc.device)
-                latent = s.resolution // 8
-                capture = AttentionCapture(columns, (latent, latent), cfg.da_softmax)
-            with acc.accumulate(unet, text_encoder), capturing(s.processors, capture) if capture else nullcontext():
-                losses = _micro_batch_losses(s, unet, text_encoder, plan, index, capture)
-                acc.backward(losses["total"])
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-            log.add(losses)
-        done = step + 1
-        bar.update(1)
-        if done % cfg.log_steps == 0 or done == total:
-            means = log.flush(done, [g["lr"] for g in optimizer.param_groups]) if acc.is_main_process else {}
-            bar.set_postfix({k: f"{v:.4f}" for k, v in means.items() if k in ("total", "da_32", "da_16")})
-        if cfg.checkpointing_steps and done % cfg.checkpointing_steps == 0 and done < total:
-            acc.wait_for_everyone()
-            if acc.is_main_process:
-                save_checkpoint(run_dir, done, lambda d: acc.save_state(str(d)), {"total": total},
-                                cfg.checkpoints_total_limit)  # fmt: skip
-    bar.close()

@@ -24,7 +24,9 @@ WIDTH = 192  # working channels: 128 from U32 + 64 from U64
 
 def _cbr(in_ch: int, out_ch: int, kernel: int) -> nn.Sequential:
     """Conv (no bias) -> BatchNorm -> ReLU."""
-    return nn.Sequential(nn.Conv2d(in_ch, out_ch, kernel, padding=kernel // 2, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU())
+    return nn.Sequential(
+        nn.Conv2d(in_ch, out_ch, kernel, padding=kernel // 2, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU()
+    )
 
 
 class MRM(nn.Module):
@@ -53,7 +55,9 @@ class RMPHead(nn.Module):
         vae_channels: Channels of (``V128``, ``V256``, ``V512``): (512, 512, 256) for SD.
     """
 
-    def __init__(self, unet_channels: tuple[int, int] = (1280, 640), vae_channels: tuple[int, int, int] = (512, 512, 256)):
+    def __init__(
+        self, unet_channels: tuple[int, int] = (1280, 640), vae_channels: tuple[int, int, int] = (512, 512, 256)
+    ):
         super().__init__()
         self.stem_low = nn.Conv2d(unet_channels[0], 128, 1, bias=False)
         self.stem_mid = nn.Conv2d(unet_channels[1], WIDTH - 128, 1, bias=False)

@@ -1,0 +1,154 @@
+"""Training machinery shared by both stages: accelerator set-up, the step loop, loss logging, resume.
+
+A stage supplies one function that runs the forward and backward of micro-batch number ``index``
+and returns its losses; :func:`run_steps` does accumulation, optimiser steps, logging at
+intervals (the only host synchronisation), atomic checkpoints and the progress bar.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from tqdm.auto import tqdm
+
+from seas.checkpoint import resolve_resume, save_checkpoint
+from seas.files import atomic_write_text
+
+__all__ = ["LossLog", "make_accelerator", "resume_step", "run_steps"]
+
+
+def make_accelerator(mixed_precision: str, grad_accum: int, cpu: bool, project_dir: Path) -> Accelerator:
+    """Accelerator with ``auto`` precision resolved: bf16 autocast on CUDA, fp32 on CPU."""
+    if mixed_precision == "auto":
+        mixed_precision = "bf16" if torch.cuda.is_available() and not cpu else "no"
+    return Accelerator(
+        gradient_accumulation_steps=grad_accum, mixed_precision=mixed_precision, cpu=cpu, project_dir=str(project_dir)
+    )
+
+
+class LossLog:
+    """Sums detached losses on device; host copies happen only when :meth:`flush` writes a log line.
+
+    Args:
+        path: JSONL file, one line per flush.
+        keys: Loss names to log; their mean over the flushed micro-batches is written.
+        count_keys: Keys logged as sums (counts) rather than means.
+        tensorboard_dir: Also write TensorBoard scalars there, when tensorboard is installed.
+    """
+
+    def __init__(self, path: Path, keys: Sequence[str], count_keys: Sequence[str] = (),
+                 tensorboard_dir: Path | None = None) -> None:  # fmt: skip
+        self.path, self.keys, self.count_keys = path, tuple(keys), set(count_keys)
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count = 0
+        self.writer = None
+        if tensorboard_dir is not None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writer = SummaryWriter(str(tensorboard_dir))
+            except ImportError:  # tensorboard is optional
+                self.writer = None
+
+    def add(self, losses: dict[str, torch.Tensor]) -> None:
+        """Accumulate one micro-batch's losses (no host synchronisation)."""
+        for key in self.keys:
+            value = losses[key].detach().float()
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+        self.count += 1
+
+    def flush(self, step: int, lrs: list[float]) -> dict[str, float]:
+        """Write the means since the last flush as one JSON line; returns them."""
+        values = {k: float(v.item()) / (1 if k in self.count_keys else self.count) for k, v in self.sums.items()}
+        record = {"step": step, **values, "lr": lrs, "time": time.time()}
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+        if self.writer is not None:
+            for key, value in values.items():
+                self.writer.add_scalar(f"train/{key}", value, step)
+        self.sums, self.count = {}, 0
+        return values
+
+    def truncate(self, step: int) -> None:
+        """Drop lines past ``step`` (written by a run killed after its last checkpoint)."""
+        if self.path.is_file():
+            text = self.path.read_text(encoding="utf-8")
+            lines = [line for line in text.splitlines() if json.loads(line)["step"] <= step]
+            atomic_write_text(self.path, "".join(f"{line}\n" for line in lines))
+
+
+def resume_step(accelerator: Accelerator, run_dir: Path, resume: str | None, log: LossLog) -> int:
+    """Load the checkpoint named by ``resume`` (``latest``: the newest, if any); returns its step (0 if none)."""
+    folder = resolve_resume(run_dir, resume)
+    if folder is None:
+        return 0
+    accelerator.load_state(str(folder))
+    step = int(json.loads((folder / "seas_state.json").read_text())["step"])
+    if accelerator.is_main_process:
+        log.truncate(step)
+    return step
+
+
+def run_steps(
+    accelerator: Accelerator,
+    models: Sequence[torch.nn.Module],
+    optimizer: torch.optim.Optimizer,
+    micro_step: Callable[[int], dict[str, torch.Tensor]],
+    *,
+    run_dir: Path,
+    start: int,
+    total: int,
+    grad_accum: int,
+    log: LossLog,
+    log_steps: int,
+    checkpointing_steps: int,
+    checkpoints_total_limit: int | None,
+    desc: str,
+    shown: Sequence[str] = ("total",),
+) -> None:
+    """Optimiser steps ``start+1 .. total``.
+
+    Args:
+        accelerator: The prepared accelerator.
+        models: Prepared trainable models (for gradient accumulation / DDP sync).
+        optimizer: Prepared optimiser.
+        micro_step: Runs forward and ``accelerator.backward`` for global micro-batch ``index``; returns losses.
+        run_dir: Where checkpoints go.
+        start: Completed steps (from :func:`resume_step`).
+        total: Steps of the whole run.
+        grad_accum: Micro-batches per optimiser step.
+        log: Loss log (main process writes).
+        log_steps: Flush the log every N steps.
+        checkpointing_steps: Checkpoint every N steps (0 = never).
+        checkpoints_total_limit: Keep at most this many checkpoints.
+        desc: Progress-bar label.
+        shown: Loss names shown on the progress bar.
+    """
+    acc = accelerator
+    bar = tqdm(total=total, initial=start, desc=desc, disable=not acc.is_main_process, dynamic_ncols=True)
+    for step in range(start, total):
+        for micro in range(grad_accum):
+            index = (step * grad_accum + micro) * acc.num_processes + acc.process_index
+            with acc.accumulate(*models):
+                losses = micro_step(index)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            log.add(losses)
+        done = step + 1
+        bar.update(1)
+        if done % log_steps == 0 or done == total:
+            lrs = [g["lr"] for g in optimizer.param_groups]
+            values = log.flush(done, lrs) if acc.is_main_process else {}
+            bar.set_postfix({k: f"{v:.4f}" for k, v in values.items() if k in shown})
+        if checkpointing_steps and done % checkpointing_steps == 0 and done < total:
+            acc.wait_for_everyone()
+            if acc.is_main_process:
+                save_checkpoint(
+                    run_dir, done, lambda d: acc.save_state(str(d)), {"total": total}, checkpoints_total_limit
+                )
+    bar.close()
