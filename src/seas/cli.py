@@ -13,7 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from seas import __version__
-from seas.config import BenchmarkConfig, DataConfig, ModelConfig, TrainConfig, dumps
+from seas.config import (
+    BenchmarkConfig,
+    DataConfig,
+    GenerateConfig,
+    MaskTrainConfig,
+    ModelConfig,
+    TrainConfig,
+    dumps,
+)
 from seas.config_flags import add_config_flags, resolve_configs
 from seas.errors import SeasError
 
@@ -47,14 +55,46 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.print_config:
         print(dumps(configs))
         return 0
-    import logging
-
     from seas.stage1.train import train
 
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    _log_to_console()
     run_dir = train(*configs)
     print(f"stage 1 done: {run_dir}")
     return 0
+
+
+def _run_train_mask(args: argparse.Namespace) -> int:
+    (cfg,) = resolve_configs([MaskTrainConfig], args)
+    if args.print_config:
+        print(dumps([cfg]))
+        return 0
+    from seas.stage2.train import train_mask
+
+    _log_to_console()
+    print(f"stage 2 done: {train_mask(cfg)}")
+    return 0
+
+
+def _run_generate(args: argparse.Namespace) -> int:
+    (cfg,) = resolve_configs([GenerateConfig], args)
+    if args.print_config:
+        print(dumps([cfg]))
+        return 0
+    from seas.generate.run import generate
+
+    _log_to_console()
+    summary = generate(cfg)
+    counts = ", ".join(f"{k}: {v}" for k, v in summary.items() if k not in ("out", "anomalib"))
+    print(f"pairs in {summary['out']} ({counts})")
+    if "anomalib" in summary:
+        print(f"anomalib Folder dataset in {cfg.export_anomalib}: {summary['anomalib']}")
+    return 0
+
+
+def _log_to_console() -> None:
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
 def _run_benchmark(args: argparse.Namespace) -> int:
@@ -107,6 +147,26 @@ def build_parser() -> argparse.ArgumentParser:
     _common(train)
     add_config_flags(train, [DataConfig, ModelConfig, TrainConfig])
     train.set_defaults(handler=_run_train)
+
+    train_mask = sub.add_parser(
+        "train-mask",
+        help="Stage 2: train the RMP mask head on a finished stage-1 run.",
+        description="Train the Refined Mask Prediction head on the frozen generator of --model RUN, with the same "
+        "data, split and sampling as stage 1. Writes RUN/rmp/; checkpoints and logs go to RUN/stage2/.",
+    )
+    _common(train_mask)
+    add_config_flags(train_mask, [MaskTrainConfig])
+    train_mask.set_defaults(handler=_run_train_mask)
+
+    gen = sub.add_parser(
+        "generate",
+        help="Generate defect images with pixel masks from a trained run.",
+        description="Sample image/mask pairs for each defect type of --model RUN into "
+        "<out>/<product>/<type>/{image,mask}/NNNN.png with a manifest.jsonl per type. Reruns skip finished pairs.",
+    )
+    _common(gen)
+    add_config_flags(gen, [GenerateConfig])
+    gen.set_defaults(handler=_run_generate)
 
     bench = sub.add_parser(
         "benchmark",

@@ -27,8 +27,11 @@ __all__ = [
     "PRESETS",
     "BenchmarkConfig",
     "DataConfig",
+    "GenerateConfig",
+    "MaskTrainConfig",
     "ModelConfig",
     "TrainConfig",
+    "config_from_dict",
     "config_to_dict",
     "package_versions",
     "write_run_record",
@@ -253,6 +256,125 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class MaskTrainConfig:
+    """Stage 2, Refined Mask Prediction (RMP) training on the frozen generator (method spec 2.7-2.8)."""
+
+    model: Path = field(
+        default=Path("runs/seas"), metadata=_help("Finished stage-1 run folder; RMP is written into it.")
+    )
+    seed: int = field(default=0, metadata=_help("Seeds data order, augmentation, timesteps, noise and the DDPM step."))
+    focal_target: Literal["threshold", "truncate"] = field(
+        default="threshold",
+        metadata=_help("Defect class where the soft mask is >= 0.5 (threshold) or == 1 (truncate, reference)."),
+    )
+    rmp_lr: float = field(default=5e-4, metadata=_help("RMP learning rate (AdamW, constant)."))
+    rmp_steps_per_type: int = field(default=800, metadata=_help("Optimiser steps per defect type."))
+    max_steps: int | None = field(
+        default=None, metadata=_help("Total optimiser steps; overrides --rmp-steps-per-type.")
+    )
+    rmp_batch_anomaly: int = field(default=2, metadata=_help("Defect images per micro-batch."))
+    rmp_batch_normal: int = field(default=2, metadata=_help("Normal images per micro-batch."))
+    grad_accum: int = field(default=2, metadata=_help("Micro-batches per optimiser step."))
+    optimizer: Literal["adamw", "adamw8bit"] = field(default="adamw", metadata=_help("AdamW or 8-bit AdamW."))
+    weight_decay: float = field(default=0.01, metadata=_help("AdamW decoupled weight decay."))
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = field(
+        default="auto", metadata=_help("auto = bf16 autocast on CUDA, fp32 on CPU.")
+    )
+    cpu: bool = field(default=False, metadata=_help("Train on CPU even when a GPU is present."))
+    checkpointing_steps: int = field(
+        default=500, metadata=_help("Save a resumable checkpoint every N steps (0 = never).")
+    )
+    checkpoints_total_limit: int | None = field(default=3, metadata=_help("Keep at most this many checkpoints."))
+    resume: str | None = field(
+        default="latest", metadata=_help("Resume from the newest stage-2 checkpoint (latest) or a checkpoint folder.")
+    )
+    log_steps: int = field(default=10, metadata=_help("Write losses to the stage-2 log every N steps."))
+
+    def __post_init__(self) -> None:
+        for name in ("rmp_steps_per_type", "rmp_batch_anomaly", "grad_accum", "log_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
+        for name in ("rmp_batch_normal", "checkpointing_steps"):
+            if getattr(self, name) < 0:
+                raise ConfigError(flag(name), f"must be >= 0, got {getattr(self, name)}", None)
+        if self.max_steps is not None and self.max_steps < 1:
+            raise ConfigError(flag("max_steps"), f"must be at least 1, got {self.max_steps}", None)
+
+    def total_steps(self, num_types: int) -> int:
+        """``max_steps`` or ``rmp_steps_per_type`` x number of defect types."""
+        return self.max_steps if self.max_steps is not None else self.rmp_steps_per_type * num_types
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """Image + mask generation (method spec 2.9)."""
+
+    model: Path = field(default=Path("runs/seas"), metadata=_help("Run folder with a finished stage 1 and stage 2."))
+    out: Path = field(
+        default=Path("generated"), metadata=_help("Output root: <out>/<product>/<defect_type>/{image,mask}.")
+    )
+    defect_type: tuple[str, ...] = field(
+        default=(), metadata=_help("Defect types to use (names as folders / in the token map). Default: all.")
+    )
+    num_per_type: int = field(default=1000, metadata=_help("Image/mask pairs per defect type."))
+    combine: tuple[str, ...] = field(
+        default=(), metadata=_help("Unseen combined defects, each 'A+B': prompt with both types' tokens.")
+    )
+    normals: int = field(
+        default=0, metadata=_help("Also generate this many normal images (normal prompt, into good/).")
+    )
+    base_seed: int = field(default=0, metadata=_help("Image n is seeded with base_seed + n."))
+    steps: int = field(default=25, metadata=_help("DPM-Solver++ steps."))
+    guidance: float = field(
+        default=8.0, metadata=_help("Classifier-free guidance scale (<= 1: no unconditional pass).")
+    )
+    negative_prompt: str = field(default="", metadata=_help("Unconditional prompt for guidance."))
+    start: Literal["reference", "strength", "noise"] = field(
+        default="reference",
+        metadata=_help("Start latent: noised normal image as the reference does, img2img strength, or pure noise."),
+    )
+    strength: float = field(default=1.0, metadata=_help("start=strength: fraction of the steps that are run."))
+    extended_steps: int = field(
+        default=1500, metadata=_help("start=reference: length of the extended noise schedule.")
+    )
+    timestep_spacing: Literal["linspace", "leading"] = field(
+        default="linspace", metadata=_help("DPM-Solver++ timestep spacing (reference: linspace).")
+    )
+    mask_steps: int = field(default=3, metadata=_help("Average the RMP probability over the last N steps."))
+    mask_threshold: float = field(default=0.2, metadata=_help("Defect where the averaged probability is > this."))
+    rmp_bn: Literal["eval", "batch"] = field(
+        default="eval", metadata=_help("RMP BatchNorm: running statistics (eval) or batch statistics (reference).")
+    )
+    min_mask_fraction: float = field(
+        default=0.0, metadata=_help("Reject a pair whose mask covers less than this fraction (0 keeps empty masks).")
+    )
+    max_mask_fraction: float = field(default=1.0, metadata=_help("Reject a pair whose mask covers more than this."))
+    max_attempts: int = field(default=10, metadata=_help("Seeds tried per image before giving up (with the filter)."))
+    batch_size: int = field(default=10, metadata=_help("Images per sampler batch (throughput only)."))
+    dtype: Literal["auto", "fp32", "fp16", "bf16"] = field(
+        default="auto", metadata=_help("auto = fp16 on CUDA, fp32 on CPU.")
+    )
+    cpu: bool = field(default=False, metadata=_help("Generate on CPU even when a GPU is present."))
+    export_anomalib: Path | None = field(
+        default=None, metadata=_help("Also write an anomalib Folder dataset (normal/abnormal/mask) here, as symlinks.")
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("num_per_type", "steps", "mask_steps", "batch_size", "max_attempts"):
+            if getattr(self, name) < 1:
+                raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
+        if self.mask_steps > self.steps:
+            raise ConfigError(flag("mask_steps"), f"{self.mask_steps} exceeds --steps {self.steps}", None)
+        if not 0 < self.strength <= 1:
+            raise ConfigError(flag("strength"), f"must be in (0, 1], got {self.strength}", None)
+        if not 0 <= self.min_mask_fraction <= self.max_mask_fraction <= 1:
+            raise ConfigError(flag("min_mask_fraction"), "must satisfy 0 <= min <= --max-mask-fraction <= 1", None)
+        for item in self.combine:
+            if len(item.split("+")) < 2:
+                raise ConfigError(flag("combine"), f"expects A+B, got {item!r}", "join defect type names with '+'")
+
+
+@dataclass(frozen=True)
 class BenchmarkConfig:
     """``seas benchmark train``: SeaS step versus a stock diffusers fine-tuning step."""
 
@@ -287,6 +409,24 @@ def config_to_dict(config: Any) -> dict[str, Any]:  # Any: any of this module's 
         return value
 
     return {f.name: plain(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+def config_from_dict(cls: type, values: dict[str, Any]) -> Any:  # Any: the dataclass instance / JSON values
+    """Inverse of :func:`config_to_dict` for a run record (unknown keys from other versions are ignored)."""
+    from typing import get_type_hints
+
+    hints = get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in values:
+            continue
+        value, hint = values[f.name], str(hints[f.name])
+        if value is not None and "Path" in hint:
+            value = Path(value)
+        elif isinstance(value, list):
+            value = tuple(value)
+        kwargs[f.name] = value
+    return cls(**kwargs)
 
 
 def package_versions() -> dict[str, str]:

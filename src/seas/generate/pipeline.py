@@ -1,0 +1,136 @@
+"""Batched sampling of (image, mask) pairs: the UA prompt, CFG, DPM-Solver++, RMP on the last steps.
+
+Every image has its own seeded generator (its reference VAE sample and start noise), its
+reference image is encoded alone, and with ``rmp_bn: eval`` the mask head uses running
+statistics, so an image and its mask do not depend on the batch they were made in (up to the
+rounding of batched kernels).
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from seas.config import GenerateConfig
+from seas.data.augment import to_training_rgb
+from seas.data.imageio import read_rgb
+from seas.generate.sampler import make_scheduler, start_latents
+from seas.models.loading import SDComponents
+from seas.stage2.features import unet_features, vae_decoder_features
+from seas.stage2.rmp import RMPHead
+
+__all__ = ["Job", "MaskedSampler", "Result"]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One image to make: its index, seed, prompt and reference image."""
+
+    index: int
+    attempt: int
+    seed: int
+    prompt: str
+    reference: Path | None
+    with_mask: bool
+
+
+@dataclass(frozen=True)
+class Result:
+    """A generated image ``[H, W, 3]`` uint8 and mask ``[H, W]`` bool (None without RMP), with the mask's fraction."""
+
+    job: Job
+    image: np.ndarray
+    mask: np.ndarray | None
+    mask_fraction: float | None
+
+
+class MaskedSampler:
+    """Holds the models on their device and turns batches of jobs into results."""
+
+    def __init__(self, parts: SDComponents, rmp: RMPHead | None, cfg: GenerateConfig, resolution: int,
+                 device: torch.device, dtype: torch.dtype) -> None:  # fmt: skip
+        self.parts, self.cfg, self.resolution, self.device, self.dtype = parts, cfg, resolution, device, dtype
+        for module in (parts.unet, parts.vae, parts.text_encoder):
+            module.to(device)
+            if dtype != torch.float32:
+                module.to(dtype=dtype)
+            module.eval()
+        self.rmp = rmp.to(device) if rmp is not None else None
+        if self.rmp is not None:
+            self.rmp.train(cfg.rmp_bn == "batch")  # batch: the reference's batch statistics (pitfall 15)
+        self.scale = parts.scaling_factor
+        self._hidden: dict[str, torch.Tensor] = {}
+
+    def _encode(self, prompt: str) -> torch.Tensor:
+        """``[T, D]`` text context of one prompt (cached: prompts repeat for every image)."""
+        if prompt not in self._hidden:
+            tok = self.parts.tokenizer
+            ids = tok(prompt, padding="max_length", max_length=tok.model_max_length, truncation=True,
+                      return_tensors="pt").input_ids.to(self.device)  # fmt: skip
+            with torch.no_grad():
+                self._hidden[prompt] = self.parts.text_encoder(ids)[0][0]
+        return self._hidden[prompt]
+
+    def _reference_latents(self, jobs: list[Job], generators: list[torch.Generator]) -> torch.Tensor | None:
+        if self.cfg.start == "noise":
+            return None
+        out = []
+        for job, generator in zip(jobs, generators, strict=True):
+            assert job.reference is not None
+            image = torch.from_numpy(to_training_rgb(read_rgb(job.reference), self.resolution, "crop"))[None]
+            dist = self.parts.vae.encode(image.to(self.device, self.dtype)).latent_dist  # one image at a time
+            eps = torch.randn(dist.mean.shape, generator=generator, device=self.device, dtype=torch.float32)
+            out.append(dist.mean.float() + dist.std.float() * eps)  # unscaled z / s, as the reference uses
+        return torch.cat(out)
+
+    @torch.no_grad()
+    def run(self, jobs: list[Job]) -> list[Result]:
+        """Generate one batch."""
+        cfg, device = self.cfg, self.device
+        generators = [torch.Generator(device=device).manual_seed(job.seed) for job in jobs]
+        raw = self._reference_latents(jobs, generators)
+        latent = self.resolution // 8
+        noise = torch.cat([torch.randn((1, 4, latent, latent), generator=g, device=device) for g in generators])
+        scheduler = make_scheduler(self.parts.scheduler.config, self.parts.prediction_type, cfg.timestep_spacing)
+        scheduler.set_timesteps(cfg.steps, device=device)
+        x, timesteps = start_latents(cfg.start, raw, noise, scheduler, self.scale, cfg.strength, cfg.extended_steps)
+        use_cfg = cfg.guidance > 1
+        cond = torch.stack([self._encode(job.prompt) for job in jobs])
+        hidden = torch.cat([self._encode(cfg.negative_prompt).expand_as(cond), cond]) if use_cfg else cond
+        with_mask = self.rmp is not None and all(job.with_mask for job in jobs)
+        probs = torch.zeros((len(jobs), self.resolution, self.resolution), device=device)
+        for i, t in enumerate(timesteps):
+            is_mask_step = with_mask and i >= len(timesteps) - cfg.mask_steps
+            model_in = torch.cat([x, x]) if use_cfg else x
+            taps = unet_features(self.parts.unet) if is_mask_step else nullcontext([])
+            with taps as feats:  # type: ignore[attr-defined]
+                eps = self.parts.unet(model_in.to(self.dtype), t, hidden).sample.float()
+            if use_cfg:
+                eps_u, eps_c = eps.chunk(2)
+                eps = eps_u + cfg.guidance * (eps_c - eps_u)
+            if is_mask_step:
+                probs += self._mask_probability(feats, x, len(jobs), use_cfg)
+            x = scheduler.step(eps, t, x).prev_sample
+        images = self.parts.vae.decode((x / self.scale).to(self.dtype)).sample.float()
+        pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+        results = []
+        for k, job in enumerate(jobs):
+            if with_mask:
+                mask = (probs[k] / cfg.mask_steps > cfg.mask_threshold).cpu().numpy()
+                results.append(Result(job, pixels[k], mask, float(mask.mean())))
+            else:
+                results.append(Result(job, pixels[k], None, None))
+        return results
+
+    def _mask_probability(self, feats: list[torch.Tensor], x: torch.Tensor, batch: int, use_cfg: bool) -> torch.Tensor:
+        """Defect probability ``[B, R, R]`` from the step's conditional U-Net features and ``x_t``'s VAE features."""
+        assert self.rmp is not None
+        u32, u64 = (f[batch:] if use_cfg else f for f in feats)  # conditional half
+        vae_feats = vae_decoder_features(self.parts.vae, x / self.scale)
+        with torch.autocast(self.device.type, enabled=self.dtype != torch.float32, dtype=self.dtype):
+            out = self.rmp(u32.float(), u64.float(), [v.float() for v in vae_feats])
+        return out[:, 1].float()

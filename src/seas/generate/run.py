@@ -1,0 +1,144 @@
+"""``seas generate``: image + mask pairs from a finished run (method spec 2.9).
+
+Image ``n`` of a folder uses the reference normal image ``n mod M`` (all normal training images,
+sorted) and the seed ``base_seed + n``; a pair rejected by the mask-fraction filter is redrawn with
+the seed ``base_seed + n + k·RETRY_STRIDE`` for attempt ``k``, and every rejection is recorded.
+Indices are sharded over processes (``n mod world == rank``) when started with ``accelerate launch``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import torch
+from accelerate import PartialState
+from tqdm.auto import tqdm
+
+from seas.config import GenerateConfig, config_to_dict, write_run_record
+from seas.data.catalog import load_product
+from seas.data.split import read_split
+from seas.errors import ConfigError, SeasError, flag
+from seas.files import atomic_write_json
+from seas.generate.outputs import PairFolder, export_anomalib
+from seas.generate.pipeline import Job, MaskedSampler
+from seas.stage1.artifacts import load_generator
+from seas.stage1.tokens import TokenMap
+from seas.stage2.train import load_rmp, read_stage1_configs
+
+__all__ = ["RETRY_STRIDE", "checkpoint_ids", "generate", "job_seed"]
+
+logger = logging.getLogger(__name__)
+RETRY_STRIDE = 10_000_019  # a prime above any realistic count, so retry seeds never meet first seeds
+
+
+def job_seed(base_seed: int, index: int, attempt: int) -> int:
+    """Seed of attempt ``attempt`` at image ``index``."""
+    return base_seed + index + attempt * RETRY_STRIDE
+
+
+def _sha256(paths: list[Path]) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 24), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def checkpoint_ids(run_dir: Path) -> dict[str, str]:
+    """Content hashes of the generator and RMP weights (cached in ``<run>/checkpoint_ids.json``)."""
+    cache = run_dir / "checkpoint_ids.json"
+    if cache.is_file():
+        return json.loads(cache.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    generator = sorted((run_dir / "unet").glob("*.safetensors")) + sorted(run_dir.glob("token_embeddings.safetensors"))
+    generator += sorted((run_dir / "text_encoder").glob("*.safetensors"))
+    ids = {"generator": _sha256(generator), "rmp": _sha256([run_dir / "rmp" / "model.safetensors"])}
+    atomic_write_json(cache, ids)
+    return ids
+
+
+def _groups(cfg: GenerateConfig, token_map: TokenMap) -> list[tuple[str, list[str] | None, int]]:
+    """(folder name, defect types or None for normal images, count) to generate."""
+    known = list(token_map.defect_types)
+    wanted = list(cfg.defect_type) if cfg.defect_type else known
+    combos = [item.split("+") for item in cfg.combine]
+    unknown = sorted({t for t in wanted + [t for c in combos for t in c] if t not in known})
+    if unknown:
+        raise ConfigError(
+            flag("defect_type"), f"unknown defect type(s) {', '.join(unknown)}", f"known: {', '.join(known)}"
+        )
+    groups: list[tuple[str, list[str] | None, int]] = [(t, [t], cfg.num_per_type) for t in wanted]
+    groups += [("+".join(c), c, cfg.num_per_type) for c in combos]
+    if cfg.normals:
+        groups.append(("good", None, cfg.normals))
+    return groups
+
+
+def _dtype(cfg: GenerateConfig, device: torch.device) -> torch.dtype:
+    name = cfg.dtype if cfg.dtype != "auto" else ("fp16" if device.type == "cuda" else "fp32")
+    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
+
+
+def generate(cfg: GenerateConfig) -> dict[str, Any]:  # Any: JSON summary
+    """Generate every requested folder; returns ``{folder: pairs on disk}`` and the output root."""
+    run_dir = cfg.model
+    data_cfg, model_cfg, _ = read_stage1_configs(run_dir)
+    parts, token_map = load_generator(run_dir)
+    rmp = load_rmp(run_dir)
+    split = read_split(run_dir / "split.json", load_product(data_cfg))
+    state = PartialState(cpu=cfg.cpu)
+    device, dtype = state.device, _dtype(cfg, state.device)
+    groups = _groups(cfg, token_map)
+    ids = checkpoint_ids(run_dir)
+    product_out = cfg.out / split.product
+    if state.is_main_process:
+        write_run_record(product_out, [cfg], parts.identity, "generate")
+    sampler = MaskedSampler(parts, rmp, cfg, model_cfg.resolution, device, dtype)
+    references = list(split.normals)
+    settings = {k: v for k, v in config_to_dict(cfg).items() if k not in ("model", "out", "defect_type", "combine")}
+    settings.update({"scheduler": "DPMSolverMultistep dpmsolver++ order 2 midpoint sigma_min", "dtype": str(dtype),
+                     "resolution": model_cfg.resolution})  # fmt: skip
+    summary: dict[str, Any] = {"out": str(product_out)}
+    for name, types, count in groups:
+        folder = PairFolder(product_out / name, with_masks=types is not None)
+        prompt = token_map.prompt(types)
+        mine = [n for n in range(count) if n % state.num_processes == state.process_index and not folder.is_done(n)]
+        queue = deque(
+            Job(n, 0, job_seed(cfg.base_seed, n, 0), prompt, references[n % len(references)], types is not None)
+            for n in mine
+        )
+        rejected: dict[int, list[dict[str, Any]]] = {}
+        bar = tqdm(total=len(mine), desc=f"generate {name}", disable=not state.is_main_process, dynamic_ncols=True)
+        while queue:
+            batch = [queue.popleft() for _ in range(min(cfg.batch_size, len(queue)))]
+            for result in sampler.run(batch):
+                job, fraction = result.job, result.mask_fraction
+                if fraction is not None and not cfg.min_mask_fraction <= fraction <= cfg.max_mask_fraction:
+                    rejected.setdefault(job.index, []).append({"attempt": job.attempt, "seed": job.seed,
+                                                               "mask_fraction": fraction})  # fmt: skip
+                    if job.attempt + 1 >= cfg.max_attempts:
+                        msg = (f"{folder.root}: image {job.index} got no mask within [{cfg.min_mask_fraction}, "
+                               f"{cfg.max_mask_fraction}] in {cfg.max_attempts} attempts")  # fmt: skip
+                        msg += "; widen --min/--max-mask-fraction or raise --max-attempts"
+                        raise SeasError(msg)
+                    queue.append(Job(job.index, job.attempt + 1, job_seed(cfg.base_seed, job.index, job.attempt + 1),
+                                     job.prompt, job.reference, job.with_mask))  # fmt: skip
+                    continue
+                record = {"seed": job.seed, "attempt": job.attempt, "prompt": job.prompt,
+                          "negative_prompt": cfg.negative_prompt, "defect_types": types or [],
+                          "reference": str(job.reference), "checkpoint": ids, "settings": settings,
+                          "mask_fraction": fraction, "rejections": rejected.pop(job.index, [])}  # fmt: skip
+                folder.write(job.index, result.image, result.mask, record)
+                bar.update(1)
+        bar.close()
+        state.wait_for_everyone()
+        if state.is_main_process:
+            summary[name] = folder.finalize(count)
+    if cfg.export_anomalib is not None and state.is_main_process:
+        summary["anomalib"] = export_anomalib(cfg.out, split.product, cfg.export_anomalib, references)
+    return summary

@@ -1,0 +1,158 @@
+"""``seas train-mask``: SeaS stage 2, training the RMP head on the frozen generator (method spec 2.8).
+
+Same data, split, sampling and augmentation as stage 1. Per micro-batch: noise the latents at a
+random timestep, run the fine-tuned U-Net with the trained prompts (keeping ``U32``/``U64``), take
+one seeded DDPM step for the anomaly rows and decode it for the VAE features, then the RMP training
+forward and the focal loss at full and 64-level resolution. Writes ``<run>/rmp/`` (weights and
+config); checkpoints and logs go to ``<run>/stage2/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+from seas.config import DataConfig, MaskTrainConfig, ModelConfig, TrainConfig, config_from_dict, write_run_record
+from seas.data.catalog import load_product
+from seas.data.split import read_split
+from seas.errors import ConfigError, flag
+from seas.files import atomic_write_dir, atomic_write_json
+from seas.stage1.artifacts import load_generator
+from seas.stage1.sampling import LatentEncoder, plan_micro_batch, step_generator
+from seas.stage1.train import encode_prompts, prompt_tables
+from seas.stage2.features import rmp_channels, unet_features, vae_decoder_features
+from seas.stage2.rmp import RMPHead, focal_loss, focal_targets
+from seas.training import LossLog, make_accelerator, resume_step, run_steps
+
+__all__ = ["read_stage1_configs", "train_mask"]
+
+logger = logging.getLogger(__name__)
+
+
+def read_stage1_configs(run_dir: Path) -> tuple[DataConfig, ModelConfig, TrainConfig]:
+    """The resolved stage-1 configs recorded in ``<run>/config.json``."""
+    record = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["config"]
+    return (config_from_dict(DataConfig, record["DataConfig"]), config_from_dict(ModelConfig, record["ModelConfig"]),
+            config_from_dict(TrainConfig, record["TrainConfig"]))  # fmt: skip
+
+
+def _optimizer(params: list[torch.nn.Parameter], cfg: MaskTrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "adamw8bit":
+        try:
+            import bitsandbytes as bnb
+        except ImportError as exc:
+            subject = f"{flag('optimizer')} adamw8bit"
+            raise ConfigError(subject, "needs bitsandbytes", "pip install 'seas[8bit]' or use adamw") from exc
+        return bnb.optim.AdamW8bit(params, lr=cfg.rmp_lr, weight_decay=cfg.weight_decay)  # type: ignore[no-any-return]
+    return torch.optim.AdamW(params, lr=cfg.rmp_lr, weight_decay=cfg.weight_decay)
+
+
+def ddpm_previous(scheduler: Any, model_pred: torch.Tensor, timesteps: torch.Tensor, latents: torch.Tensor,
+                  generator: torch.Generator) -> torch.Tensor:  # fmt: skip
+    """One DDPM ancestral step ``x_t -> x_{t-1}`` per row (posterior mean + fixed-small variance noise if t > 0)."""
+    rows = []
+    for i, t in enumerate(timesteps.tolist()):  # the scheduler indexes its tables with a Python int
+        rows.append(scheduler.step(model_pred[i : i + 1], t, latents[i : i + 1], generator=generator).prev_sample)
+    return torch.cat(rows)
+
+
+def train_mask(cfg: MaskTrainConfig) -> Path:
+    """Train the RMP head of a finished stage-1 run; returns the ``rmp`` folder."""
+    run_dir = cfg.model
+    out_dir, work_dir = run_dir / "rmp", run_dir / "stage2"
+    if (out_dir / "model.safetensors").is_file():
+        logger.warning("%s already holds trained RMP weights; nothing to do", out_dir)
+        return out_dir
+    data_cfg, model_cfg, train_cfg = read_stage1_configs(run_dir)
+    accelerator = make_accelerator(cfg.mixed_precision, cfg.grad_accum, cfg.cpu, work_dir)
+    device = accelerator.device
+    parts, token_map = load_generator(run_dir)
+    split = read_split(run_dir / "split.json", load_product(data_cfg))
+    frozen_dtype = torch.bfloat16 if accelerator.mixed_precision == "bf16" else torch.float32
+    for module in (parts.unet, parts.vae, parts.text_encoder):
+        module.requires_grad_(False)
+        module.to(device)
+        if frozen_dtype != torch.float32:  # frozen modules in the weight dtype (method spec 2.8)
+            module.to(dtype=frozen_dtype)
+    unet_ch, vae_ch = rmp_channels(parts.unet, parts.vae)
+    rmp = RMPHead(unet_ch, vae_ch)
+    rmp.train()
+    optimizer = _optimizer(list(rmp.parameters()), cfg)
+    rmp, optimizer = accelerator.prepare(rmp, optimizer)
+    prompt_ids, _ = prompt_tables(parts, token_map)
+    encoder = LatentEncoder(parts.vae, model_cfg.resolution, train_cfg.resize, train_cfg.cache_latents, device)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    if accelerator.is_main_process:
+        write_run_record(work_dir, [cfg], parts.identity, "train-mask")
+    log = LossLog(work_dir / "logs.jsonl", ("total", "focal_512", "focal_64"))
+    start = resume_step(accelerator, work_dir, cfg.resume, log)
+    total = cfg.total_steps(len(token_map.defect_types))
+
+    def micro_step(index: int) -> dict[str, torch.Tensor]:
+        plan = plan_micro_batch(cfg.seed, index, split.train_pairs, list(split.normals), cfg.rmp_batch_anomaly,
+                                cfg.rmp_batch_normal, train_cfg.augment)  # fmt: skip
+        generator = step_generator(cfg.seed, index, device)
+        latents, masks = encoder.encode(plan, generator)
+        timesteps = torch.randint(0, parts.scheduler.config.num_train_timesteps, (latents.shape[0],),
+                                  generator=generator, device=device)  # fmt: skip
+        noisy = parts.scheduler.add_noise(
+            latents, torch.randn(latents.shape, generator=generator, device=device), timesteps
+        )
+        n_a = plan.n_anomaly
+        with torch.no_grad(), accelerator.autocast(), unet_features(parts.unet) as u:
+            hidden = encode_prompts(parts.text_encoder, prompt_ids, [it.defect_type for it in plan.items], device)
+            pred = parts.unet(noisy.to(frozen_dtype), timesteps, hidden.to(frozen_dtype)).sample
+            previous = ddpm_previous(parts.scheduler, pred[:n_a].float(), timesteps[:n_a], noisy[:n_a], generator)
+            vae_feats = vae_decoder_features(parts.vae, previous / parts.scaling_factor)
+        with accelerator.autocast():
+            p512, p64 = rmp.forward_train(u[0].float(), u[1].float(), [v.float() for v in vae_feats], n_a)  # type: ignore[operator]
+        full = torch.cat([masks, masks.new_zeros((latents.shape[0] - n_a, *masks.shape[1:]))])  # [B, 1, R, R]
+        coarse = F.interpolate(full, size=p64.shape[-2:], mode="bilinear", align_corners=False)
+        losses = {"focal_512": focal_loss(p512, focal_targets(full[:, 0], cfg.focal_target)),
+                  "focal_64": focal_loss(p64, focal_targets(coarse[:, 0], cfg.focal_target))}  # fmt: skip
+        losses["total"] = losses["focal_512"] + losses["focal_64"]
+        accelerator.backward(losses["total"])
+        return losses
+
+    run_steps(accelerator, [rmp], optimizer, micro_step, run_dir=work_dir, start=start, total=total,
+              grad_accum=cfg.grad_accum, log=log, log_steps=cfg.log_steps, checkpointing_steps=cfg.checkpointing_steps,
+              checkpoints_total_limit=cfg.checkpoints_total_limit, desc="stage 2")  # fmt: skip
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        head = accelerator.unwrap_model(rmp)
+
+        def write(folder: Path) -> None:
+            save_file(
+                {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()},
+                str(folder / "model.safetensors"),
+            )
+            atomic_write_json(folder / "config.json", {"unet_channels": list(unet_ch), "vae_channels": list(vae_ch),
+                                                       "steps": total, "focal_target": cfg.focal_target})  # fmt: skip
+
+        atomic_write_dir(out_dir, write)
+    accelerator.end_training()
+    return out_dir
+
+
+def load_rmp(run_dir: Path) -> RMPHead:
+    """The trained RMP head of a run (eval mode, float32, CPU)."""
+    from safetensors.torch import load_file
+
+    from seas.errors import ModelLoadError
+
+    folder = run_dir / "rmp"
+    if not (folder / "model.safetensors").is_file():
+        raise ModelLoadError(folder, "no trained RMP weights", "run seas train-mask --model RUN first")
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    head = RMPHead(tuple(config["unet_channels"]), tuple(config["vae_channels"]))  # type: ignore[arg-type]
+    head.load_state_dict(load_file(str(folder / "model.safetensors")))
+    return head.eval()
+
+
+__all__ += ["ddpm_previous", "load_rmp"]
