@@ -19,6 +19,7 @@ from seas.config import (
     GenerateConfig,
     MaskTrainConfig,
     ModelConfig,
+    RunConfig,
     TrainConfig,
     dumps,
 )
@@ -88,6 +89,63 @@ def _run_generate(args: argparse.Namespace) -> int:
     print(f"pairs in {summary['out']} ({counts})")
     if "anomalib" in summary:
         print(f"anomalib Folder dataset in {cfg.export_anomalib}: {summary['anomalib']}")
+    return 0
+
+
+RUN_CONFIGS = [RunConfig, DataConfig, ModelConfig, TrainConfig, MaskTrainConfig, GenerateConfig]
+
+
+def _products(args: argparse.Namespace) -> list[str | None]:
+    """Products named by ``--product`` (``all``: every product folder under ``--data``)."""
+    named = list(getattr(args, "product", []) or [])
+    if named != ["all"]:
+        return list(named) or [None]
+    root = Path(getattr(args, "data", "") or "")
+    if not root.is_dir():
+        from seas.errors import ConfigError
+
+        subject = "--product all"
+        raise ConfigError(subject, "needs --data with product folders", "pass --data ROOT")
+    found: list[str | None] = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return found
+
+
+def _run_pipeline(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from seas.data.catalog import load_product
+    from seas.data.inspection import inspect_product
+    from seas.data.split import make_split
+    from seas.generate.run import generate
+    from seas.stage1.train import train
+    from seas.stage2.train import train_mask
+
+    _log_to_console()
+    out_given = "out" in vars(args)
+    for product in _products(args):
+        ns = argparse.Namespace(**vars(args))
+        if product is not None:
+            ns.product = product
+        elif hasattr(ns, "product"):
+            del ns.product
+        _, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg = resolve_configs(RUN_CONFIGS, ns)
+        name = product or load_product(data_cfg).product
+        run_dir = train_cfg.output_dir / name if product is not None else train_cfg.output_dir
+        train_cfg = dataclasses.replace(train_cfg, output_dir=run_dir)
+        mask_cfg = dataclasses.replace(mask_cfg, model=run_dir)
+        gen_cfg = dataclasses.replace(gen_cfg, model=run_dir, out=gen_cfg.out if out_given else run_dir / "generated")
+        if args.print_config:
+            print(dumps([data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg]))
+            continue
+        data = load_product(data_cfg)
+        report = inspect_product(data, make_split(data, data_cfg.train_ratio))
+        print(f"[{name}] data: {len(report['types'])} defect types, {report['normals']['used']} normal images, "
+              f"{len(report['warnings'])} warning(s)")  # fmt: skip
+        train(data_cfg, model_cfg, train_cfg)
+        train_mask(mask_cfg)
+        summary = generate(gen_cfg)
+        counts = ", ".join(f"{k}: {v}" for k, v in summary.items() if k not in ("out", "anomalib"))
+        print(f"[{name}] image/mask pairs in {summary['out']} ({counts})")
     return 0
 
 
@@ -167,6 +225,17 @@ def build_parser() -> argparse.ArgumentParser:
     _common(gen)
     add_config_flags(gen, [GenerateConfig])
     gen.set_defaults(handler=_run_generate)
+
+    run = sub.add_parser(
+        "run",
+        help="The whole pipeline: inspect, train, train-mask, generate (finished stages are skipped).",
+        description="Run every stage for one product (or several, one model each). Each stage is skipped when its "
+        "finished output is already in the run folder, so rerunning after a crash continues where it stopped. "
+        "With no --data: the bundled tire sample.",
+    )
+    _common(run)
+    add_config_flags(run, RUN_CONFIGS)
+    run.set_defaults(handler=_run_pipeline)
 
     bench = sub.add_parser(
         "benchmark",

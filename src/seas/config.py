@@ -30,6 +30,7 @@ __all__ = [
     "GenerateConfig",
     "MaskTrainConfig",
     "ModelConfig",
+    "RunConfig",
     "TrainConfig",
     "config_from_dict",
     "config_to_dict",
@@ -372,6 +373,16 @@ class GenerateConfig:
         for item in self.combine:
             if len(item.split("+")) < 2:
                 raise ConfigError(flag("combine"), f"expects A+B, got {item!r}", "join defect type names with '+'")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """``seas run``: the whole pipeline for one or several products."""
+
+    product: tuple[str, ...] = field(
+        default=(),
+        metadata=_help("Product(s) under --data, or 'all'; one model each. Default: the bundled tire sample."),
+    )
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,9 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:  # Any: JSON summary
         write_run_record(product_out, [cfg], parts.identity, "generate")
     sampler = MaskedSampler(parts, rmp, cfg, model_cfg.resolution, device, dtype)
     references = list(split.normals)
-    settings = {k: v for k, v in config_to_dict(cfg).items() if k not in ("model", "out", "defect_type", "combine")}
+    sampler_keys = ("base_seed", "steps", "guidance", "start", "strength", "extended_steps", "timestep_spacing",
+                    "mask_steps", "mask_threshold", "rmp_bn", "min_mask_fraction", "max_mask_fraction")  # fmt: skip
+    settings = {k: v for k, v in config_to_dict(cfg).items() if k in sampler_keys}
     settings.update({"scheduler": "DPMSolverMultistep dpmsolver++ order 2 midpoint sigma_min", "dtype": str(dtype),
                      "resolution": model_cfg.resolution})  # fmt: skip
     summary: dict[str, Any] = {"out": str(product_out)}
