@@ -106,8 +106,7 @@ def _products(args: argparse.Namespace) -> list[str | None]:
 
         subject = "--product all"
         raise ConfigError(subject, "needs --data with product folders", "pass --data ROOT")
-    found: list[str | None] = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
-    return found
+    return [p.name for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
 
 
 def _run_pipeline(args: argparse.Namespace) -> int:
