@@ -324,7 +324,7 @@ class GenerateConfig:
     normals: int = field(
         default=0, metadata=_help("Also generate this many normal images (normal prompt, into good/).")
     )
-    base_seed: int = field(default=0, metadata=_help("Image n is seeded with base_seed + n."))
+    seed: int = field(default=0, metadata=_help("Base seed: image n is seeded with seed + n (the spec's base_seed)."))
     steps: int = field(default=25, metadata=_help("DPM-Solver++ steps."))
     guidance: float = field(
         default=8.0, metadata=_help("Classifier-free guidance scale (<= 1: no unconditional pass).")

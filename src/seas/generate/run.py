@@ -100,7 +100,7 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:  # Any: JSON summary
         write_run_record(product_out, [cfg], parts.identity, "generate")
     sampler = MaskedSampler(parts, rmp, cfg, model_cfg.resolution, device, dtype)
     references = list(split.normals)
-    sampler_keys = ("base_seed", "steps", "guidance", "start", "strength", "extended_steps", "timestep_spacing",
+    sampler_keys = ("seed", "steps", "guidance", "start", "strength", "extended_steps", "timestep_spacing",
                     "mask_steps", "mask_threshold", "rmp_bn", "min_mask_fraction", "max_mask_fraction")  # fmt: skip
     settings = {k: v for k, v in config_to_dict(cfg).items() if k in sampler_keys}
     settings.update({"scheduler": "DPMSolverMultistep dpmsolver++ order 2 midpoint sigma_min", "dtype": str(dtype),
@@ -111,7 +111,7 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:  # Any: JSON summary
         prompt = token_map.prompt(types)
         mine = [n for n in range(count) if n % state.num_processes == state.process_index and not folder.is_done(n)]
         queue = deque(
-            Job(n, 0, job_seed(cfg.base_seed, n, 0), prompt, references[n % len(references)], types is not None)
+            Job(n, 0, job_seed(cfg.seed, n, 0), prompt, references[n % len(references)], types is not None)
             for n in mine
         )
         rejected: dict[int, list[dict[str, Any]]] = {}
@@ -128,7 +128,7 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:  # Any: JSON summary
                                f"{cfg.max_mask_fraction}] in {cfg.max_attempts} attempts")  # fmt: skip
                         msg += "; widen --min/--max-mask-fraction or raise --max-attempts"
                         raise SeasError(msg)
-                    queue.append(Job(job.index, job.attempt + 1, job_seed(cfg.base_seed, job.index, job.attempt + 1),
+                    queue.append(Job(job.index, job.attempt + 1, job_seed(cfg.seed, job.index, job.attempt + 1),
                                      job.prompt, job.reference, job.with_mask))  # fmt: skip
                     continue
                 record = {"seed": job.seed, "attempt": job.attempt, "prompt": job.prompt,

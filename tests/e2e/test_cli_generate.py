@@ -1,0 +1,159 @@
+"""Stage 2 + generation end to end on the tire data with the tiny model at 64 px."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from seas.cli import main
+
+FAST = ["--base-model", "tiny", "--resolution", "64", "--seed", "0"]
+
+
+@pytest.fixture(scope="module")
+def run(tire_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("gen") / "run"
+    assert main(["train", "--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--max-steps", "2",
+                 "--output-dir", str(folder), *FAST]) == 0  # fmt: skip
+    assert main(["train-mask", "--model", str(folder), "--max-steps", "2", "--log-steps", "1"]) == 0
+    return folder
+
+
+@pytest.fixture(scope="module")
+def tire_root() -> Path:
+    from tests.conftest import TIRE_ROOT
+
+    return TIRE_ROOT
+
+
+def _tree_digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}  # fmt: skip
+
+
+def test_train_mask_writes_rmp_and_logs(run: Path) -> None:
+    assert (run / "rmp" / "model.safetensors").is_file()
+    config = json.loads((run / "rmp" / "config.json").read_text())
+    assert config["unet_channels"] == [64, 64]
+    logs = [json.loads(line) for line in (run / "stage2" / "logs.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs] == [1, 2]
+    assert all(r["focal_512"] > 0 for r in logs)
+
+
+def test_generate_pairs_manifest_rerun_and_batch_independence(run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    argv = ["generate", "--model", str(run), "--out", str(out), "--num-per-type", "3", "--seed", "7"]
+    assert main([*argv, "--batch-size", "3"]) == 0
+    types = ["combined", "contamination", "cut", "hole"]
+    for t in types:
+        folder = out / "tire" / t
+        assert sorted(p.name for p in (folder / "image").iterdir()) == ["0000.png", "0001.png", "0002.png"]
+        manifest = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+        assert [m["index"] for m in manifest] == [0, 1, 2]
+        assert [m["seed"] for m in manifest] == [7, 8, 9]
+        assert manifest[0]["defect_types"] == [t]
+        assert manifest[0]["settings"]["steps"] == 25
+        assert set(manifest[0]["checkpoint"]) == {"generator", "rmp"}
+        for m in manifest:
+            image = np.asarray(Image.open(folder / m["image"]))
+            mask = np.asarray(Image.open(folder / m["mask"]))
+            assert image.shape == (64, 64, 3)
+            assert mask.shape == (64, 64)
+            assert set(np.unique(mask)) <= {0, 255}
+            assert m["mask_fraction"] == pytest.approx((mask > 0).mean())
+    before = _tree_digest(out)
+    assert main([*argv, "--batch-size", "3"]) == 0  # rerun: every pair is already finished
+    assert _tree_digest(out) == before
+    single = tmp_path / "single"
+    assert main(["generate", "--model", str(run), "--out", str(single), "--num-per-type", "3", "--seed", "7",
+                 "--batch-size", "1"]) == 0  # fmt: skip
+    for t in types:
+        for name in ("0000.png", "0001.png", "0002.png"):
+            a = np.asarray(Image.open(out / "tire" / t / "image" / name)).astype(int)
+            b = np.asarray(Image.open(single / "tire" / t / "image" / name)).astype(int)
+            assert np.abs(a - b).max() <= 1, (t, name)
+            ma = np.asarray(Image.open(out / "tire" / t / "mask" / name))
+            mb = np.asarray(Image.open(single / "tire" / t / "mask" / name))
+            assert (ma == mb).mean() >= 0.995, (t, name)
+
+
+def test_combine_normals_and_anomalib_export(run: Path, tmp_path: Path) -> None:
+    out, export = tmp_path / "out", tmp_path / "anomalib"
+    assert main(["generate", "--model", str(run), "--out", str(out), "--num-per-type", "2", "--defect-type", "cut",
+                 "--combine", "cut+hole", "--normals", "2", "--export-anomalib", str(export)]) == 0  # fmt: skip
+    assert sorted(p.name for p in (out / "tire").iterdir() if p.is_dir()) == ["cut", "cut+hole", "good"]
+    combo = json.loads((out / "tire" / "cut+hole" / "manifest.jsonl").read_text().splitlines()[0])
+    assert combo["prompt"] == "a ob1 with sks9 sks10 sks11 sks12 sks13 sks14 sks15 sks16"
+    assert not (out / "tire" / "good" / "mask").exists()
+    assert sorted(p.name for p in (export / "tire" / "abnormal").iterdir()) == [
+        "cut+hole_0000.png", "cut+hole_0001.png", "cut_0000.png", "cut_0001.png"]  # fmt: skip
+    assert sorted(p.name for p in (export / "tire" / "mask").iterdir()) == sorted(
+        p.name for p in (export / "tire" / "abnormal").iterdir())  # fmt: skip
+    assert len(list((export / "tire" / "normal").iterdir())) == 2
+    assert all(np.asarray(Image.open(p)).shape == (64, 64) for p in (export / "tire" / "mask").iterdir())
+
+
+def test_unknown_type_is_one_line(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "--model", str(run), "--out", str(tmp_path), "--defect-type", "dent"]) == 2
+    assert "unknown defect type(s) dent; known: combined, contamination, cut, hole" in capsys.readouterr().err
+
+
+def test_mask_filter_rejections_are_recorded(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import seas.generate.run as gen_run
+    from seas.generate.pipeline import MaskedSampler, Result
+
+    real_run = MaskedSampler.run
+
+    def fake_run(self: MaskedSampler, jobs: list) -> list:  # odd seeds give an empty mask
+        results = real_run(self, jobs)
+        return [Result(r.job, r.image, np.zeros_like(r.mask) if r.job.seed % 2 else np.ones_like(r.mask),
+                       0.0 if r.job.seed % 2 else 1.0) for r in results]  # fmt: skip
+
+    monkeypatch.setattr(gen_run.MaskedSampler, "run", fake_run)
+    out = tmp_path / "out"
+    assert main(["generate", "--model", str(run), "--out", str(out), "--num-per-type", "4", "--defect-type", "hole",
+                 "--min-mask-fraction", "0.5", "--steps", "3", "--mask-steps", "1"]) == 0  # fmt: skip
+    manifest = [json.loads(line) for line in (out / "tire" / "hole" / "manifest.jsonl").read_text().splitlines()]
+    assert [m["index"] for m in manifest] == [0, 1, 2, 3]  # the requested count is met
+    assert all(m["mask_fraction"] == 1.0 for m in manifest)
+    odd = [m for m in manifest if m["index"] % 2]
+    assert all(len(m["rejections"]) == 1 and m["rejections"][0]["seed"] == m["index"] for m in odd)
+    assert all(m["seed"] == m["index"] + gen_run.RETRY_STRIDE for m in odd)
+    assert all(not m["rejections"] for m in manifest if m["index"] % 2 == 0)
+
+
+def test_kill_during_generation_then_rerun_completes(run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "seas.cli", "generate", "--model", str(run), "--out", str(out), "--num-per-type",
+           "12", "--defect-type", "cut", "--batch-size", "1"]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records = out / "tire" / "cut" / ".records"
+    deadline = time.time() + 120
+    while proc.poll() is None and time.time() < deadline and len(list(records.glob("*.json"))) < 3:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(list(records.glob("*.json")))
+    assert 0 < done_before < 12, "the run was not interrupted mid-way"
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    folder = out / "tire" / "cut"
+    names = [f"{i:04d}.png" for i in range(12)]
+    assert sorted(p.name for p in (folder / "image").iterdir()) == names
+    assert sorted(p.name for p in (folder / "mask").iterdir()) == names
+    assert not [p for p in folder.rglob("*") if p.name.startswith(".") and p.suffix == ".tmp"]
+    manifest = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+    assert [m["index"] for m in manifest] == list(range(12))
+    for name in names:
+        Image.open(folder / "image" / name).load()
+        Image.open(folder / "mask" / name).load()
