@@ -154,6 +154,29 @@ def _log_to_console() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
 
+def _run_benchmark_generate(args: argparse.Namespace) -> int:
+    model_cfg, bench_cfg = resolve_configs([ModelConfig, BenchmarkConfig], args)
+    if args.print_config:
+        print(dumps([model_cfg, bench_cfg]))
+        return 0
+    from seas.benchmark.generate_step import run_generate_benchmark
+    from seas.benchmark.train_step import write_result
+
+    results = run_generate_benchmark(model_cfg.base_model, model_cfg.resolution, bench_cfg, args.batch)
+    target = (
+        bench_cfg.results.with_name("generate.jsonl")
+        if bench_cfg.results.name == "results.jsonl"
+        else bench_cfg.results
+    )
+    write_result(results, target)
+    stock, seas = results["stock_img2img"], results["seas_image_and_mask"]
+    print(f"{model_cfg.base_model} @ {model_cfg.resolution}px, batch {args.batch}, on {results['hardware']}")
+    print(f"stock img2img (image):  {stock['ms_per_image']:.1f} ms/image")
+    print(f"SeaS (image + mask):    {seas['ms_per_image']:.1f} ms/image")
+    print(f"SeaS / stock:           {results['seas_over_stock']:.3f}   (appended to {target})")
+    return 0
+
+
 def _run_benchmark(args: argparse.Namespace) -> int:
     model_cfg, bench_cfg = resolve_configs([ModelConfig, BenchmarkConfig], args)
     if args.print_config:
@@ -247,6 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(bench_train)
     add_config_flags(bench_train, [ModelConfig, BenchmarkConfig])
     bench_train.set_defaults(handler=_run_benchmark)
+    bench_gen = bench_sub.add_parser(
+        "generate", help="Image + mask sampling versus stock img2img (same steps, CFG, batch)."
+    )
+    _common(bench_gen)
+    bench_gen.add_argument("--batch", type=int, default=4, help="Images per batch on both sides (default: 4).")
+    add_config_flags(bench_gen, [ModelConfig, BenchmarkConfig])
+    bench_gen.set_defaults(handler=_run_benchmark_generate)
     return parser
 
 

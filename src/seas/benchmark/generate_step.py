@@ -1,0 +1,92 @@
+"""``seas benchmark generate``: ms per image (and peak memory) for image + mask, next to stock diffusers.
+
+Both sides use the same components, the same pinned DPM-Solver++ with the same number of steps,
+classifier-free guidance and batch size: the stock side is ``StableDiffusionImg2ImgPipeline`` at
+strength 1.0 (image only); the SeaS side is :class:`~seas.generate.pipeline.MaskedSampler` (image
+plus RMP mask on the last steps, reference start). The ratio is the price of the mask.
+"""
+
+from __future__ import annotations
+
+import gc
+import platform
+import time
+from typing import Any
+
+import torch
+from diffusers import StableDiffusionImg2ImgPipeline
+from PIL import Image
+
+from seas.config import BenchmarkConfig, DataConfig, GenerateConfig, config_to_dict, package_versions
+from seas.data.catalog import load_product
+from seas.generate.pipeline import Job, MaskedSampler
+from seas.generate.sampler import make_scheduler
+from seas.models.loading import load_base_model
+from seas.stage2.features import rmp_channels
+from seas.stage2.rmp import RMPHead
+
+__all__ = ["run_generate_benchmark"]
+
+
+def _timed(fn: Any, repeats: int, device: torch.device) -> dict[str, float]:  # Any: a zero-argument callable
+    fn()  # warm-up
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    out = {"median_batch_s": times[len(times) // 2]}
+    if device.type == "cuda":
+        out["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    return out
+
+
+def run_generate_benchmark(base_model: str, resolution: int, bench: BenchmarkConfig, batch: int,
+                           steps: int = 25, guidance: float = 8.0) -> dict[str, Any]:  # fmt: skip
+    """Measure both pipelines; returns times per image, memory, ratio and environment."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.float16 if device.type == "cuda" else torch.float32
+    references = list(load_product(DataConfig()).normals)
+    parts = load_base_model(base_model, 0, resolution)
+    images = [Image.open(references[i % len(references)]).convert("RGB").resize((resolution, resolution))
+              for i in range(batch)]  # fmt: skip
+    pipe = StableDiffusionImg2ImgPipeline(
+        vae=parts.vae, text_encoder=parts.text_encoder, tokenizer=parts.tokenizer, unet=parts.unet,
+        scheduler=make_scheduler(parts.scheduler.config, parts.prediction_type), safety_checker=None,
+        feature_extractor=None, requires_safety_checker=False,
+    ).to(device, dtype)  # fmt: skip
+    pipe.set_progress_bar_config(disable=True)
+    holder = {"pipe": pipe}
+    del pipe
+
+    def stock() -> None:
+        holder["pipe"](["a photo of an object with a defect"] * batch, image=images, strength=1.0, num_inference_steps=steps,
+             guidance_scale=guidance, output_type="np", generator=torch.Generator(device).manual_seed(0))  # fmt: skip
+
+    results: dict[str, Any] = {"base_model": base_model, "resolution": resolution, "batch": batch, "steps": steps,
+                               "guidance": guidance, "device": device.type, "dtype": str(dtype)}  # fmt: skip
+    results["stock_img2img"] = _timed(stock, bench.steps, device)
+    holder.clear()  # free the stock pipeline's device copies before measuring ours
+    gc.collect()
+    unet_ch, vae_ch = rmp_channels(parts.unet, parts.vae)
+    cfg = GenerateConfig(steps=steps, guidance=guidance, batch_size=batch)
+    sampler = MaskedSampler(parts, RMPHead(unet_ch, vae_ch).eval(), cfg, resolution, device, dtype)
+    jobs = [Job(i, 0, i, "a photo of an object with a defect", references[i % len(references)], True)
+            for i in range(batch)]  # fmt: skip
+    results["seas_image_and_mask"] = _timed(lambda: sampler.run(jobs), bench.steps, device)
+    for key in ("stock_img2img", "seas_image_and_mask"):
+        results[key]["ms_per_image"] = 1000 * results[key]["median_batch_s"] / batch
+    results["seas_over_stock"] = (
+        results["seas_image_and_mask"]["median_batch_s"] / results["stock_img2img"]["median_batch_s"]
+    )
+    results["hardware"] = torch.cuda.get_device_name() if device.type == "cuda" else platform.machine()
+    results["threads"] = torch.get_num_threads()
+    results["settings"] = config_to_dict(bench)
+    results["versions"] = package_versions()
+    return results
