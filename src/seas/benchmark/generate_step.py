@@ -66,8 +66,10 @@ def run_generate_benchmark(base_model: str, resolution: int, bench: BenchmarkCon
     del pipe
 
     def stock() -> None:
-        holder["pipe"](["a photo of an object with a defect"] * batch, image=images, strength=1.0, num_inference_steps=steps,
-             guidance_scale=guidance, output_type="np", generator=torch.Generator(device).manual_seed(0))  # fmt: skip
+        prompts = ["a photo of an object with a defect"] * batch
+        generator = torch.Generator(device).manual_seed(0)
+        holder["pipe"](prompts, image=images, strength=1.0, num_inference_steps=steps, guidance_scale=guidance,
+                       output_type="np", generator=generator)  # fmt: skip
 
     results: dict[str, Any] = {"base_model": base_model, "resolution": resolution, "batch": batch, "steps": steps,
                                "guidance": guidance, "device": device.type, "dtype": str(dtype)}  # fmt: skip
