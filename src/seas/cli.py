@@ -163,11 +163,7 @@ def _run_benchmark_generate(args: argparse.Namespace) -> int:
     from seas.benchmark.train_step import write_result
 
     results = run_generate_benchmark(model_cfg.base_model, model_cfg.resolution, bench_cfg, args.batch)
-    target = (
-        bench_cfg.results.with_name("generate.jsonl")
-        if bench_cfg.results.name == "results.jsonl"
-        else bench_cfg.results
-    )
+    target = bench_cfg.results or Path("docs/benchmarks/generate/results.jsonl")
     write_result(results, target)
     stock, seas = results["stock_img2img"], results["seas_image_and_mask"]
     print(f"{model_cfg.base_model} @ {model_cfg.resolution}px, batch {args.batch}, on {results['hardware']}")
@@ -187,13 +183,14 @@ def _run_benchmark(args: argparse.Namespace) -> int:
     results = run_train_benchmark(
         BenchmarkSettings(model_cfg.base_model, model_cfg.resolution, bench_cfg, model_cfg.model_seed)
     )
-    write_result(results, bench_cfg.results)
+    target = bench_cfg.results or Path("docs/benchmarks/train_step/results.jsonl")
+    write_result(results, target)
     stock, seas = results["stock_step"], results["seas_step"]
     memory = "peak_gib" if "peak_gib" in stock else "process_peak_rss_gib"
     print(f"{model_cfg.base_model} @ {model_cfg.resolution}px on {results['hardware']} ({results['device']})")
     print(f"stock diffusers step: {stock['median_s'] * 1000:.1f} ms  ({memory} {stock[memory]:.2f})")
     print(f"SeaS step:            {seas['median_s'] * 1000:.1f} ms  ({memory} {seas[memory]:.2f})")
-    print(f"SeaS / stock:         {results['seas_over_stock']:.3f}   (appended to {bench_cfg.results})")
+    print(f"SeaS / stock:         {results['seas_over_stock']:.3f}   (appended to {target})")
     return 0
 
 

@@ -399,8 +399,8 @@ class BenchmarkConfig:
     )
     gradient_checkpointing: bool = field(default=False, metadata=_help("Enable U-Net gradient checkpointing."))
     optimizer: Literal["adamw", "adamw8bit"] = field(default="adamw", metadata=_help("AdamW or 8-bit AdamW."))
-    results: Path = field(
-        default=Path("docs/benchmarks/train_step/results.jsonl"), metadata=_help("Append the result here as JSON.")
+    results: Path | None = field(
+        default=None, metadata=_help("Append the result here as JSON (default: docs/benchmarks/<what>/results.jsonl).")
     )
 
     def __post_init__(self) -> None:

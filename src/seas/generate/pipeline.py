@@ -59,9 +59,11 @@ class MaskedSampler:
             if dtype != torch.float32:
                 module.to(dtype=dtype)
             module.eval()
+        if rmp is not None and cfg.rmp_bn == "eval":
+            rmp = rmp.fused_for_inference()  # running statistics: BatchNorm folds into the convolutions
+        elif rmp is not None:
+            rmp.train()  # batch: the reference's batch statistics, masks depend on batch-mates (pitfall 15)
         self.rmp = rmp.to(device) if rmp is not None else None
-        if self.rmp is not None:
-            self.rmp.train(cfg.rmp_bn == "batch")  # batch: the reference's batch statistics (pitfall 15)
         self.scale = parts.scaling_factor
         self._hidden: dict[str, torch.Tensor] = {}
 

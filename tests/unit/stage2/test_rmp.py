@@ -46,6 +46,17 @@ def test_eval_mode_masks_do_not_depend_on_batch_mates() -> None:
     assert torch.allclose(alone, together, atol=1e-5)
 
 
+def test_fused_inference_copy_matches_eval_mode() -> None:
+    head = _small()
+    head.train()
+    u32, u64, vae = _features(2)
+    head.forward_train(u32, u64, [v[:2] for v in vae], 2)  # move the running statistics off their init values
+    head.eval()
+    fused = head.fused_for_inference()
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused.refine.modules())
+    assert torch.allclose(fused(u32, u64, vae), head(u32, u64, vae), atol=1e-5)
+
+
 def _to_reference_naming(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Our state dict in the authors' naming (BN gain/bias/stored_*, conv1..9 with a dead conv6)."""
     bn = {"weight": "gain", "bias": "bias", "running_mean": "stored_mean", "running_var": "stored_var"}
