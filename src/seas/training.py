@@ -23,7 +23,12 @@ __all__ = ["LossLog", "make_accelerator", "resume_step", "run_steps"]
 
 
 def make_accelerator(mixed_precision: str, grad_accum: int, cpu: bool, project_dir: Path) -> Accelerator:
-    """Accelerator with ``auto`` precision resolved: bf16 autocast on CUDA, fp32 on CPU."""
+    """Accelerator with ``auto`` precision resolved: bf16 autocast on CUDA, fp32 on CPU.
+
+    Without CUDA the accelerator is told so explicitly, which is also what lets ``torchrun`` /
+    ``accelerate launch`` start data-parallel CPU processes.
+    """
+    cpu = cpu or not torch.cuda.is_available()
     if mixed_precision == "auto":
         mixed_precision = "bf16" if torch.cuda.is_available() and not cpu else "no"
     return Accelerator(

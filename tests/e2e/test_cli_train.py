@@ -117,6 +117,21 @@ def test_kill_9_and_resume_is_bit_identical(tmp_path: Path) -> None:
     assert log_steps == list(range(1, 9))  # lines of the killed attempt past its checkpoint are dropped
 
 
+def test_two_cpu_processes_equal_one_process_with_accumulation(tmp_path: Path) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    common = ["train", "--max-steps", "2", "--checkpointing-steps", "0", *FAST]
+    ddp, single = tmp_path / "ddp", tmp_path / "single"
+    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "seas.cli", *common,
+                    "--grad-accum", "1", "--output-dir", str(ddp)], env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run([sys.executable, "-m", "seas.cli", *common, "--grad-accum", "2", "--output-dir", str(single)],
+                   env=env, check=True, capture_output=True)  # fmt: skip
+    logs = [json.loads(line) for line in (ddp / "logs.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logs] == [1, 2]  # written by the main process only
+    a, b = _weights(ddp), _weights(single)
+    # rank r takes micro-batch 2s + r: the same data as micro-batches 2s and 2s+1 of one process
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6, rtol=1e-4) for k in a)
+
+
 @pytest.mark.parametrize("bad", [["--grad-accum", "0"], ["--normal-token", "sks"]])
 def test_bad_training_options_fail_before_loading(bad: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", *bad, *FAST]) == 2

@@ -91,7 +91,7 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:  # Any: JSON summary
     parts, token_map = load_generator(run_dir)
     rmp = load_rmp(run_dir)
     split = read_split(run_dir / "split.json", load_product(data_cfg))
-    state = PartialState(cpu=cfg.cpu)
+    state = PartialState(cpu=cfg.cpu or not torch.cuda.is_available())
     device, dtype = state.device, _dtype(cfg, state.device)
     groups = _groups(cfg, token_map)
     ids = checkpoint_ids(run_dir)
