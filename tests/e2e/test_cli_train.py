@@ -121,8 +121,9 @@ def test_two_cpu_processes_equal_one_process_with_accumulation(tmp_path: Path) -
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     common = ["train", "--max-steps", "2", "--checkpointing-steps", "0", *FAST]
     ddp, single = tmp_path / "ddp", tmp_path / "single"
-    subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "seas.cli", *common,
-                    "--grad-accum", "1", "--output-dir", str(ddp)], env=env, check=True, capture_output=True)  # fmt: skip
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "seas.cli"]
+    subprocess.run([*launcher, *common, "--grad-accum", "1", "--output-dir", str(ddp)], env=env, check=True,
+                   capture_output=True)  # fmt: skip
     subprocess.run([sys.executable, "-m", "seas.cli", *common, "--grad-accum", "2", "--output-dir", str(single)],
                    env=env, check=True, capture_output=True)  # fmt: skip
     logs = [json.loads(line) for line in (ddp / "logs.jsonl").read_text().splitlines()]
