@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from diffusers import UNet2DConditionModel
 
 from seas.data.augment import to_training_mask, to_training_rgb
 from seas.data.imageio import read_mask, read_rgb
@@ -31,9 +32,10 @@ from seas.stage1.losses import aggregate_level_maps
 TIMESTEPS = (200, 500, 800)
 
 
-def train(run: Path, data: Path, resolution: int, steps: int, da_weight: float) -> subprocess.Popen[bytes]:
+def train(run: Path, data: Path, resolution: int, steps: int, da_weight: float,
+          base_model: str = "tiny") -> subprocess.Popen[bytes]:  # fmt: skip
     cmd = [sys.executable, "-m", "seas.cli", "train", "--data", str(data), "--layout", "mvtec", "--product", "tire",
-           "--base-model", "tiny", "--resolution", str(resolution), "--max-steps", str(steps), "--seed", "0",
+           "--base-model", base_model, "--resolution", str(resolution), "--max-steps", str(steps), "--seed", "0",
            "--learning-rate", "1e-4", "--token-learning-rate", "1e-3", "--da-weight", str(da_weight),
            "--checkpointing-steps", "0", "--log-steps", "10", "--output-dir", str(run)]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}  # the two runs share 2 cores
@@ -85,6 +87,27 @@ def summarise(maps: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float
     return result
 
 
+def make_prior(work: Path, data: Path, resolution: int, steps: int) -> Path:
+    """A denoising-only run of the tiny model (no DA), saved as a diffusers base-model folder.
+
+    Stands in for a pretrained Stable Diffusion: its features depend on the image, as a real prior's do.
+    """
+    folder = work / "prior_model"
+    if (folder / "unet").is_dir():
+        return folder
+    run = work / "prior_run"
+    if train(run, data, resolution, steps, 0.0).wait() != 0:
+        msg = "prior training failed"
+        raise SystemExit(msg)
+    from seas.models.builtin import build_builtin
+
+    parts = build_builtin("tiny", 0, resolution)
+    for name in ("vae", "text_encoder", "tokenizer", "scheduler"):
+        parts[name].save_pretrained(folder / name)
+    UNet2DConditionModel.from_pretrained(run / "unet").save_pretrained(folder / "unet")
+    return folder
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, required=True, help="folder holding tire/ (MVTec AD layout)")
@@ -92,14 +115,20 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("runs/da_evidence"), help="run folders")
     parser.add_argument("--resolution", type=int, default=128, help="training and scoring size")
     parser.add_argument("--steps", type=int, default=600, help="optimiser steps per run")
+    parser.add_argument("--prior-steps", type=int, default=0,
+                        help="first train a denoising-only prior this long and start both runs from it")  # fmt: skip
     args = parser.parse_args()
+    base = "tiny"
+    if args.prior_steps:
+        base = str(make_prior(args.work, args.data, args.resolution, args.prior_steps))
     runs = {"da_on": (args.work / "da_on", 1.0), "da_off": (args.work / "da_off", 0.0)}
     todo = [(run, w) for run, w in runs.values() if not (run / "train_complete.json").is_file()]
-    procs = [train(run, args.data, args.resolution, args.steps, w) for run, w in todo]  # in parallel
+    procs = [train(run, args.data, args.resolution, args.steps, w, base) for run, w in todo]  # in parallel
     if any(p.wait() != 0 for p in procs):
         msg = "training failed; rerun one variant by hand with seas train to see why"
         raise SystemExit(msg)
-    results: dict[str, object] = {"resolution": args.resolution, "steps": args.steps, "timesteps": TIMESTEPS}
+    results: dict[str, object] = {"resolution": args.resolution, "steps": args.steps, "timesteps": TIMESTEPS,
+                                  "prior_steps": args.prior_steps}  # fmt: skip
     for name, (run, _) in runs.items():
         results[name] = summarise(attention_maps(run, args.resolution, "heldout"))
         results[f"{name}_train_images"] = summarise(attention_maps(run, args.resolution, "train"))
