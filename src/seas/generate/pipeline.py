@@ -66,6 +66,7 @@ class MaskedSampler:
         self.rmp = rmp.to(device) if rmp is not None else None
         self.scale = parts.scaling_factor
         self._hidden: dict[str, torch.Tensor] = {}
+        self._posteriors: dict[Path, tuple[torch.Tensor, torch.Tensor]] = {}
 
     def _encode(self, prompt: str) -> torch.Tensor:
         """``[T, D]`` text context of one prompt (cached: prompts repeat for every image)."""
@@ -83,10 +84,13 @@ class MaskedSampler:
         out = []
         for job, generator in zip(jobs, generators, strict=True):
             assert job.reference is not None
-            image = torch.from_numpy(to_training_rgb(read_rgb(job.reference), self.resolution, "crop"))[None]
-            dist = self.parts.vae.encode(image.to(self.device, self.dtype)).latent_dist  # one image at a time
-            eps = torch.randn(dist.mean.shape, generator=generator, device=self.device, dtype=torch.float32)
-            out.append(dist.mean.float() + dist.std.float() * eps)  # unscaled z / s, as the reference uses
+            if job.reference not in self._posteriors:  # references repeat: their posterior is computed once
+                image = torch.from_numpy(to_training_rgb(read_rgb(job.reference), self.resolution, "crop"))[None]
+                dist = self.parts.vae.encode(image.to(self.device, self.dtype)).latent_dist  # one image at a time
+                self._posteriors[job.reference] = (dist.mean.float(), dist.std.float())
+            mean, std = self._posteriors[job.reference]
+            eps = torch.randn(mean.shape, generator=generator, device=self.device, dtype=torch.float32)
+            out.append(mean + std * eps)  # unscaled z / s, as the reference uses
         return torch.cat(out)
 
     @torch.no_grad()
