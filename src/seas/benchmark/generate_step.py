@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import gc
 import platform
-import time
 from typing import Any
 
 import torch
 from diffusers import StableDiffusionImg2ImgPipeline
 from PIL import Image
 
+from seas.benchmark.timing import time_calls
 from seas.config import BenchmarkConfig, DataConfig, GenerateConfig, config_to_dict, package_versions
 from seas.data.catalog import load_product
 from seas.generate.pipeline import Job, MaskedSampler
@@ -26,25 +26,6 @@ from seas.stage2.features import rmp_channels
 from seas.stage2.rmp import RMPHead
 
 __all__ = ["run_generate_benchmark"]
-
-
-def _timed(fn: Any, repeats: int, device: torch.device) -> dict[str, float]:  # Any: a zero-argument callable
-    fn()  # warm-up
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    times.sort()
-    out = {"median_batch_s": times[len(times) // 2]}
-    if device.type == "cuda":
-        out["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
-    return out
 
 
 def run_generate_benchmark(base_model: str, resolution: int, bench: BenchmarkConfig, batch: int,
@@ -73,7 +54,7 @@ def run_generate_benchmark(base_model: str, resolution: int, bench: BenchmarkCon
 
     results: dict[str, Any] = {"base_model": base_model, "resolution": resolution, "batch": batch, "steps": steps,
                                "guidance": guidance, "device": device.type, "dtype": str(dtype)}  # fmt: skip
-    results["stock_img2img"] = _timed(stock, bench.steps, device)
+    results["stock_img2img"] = time_calls(stock, max(bench.warmup, 1), bench.steps, device)
     holder.clear()  # free the stock pipeline's device copies before measuring ours
     gc.collect()
     unet_ch, vae_ch = rmp_channels(parts.unet, parts.vae)
@@ -81,7 +62,7 @@ def run_generate_benchmark(base_model: str, resolution: int, bench: BenchmarkCon
     sampler = MaskedSampler(parts, RMPHead(unet_ch, vae_ch).eval(), cfg, resolution, device, dtype)
     jobs = [Job(i, 0, i, "a photo of an object with a defect", references[i % len(references)], True)
             for i in range(batch)]  # fmt: skip
-    results["seas_image_and_mask"] = _timed(lambda: sampler.run(jobs), bench.steps, device)
+    results["seas_image_and_mask"] = time_calls(lambda: sampler.run(jobs), max(bench.warmup, 1), bench.steps, device)
     for key in ("stock_img2img", "seas_image_and_mask"):
         results[key]["ms_per_image"] = 1000 * results[key]["median_batch_s"] / batch
     results["seas_over_stock"] = (

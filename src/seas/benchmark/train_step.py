@@ -13,8 +13,6 @@ from __future__ import annotations
 import gc
 import json
 import platform
-import resource
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from seas.benchmark.timing import time_calls
 from seas.config import BenchmarkConfig, config_to_dict, package_versions
 from seas.models.loading import load_base_model
 from seas.stage1.attention import AttentionCapture, capturing, install_capture_processors
@@ -59,28 +58,6 @@ def _optimizer(groups: list[dict[str, Any]], kind: str) -> torch.optim.Optimizer
 
         return bnb.optim.AdamW8bit(groups, weight_decay=0.01)  # type: ignore[no-any-return]
     return torch.optim.AdamW(groups, weight_decay=0.01)
-
-
-def _measure(step: Callable[[], None], settings: BenchmarkSettings, device: torch.device) -> dict[str, float]:
-    for _ in range(settings.warmup):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
-    times = []
-    for _ in range(settings.steps):
-        start = time.perf_counter()
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    times.sort()
-    out = {"median_s": times[len(times) // 2], "mean_s": sum(times) / len(times), "min_s": times[0]}
-    if device.type == "cuda":
-        out["peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
-    else:
-        out["process_peak_rss_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    return out
 
 
 def _inputs(settings: BenchmarkSettings, device: torch.device) -> dict[str, torch.Tensor]:
@@ -182,7 +159,7 @@ def run_train_benchmark(settings: BenchmarkSettings) -> dict[str, Any]:  # Any: 
     }
     for name, build in (("stock_step", _stock_step), ("seas_step", _seas_step)):
         step = build(settings, device, dtype)
-        results[name] = _measure(step, settings, device)
+        results[name] = time_calls(step, settings.warmup, settings.steps, device)
         del step
         gc.collect()
         if device.type == "cuda":
