@@ -133,6 +133,18 @@ def test_two_cpu_processes_equal_one_process_with_accumulation(tmp_path: Path) -
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6, rtol=1e-4) for k in a)
 
 
+def test_8bit_optimizer_without_bitsandbytes_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec("bitsandbytes") is not None:
+        pytest.fail("this test expects an environment without bitsandbytes (the CPU test set-up)")
+    argv = ["train", "--max-steps", "1", "--optimizer", "adamw8bit", "--output-dir", str(tmp_path / "r"), *FAST]
+    assert main(argv) == 2
+    assert (
+        "--optimizer adamw8bit: needs bitsandbytes; pip install 'seas[8bit]' or use adamw" in capsys.readouterr().err
+    )
+
+
 @pytest.mark.parametrize("bad", [["--grad-accum", "0"], ["--normal-token", "sks"]])
 def test_bad_training_options_fail_before_loading(bad: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["train", *bad, *FAST]) == 2
