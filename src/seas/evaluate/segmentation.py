@@ -165,10 +165,8 @@ def segmentation_metrics(score_maps: np.ndarray, masks: np.ndarray) -> dict[str,
         masks: ``[N, H, W]`` bool ground truth (all False for defect-free test images).
     """
     masks = np.asarray(masks).astype(bool)
-    image_scores, image_labels = (
-        score_maps.reshape(len(score_maps), -1).max(axis=1),
-        masks.reshape(len(masks), -1).any(1),
-    )
+    image_scores = np.asarray(score_maps).reshape(len(score_maps), -1).max(axis=1)
+    image_labels: np.ndarray = np.asarray(masks.reshape(len(masks), -1).any(axis=1), dtype=bool)
     pixel_f1, tau = f1_max(score_maps, masks)
     out = {
         "image_auroc": auroc(image_scores, image_labels),
