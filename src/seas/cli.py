@@ -21,6 +21,7 @@ from seas import __version__
 from seas.config import (
     BenchmarkConfig,
     DataConfig,
+    DownstreamConfig,
     GenerateConfig,
     MaskTrainConfig,
     ModelConfig,
@@ -139,6 +140,16 @@ def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
     return 0
 
 
+def _evaluate_segmentation(_args: argparse.Namespace, configs: list[Any]) -> int:
+    from seas.evaluate.downstream import evaluate_segmentation, format_table
+
+    (cfg,) = configs
+    results = evaluate_segmentation(cfg)
+    print(format_table(results))
+    print(f"written to {cfg.model / 'evaluation'}/segmentation.json and .md")
+    return 0
+
+
 def _benchmark_train(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.benchmark.train_step import BenchmarkSettings, run_train_benchmark, write_result
 
@@ -220,6 +231,16 @@ def build_parser() -> argparse.ArgumentParser:
         "Run every stage for one product (or several, one model each). Each stage is skipped when its finished "
         "output is already in the run folder, so rerunning after a crash continues where it stopped. With no "
         "--data: the bundled tire sample.", RUN_CONFIGS, _run, resolve=False,
+    )  # fmt: skip
+    evaluate = sub.add_parser(
+        "evaluate", help="Measure what the generated pairs are worth.", description="Evaluation of a finished run."
+    )
+    evaluate_what = evaluate.add_subparsers(dest="what", required=True, metavar="WHAT")
+    _command(
+        evaluate_what, "segmentation", "Downstream benchmark: a segmenter trained with and without the pairs.",
+        "Train the same small segmenter on real data alone, with Perlin or CutPaste synthetic defects, and with "
+        "the generated pairs; test on the held-out two thirds of each defect type and test/good.",
+        [DownstreamConfig], _evaluate_segmentation,
     )  # fmt: skip
     bench = sub.add_parser(
         "benchmark",

@@ -27,6 +27,7 @@ __all__ = [
     "PRESETS",
     "BenchmarkConfig",
     "DataConfig",
+    "DownstreamConfig",
     "GenerateConfig",
     "MaskTrainConfig",
     "ModelConfig",
@@ -383,6 +384,34 @@ class RunConfig:
         default=(),
         metadata=_help("Product(s) under --data, or 'all'; one model each. Default: the bundled tire sample."),
     )
+
+
+@dataclass(frozen=True)
+class DownstreamConfig:
+    """``seas evaluate segmentation``: does training on generated pairs help a defect segmenter? (spec 2.12)."""
+
+    model: Path = field(default=Path("runs/seas"), metadata=_help("Run folder (its split.json fixes train/test)."))
+    generated: Path | None = field(
+        default=None, metadata=_help("Generated tree root holding <product>/<type>/ (default: RUN/generated).")
+    )
+    variants: tuple[str, ...] = field(
+        default=("real", "perlin", "cutpaste", "seas"),
+        metadata=_help("Training sets: real (real third + normals) alone, or plus Perlin, CutPaste or SeaS pairs."),
+    )
+    eval_resolution: int = field(default=128, metadata=_help("Segmenter input and evaluation size (spec: 256)."))
+    epochs: int = field(default=30, metadata=_help("Training epochs; the model of the last epoch is evaluated."))
+    batch_size: int = field(default=8, metadata=_help("Segmenter batch size."))
+    lr: float = field(default=1e-3, metadata=_help("Segmenter learning rate (AdamW)."))
+    seed: int = field(default=0, metadata=_help("Seeds synthetic defects, initialisation and data order."))
+    cpu: bool = field(default=False, metadata=_help("Evaluate on CPU even when a GPU is present."))
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.variants) - {"real", "perlin", "cutpaste", "seas"})
+        if unknown:
+            raise ConfigError(flag("variants"), f"unknown {', '.join(unknown)}", "use real, perlin, cutpaste, seas")
+        for name in ("eval_resolution", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,18 @@ def test_run_then_rerun_skips_finished_stages(tmp_path: Path, capsys: pytest.Cap
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
     record = json.loads((run / "generated" / "tire" / "config.json").read_text())
     assert record["config"]["GenerateConfig"]["num_per_type"] == 1
+    # the downstream benchmark on that run: every training set, every metric, a table
+    assert main(["evaluate", "segmentation", "--model", str(run), "--epochs", "1", "--eval-resolution", "64"]) == 0
+    results = json.loads((run / "evaluation" / "segmentation.json").read_text())
+    assert sorted(results["variants"]) == ["cutpaste", "perlin", "real", "seas"]
+    assert results["counts"]["extra_pairs"] == 4
+    assert results["counts"]["test_defect"] == 4 + 6 + 6 + 6  # held-out two thirds of the bundled sample
+    for variant in results["variants"].values():
+        assert set(variant["per_type"]) == {"combined", "contamination", "cut", "hole"}
+        assert all(0.0 <= v <= 1.0 for v in variant["mean"].values())
+    table = (run / "evaluation" / "segmentation.md").read_text().splitlines()
+    assert table[2].startswith("| real only | ")
+    assert len(table) == 6
 
 
 def test_print_config_shows_flag_over_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
