@@ -23,6 +23,7 @@ from seas.config import (
     DataConfig,
     DownstreamConfig,
     GenerateConfig,
+    GenerationMetricsConfig,
     MaskTrainConfig,
     ModelConfig,
     RunConfig,
@@ -150,6 +151,15 @@ def _evaluate_segmentation(_args: argparse.Namespace, configs: list[Any]) -> int
     return 0
 
 
+def _evaluate_generation(_args: argparse.Namespace, configs: list[Any]) -> int:
+    from seas.evaluate.generation import evaluate_generation
+
+    (cfg,) = configs
+    results = evaluate_generation(cfg)
+    print(f"IC-LPIPS {results['mean_ic_lpips']:.4f}, IS {results['mean_is_mean']:.4f} ({cfg.net}, cap {cfg.cap})")
+    return 0
+
+
 def _benchmark_train(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.benchmark.train_step import BenchmarkSettings, run_train_benchmark, write_result
 
@@ -241,6 +251,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Train the same small segmenter on real data alone, with Perlin or CutPaste synthetic defects, and with "
         "the generated pairs; test on the held-out two thirds of each defect type and test/good.",
         [DownstreamConfig], _evaluate_segmentation,
+    )  # fmt: skip
+    _command(
+        evaluate_what, "generation", "IC-LPIPS and Inception Score of the generated images.",
+        "Per defect type: IC-LPIPS (DFMGAN definition) against the real defect images and the Inception Score. "
+        "Needs the optional lpips/torchvision and torch-fidelity packages and their weights on disk.",
+        [GenerationMetricsConfig], _evaluate_generation,
     )  # fmt: skip
     bench = sub.add_parser(
         "benchmark",

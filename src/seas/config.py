@@ -29,6 +29,7 @@ __all__ = [
     "DataConfig",
     "DownstreamConfig",
     "GenerateConfig",
+    "GenerationMetricsConfig",
     "MaskTrainConfig",
     "ModelConfig",
     "RunConfig",
@@ -412,6 +413,27 @@ class DownstreamConfig:
         for name in ("eval_resolution", "epochs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
+
+
+@dataclass(frozen=True)
+class GenerationMetricsConfig:
+    """``seas evaluate generation``: IC-LPIPS and Inception Score of a generated tree (spec 2.10)."""
+
+    model: Path = field(
+        default=Path("runs/seas"), metadata=_help("Run folder (its split.json names the real images).")
+    )
+    generated: Path | None = field(default=None, metadata=_help("Generated tree root (default: RUN/generated)."))
+    net: Literal["alex", "vgg"] = field(default="alex", metadata=_help("LPIPS backbone (vgg + cap 140 ~ reference)."))
+    cap: int = field(default=200, metadata=_help("Largest IC-LPIPS cluster."))
+    metric_resolution: int = field(default=256, metadata=_help("Both image sets are resized to this size."))
+    real_set: Literal["all", "train", "holdout"] = field(
+        default="all", metadata=_help("Real images forming clusters.")
+    )
+    order_seed: int | None = field(default=None, metadata=_help("Permute generated images with this seed."))
+    splits: int = field(default=10, metadata=_help("Inception Score splits."))
+    inception_weights: Path | None = field(
+        default=None, metadata=_help("torch-fidelity Inception-v3 weights (.pth); or SEAS_INCEPTION_WEIGHTS.")
+    )
 
 
 @dataclass(frozen=True)
