@@ -160,6 +160,14 @@ def _evaluate_generation(_args: argparse.Namespace, configs: list[Any]) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace, _configs: list[Any]) -> int:
+    from seas.report.build import build_report
+
+    index = build_report(args.run, args.out, args.generated, args.per_type)
+    print(f"report: {index}")
+    return 0
+
+
 def _benchmark_train(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.benchmark.train_step import BenchmarkSettings, run_train_benchmark, write_result
 
@@ -258,6 +266,16 @@ def build_parser() -> argparse.ArgumentParser:
         "Needs the optional lpips/torchvision and torch-fidelity packages and their weights on disk.",
         [GenerationMetricsConfig], _evaluate_generation,
     )  # fmt: skip
+    report = _command(
+        sub, "report", "Build a static HTML report of a run (opens from disk, no server).",
+        "Per defect type: generated image | mask | overlay next to real training examples, mask statistics, loss "
+        "curves of both stages, metric tables with baselines, configs and checkpoint hashes.", [], _report,
+        resolve=False,
+    )  # fmt: skip
+    report.add_argument("run", type=Path, help="Run folder.")
+    report.add_argument("--out", type=Path, default=None, help="Report folder (default: RUN/report).")
+    report.add_argument("--generated", type=Path, default=None, help="Generated tree root (default: RUN/generated).")
+    report.add_argument("--per-type", type=int, default=8, help="Pairs shown per defect type (default: 8).")
     bench = sub.add_parser(
         "benchmark",
         help="Measure speed and memory against stock diffusers baselines.",

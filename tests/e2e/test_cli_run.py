@@ -1,8 +1,11 @@
-"""``seas run``: the whole pipeline on the bundled sample, and a rerun that skips every finished stage."""
+"""``seas run`` on the bundled sample, then evaluate and report: the whole user journey, small."""
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -10,38 +13,73 @@ import pytest
 
 from seas.cli import main
 
+ARGV = ["run", "--base-model", "tiny", "--resolution", "64", "--max-steps", "2", "--num-per-type", "1",
+        "--steps", "5", "--mask-steps", "2"]  # fmt: skip
 
-def test_run_then_rerun_skips_finished_stages(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    argv = ["run", "--base-model", "tiny", "--resolution", "64", "--max-steps", "2", "--num-per-type", "1",
-            "--steps", "5", "--mask-steps", "2", "--output-dir", str(tmp_path / "demo")]  # fmt: skip
-    assert main(argv) == 0
-    out = capsys.readouterr().out
-    assert "[tire] image/mask pairs in" in out
-    run = tmp_path / "demo"
-    assert (run / "train_complete.json").is_file()
-    assert (run / "rmp" / "model.safetensors").is_file()
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("demo") / "demo"
+    assert main([*ARGV, "--output-dir", str(run)]) == 0
+    assert main(["evaluate", "segmentation", "--model", str(run), "--epochs", "1", "--eval-resolution", "64"]) == 0
+    return run
+
+
+def test_run_then_rerun_skips_finished_stages(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (demo / "train_complete.json").is_file()
+    assert (demo / "rmp" / "model.safetensors").is_file()
     for t in ("combined", "contamination", "cut", "hole"):
-        assert len((run / "generated" / "tire" / t / "manifest.jsonl").read_text().splitlines()) == 1
-    stamps = {p: p.stat().st_mtime_ns for p in [run / "unet" / "diffusion_pytorch_model.safetensors",
-                                                 run / "rmp" / "model.safetensors"]}  # fmt: skip
+        assert len((demo / "generated" / "tire" / t / "manifest.jsonl").read_text().splitlines()) == 1
+    stamps = {p: p.stat().st_mtime_ns for p in [demo / "unet" / "diffusion_pytorch_model.safetensors",
+                                                 demo / "rmp" / "model.safetensors"]}  # fmt: skip
     started = time.perf_counter()
-    assert main(argv) == 0
+    assert main([*ARGV, "--output-dir", str(demo)]) == 0
+    assert "[tire] image/mask pairs in" in capsys.readouterr().out
     assert time.perf_counter() - started < 30
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
-    record = json.loads((run / "generated" / "tire" / "config.json").read_text())
+    record = json.loads((demo / "generated" / "tire" / "config.json").read_text())
     assert record["config"]["GenerateConfig"]["num_per_type"] == 1
-    # the downstream benchmark on that run: every training set, every metric, a table
-    assert main(["evaluate", "segmentation", "--model", str(run), "--epochs", "1", "--eval-resolution", "64"]) == 0
-    results = json.loads((run / "evaluation" / "segmentation.json").read_text())
+
+
+def test_downstream_benchmark_json_and_table(demo: Path) -> None:
+    results = json.loads((demo / "evaluation" / "segmentation.json").read_text())
     assert sorted(results["variants"]) == ["cutpaste", "perlin", "real", "seas"]
     assert results["counts"]["extra_pairs"] == 4
     assert results["counts"]["test_defect"] == 4 + 6 + 6 + 6  # held-out two thirds of the bundled sample
     for variant in results["variants"].values():
         assert set(variant["per_type"]) == {"combined", "contamination", "cut", "hole"}
         assert all(0.0 <= v <= 1.0 for v in variant["mean"].values())
-    table = (run / "evaluation" / "segmentation.md").read_text().splitlines()
+    table = (demo / "evaluation" / "segmentation.md").read_text().splitlines()
     assert table[2].startswith("| real only | ")
     assert len(table) == 6
+
+
+def test_report_loads_in_headless_chromium(demo: Path, tmp_path: Path) -> None:
+    assert main(["report", str(demo)]) == 0
+    index = demo / "report" / "index.html"
+    html = index.read_text()
+    assert "http://" not in html  # self-contained: no CDN, no server
+    assert "https://" not in html
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not installed here (apt-get install chromium); the report was built but not opened")
+    headless = [browser, "--headless=new", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000"]
+    dom = subprocess.run([*headless, "--dump-dom", index.as_uri()], capture_output=True, text=True, timeout=120).stdout
+    body = re.search(r"<body([^>]*)>", dom)
+    assert body is not None, dom[:500]
+    attrs = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', body.group(1)))
+    assert int(attrs["images"]) > 0
+    assert attrs["images-loaded"] == attrs["images"]  # every thumbnail loads
+    assert attrs["errors"] == "0"  # no script or console error
+    results = json.loads((demo / "evaluation" / "segmentation.json").read_text())
+    row = re.search(r"<tr data-variant=\"seas\">(.*?)</tr>", dom)
+    assert row is not None
+    assert f"{100 * results['variants']['seas']['mean']['pixel_auroc']:.2f}" in row.group(1)
+    shot = tmp_path / "report.png"
+    subprocess.run([*headless, "--hide-scrollbars", "--window-size=1200,1400", f"--screenshot={shot}", index.as_uri()],
+                   capture_output=True, timeout=120)  # fmt: skip
+    assert shot.is_file()
+    assert shot.stat().st_size > 10_000
 
 
 def test_print_config_shows_flag_over_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,158 @@
+"""Building the report folder from a run folder: thumbnails, tables, charts, configs, one index.html.
+
+Reads only files: ``config.json``, ``split.json``, ``logs.jsonl``, ``stage2/logs.jsonl``,
+``checkpoint_ids.json``, ``generated/<product>/<type>/manifest.jsonl`` and the images they name,
+``evaluation/*.json``. Every thumbnail links to its full-size file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from html import escape
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from seas.files import atomic_write_text
+from seas.report.charts import histogram_svg, line_chart_svg
+
+__all__ = ["build_report"]
+
+THUMB = 128
+# Row and column order of the downstream table (the JSON files store keys sorted).
+VARIANTS = {"real": "real only", "perlin": "real + Perlin (DRAEM-style)", "cutpaste": "real + CutPaste",
+            "seas": "real + SeaS pairs"}  # fmt: skip
+SEGMENTATION_METRICS = ("image_auroc", "image_ap", "image_f1max", "pixel_auroc", "pixel_ap", "pixel_f1max",
+                        "aupro_0.3", "iou_oracle", "iou_at_f1")  # fmt: skip
+STYLE = """body{font-family:sans-serif;margin:24px;color:#222}h1{margin-bottom:4px}table{border-collapse:collapse;
+margin:8px 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
+th:first-child,td:first-child{text-align:left}
+.grid{display:flex;flex-wrap:wrap;gap:10px}.pair{border:1px solid #ddd;padding:4px;font-size:11px}
+.pair img{width:96px;height:96px;image-rendering:pixelated;margin-right:2px}.note{color:#777}
+pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:320px;font-size:11px}figure{display:inline-block}"""
+CHECK_SCRIPT = """<script>
+window.__errors=[];window.addEventListener('error',e=>window.__errors.push(String(e.message||e)));
+const origError=console.error;console.error=(...a)=>{window.__errors.push(a.join(' '));origError(...a)};
+window.addEventListener('load',()=>{const imgs=[...document.images];
+document.body.dataset.images=imgs.length;
+document.body.dataset.imagesLoaded=imgs.filter(i=>i.complete&&i.naturalWidth>0).length;
+document.body.dataset.errors=window.__errors.length;});
+</script>"""
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.is_file() else []
+
+
+def _thumb(source: Path, target: Path, kind: str, mask: Path | None = None) -> None:
+    """Write a THUMB-px PNG: the image, the mask, or the image with the mask in red (overlay)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.open(source).convert("RGB").resize((THUMB, THUMB))
+    if kind == "overlay" and mask is not None:
+        m = np.asarray(Image.open(mask).convert("L").resize((THUMB, THUMB))) > 127
+        arr = np.asarray(image).copy()
+        arr[m] = (0.5 * arr[m] + 0.5 * np.array([255, 0, 0])).astype(np.uint8)
+        image = Image.fromarray(arr)
+    image.save(target)
+
+
+def _link(path: Path, report_dir: Path) -> str:
+    return escape(os.path.relpath(path.resolve(), report_dir.resolve()))
+
+
+def _loss_section(run: Path) -> str:
+    parts = []
+    curves = (("Stage 1 losses", run / "logs.jsonl", ("total", "anomaly_mse", "na", "da_32", "da_16")),
+              ("Stage 2 losses", run / "stage2" / "logs.jsonl", ("total", "focal_512", "focal_64")))  # fmt: skip
+    for title, path, keys in curves:
+        rows = _read_jsonl(path)
+        series = {k: [float(r[k]) for r in rows] for k in keys if rows and k in rows[0]}
+        parts.append(line_chart_svg(title, [float(r["step"]) for r in rows], series))
+    return "<h2>Training</h2>" + "".join(parts)
+
+
+def _metrics_section(run: Path) -> str:
+    out = ["<h2>Metrics</h2>"]
+    seg = run / "evaluation" / "segmentation.json"
+    if seg.is_file():
+        data = json.loads(seg.read_text(encoding="utf-8"))
+        present = next(iter(data["variants"].values()))["mean"]
+        metrics = [m for m in SEGMENTATION_METRICS if m in present] + sorted(set(present) - set(SEGMENTATION_METRICS))
+        order = [v for v in VARIANTS if v in data["variants"]] + sorted(set(data["variants"]) - set(VARIANTS))
+        head = "".join(f"<th>{escape(m)}</th>" for m in metrics)
+        rows = "".join(
+            f"<tr data-variant='{escape(name)}'><td>{escape(VARIANTS.get(name) or str(name))}</td>"
+            + "".join(f"<td>{100 * data['variants'][name]['mean'][m]:.2f}</td>" for m in metrics)
+            + "</tr>"
+            for name in order
+        )
+        out.append(f"<p>Downstream segmentation ({escape(data['recipe'])}), mean over defect types, percent:</p>"
+                   f"<table id='segmentation'><tr><th>training set</th>{head}</tr>{rows}</table>")  # fmt: skip
+    gen = run / "evaluation" / "generation.json"
+    if gen.is_file():
+        data = json.loads(gen.read_text(encoding="utf-8"))
+        rows = "".join(f"<tr><td>{escape(t)}</td><td>{v['ic_lpips']:.4f}</td><td>{v['is_mean']:.4f}</td></tr>"
+                       for t, v in data["types"].items())  # fmt: skip
+        out.append(f"<table id='generation'><tr><th>defect type</th><th>IC-LPIPS ({escape(data['net'])})</th>"
+                   f"<th>IS</th></tr>{rows}</table>")  # fmt: skip
+    if len(out) == 1:
+        out.append("<p class='note'>No evaluation yet: run seas evaluate segmentation / generation.</p>")
+    return "".join(out)
+
+
+def _type_section(name: str, folder: Path, reals: list[Path], report: Path, per_type: int) -> str:
+    records = _read_jsonl(folder / "manifest.jsonl")
+    cells = []
+    for r in records[:per_type]:
+        stem = f"{name}_{r['index']:04d}"
+        image, mask = folder / r["image"], folder / r["mask"] if "mask" in r else None
+        shown = [("image", image, None)] + ([("mask", mask, None), ("overlay", image, mask)] if mask else [])
+        imgs = []
+        for kind, src, msk in shown:
+            thumb = report / "thumbs" / f"{stem}_{kind}.png"
+            _thumb(src, thumb, kind, msk)
+            imgs.append(f"<a href='{_link(src, report)}'><img src='thumbs/{thumb.name}' alt='{kind} {stem}'></a>")
+        fraction = f"{r['mask_fraction']:.2%}" if r.get("mask_fraction") is not None else "–"
+        cells.append(f"<div class='pair'>{''.join(imgs)}<br>#{r['index']} seed {r['seed']} mask {fraction}</div>")
+    real_cells = []
+    for k, path in enumerate(reals[:per_type]):
+        thumb = report / "thumbs" / f"{name}_real_{k}.png"
+        _thumb(path, thumb, "image")
+        real_cells.append(f"<a href='{_link(path, report)}'><img src='thumbs/{thumb.name}' alt='real {k}'></a>")
+    fractions = [float(r["mask_fraction"]) for r in records if r.get("mask_fraction") is not None]
+    rejections = sum(len(r.get("rejections", [])) for r in records)
+    stats = (f"<p>{len(records)} pairs, {rejections} rejected draws, mean mask coverage "
+             f"{(np.mean(fractions) if fractions else 0):.2%}</p>")  # fmt: skip
+    return (f"<h3 id='type-{escape(name)}'>{escape(name)}</h3>{stats}{histogram_svg('mask coverage', fractions)}"
+            f"<p>generated image | mask | overlay</p><div class='grid'>{''.join(cells)}</div>"
+            f"<p>real training examples</p><div class='grid pair'>{''.join(real_cells)}</div>")  # fmt: skip
+
+
+def build_report(run: Path, out: Path | None = None, generated: Path | None = None, per_type: int = 8) -> Path:
+    """Write ``<out>/index.html`` (default ``<run>/report``) and its thumbnails; returns the html path."""
+    report = out or run / "report"
+    (report / "thumbs").mkdir(parents=True, exist_ok=True)
+    config = json.loads((run / "config.json").read_text(encoding="utf-8")) if (run / "config.json").is_file() else {}
+    split = json.loads((run / "split.json").read_text(encoding="utf-8")) if (run / "split.json").is_file() else {}
+    ids_path = run / "checkpoint_ids.json"
+    ids = json.loads(ids_path.read_text(encoding="utf-8")) if ids_path.is_file() else {}
+    product = split.get("product", "?")
+    root = Path(split.get("root", "."))
+    tree = (generated or run / "generated") / product
+    sections = []
+    for name in sorted(split.get("types", {})):
+        reals = [root / p["image"] for p in split["types"][name]["train"]]
+        if (tree / name / "manifest.jsonl").is_file():
+            sections.append(_type_section(name, tree / name, reals, report, per_type))
+    html = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>SeaS report: {escape(product)}</title>"
+            f"<style>{STYLE}</style>{CHECK_SCRIPT}</head><body><h1>SeaS report: {escape(product)}</h1>"
+            f"<p>run <code>{escape(str(run))}</code>; checkpoints {escape(json.dumps(ids))}</p>"
+            f"{_metrics_section(run)}<h2>Generated pairs</h2>{''.join(sections) or '<p class=note>none</p>'}"
+            f"{_loss_section(run)}<h2>Configuration</h2><pre>{escape(json.dumps(config, indent=2))}</pre>"
+            f"</body></html>")  # fmt: skip
+    index = report / "index.html"
+    atomic_write_text(index, html)
+    return index
