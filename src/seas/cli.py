@@ -34,7 +34,7 @@ from seas.config_flags import add_config_flags, resolve_configs
 from seas.errors import ConfigError, SeasError
 
 Handler = Callable[[argparse.Namespace, list[Any]], int]  # Any: the command's resolved config dataclasses
-RUN_CONFIGS = [RunConfig, DataConfig, ModelConfig, TrainConfig, MaskTrainConfig, GenerateConfig]
+RUN_CONFIGS = [RunConfig, DataConfig, ModelConfig, TrainConfig, MaskTrainConfig, GenerateConfig, DownstreamConfig]
 
 
 def _log_to_console() -> None:
@@ -108,28 +108,33 @@ def _product_configs(args: argparse.Namespace, product: str | None) -> tuple[str
         ns.product = product
     elif hasattr(ns, "product"):
         del ns.product
-    _, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg = resolve_configs(RUN_CONFIGS, ns)
+    run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg = resolve_configs(RUN_CONFIGS, ns)
     name = product or load_product(data_cfg).product
     run_dir = train_cfg.output_dir / name if product is not None else train_cfg.output_dir
     out = gen_cfg.out if "out" in vars(args) else run_dir / "generated"
     train_cfg = dataclasses.replace(train_cfg, output_dir=run_dir)
     mask_cfg = dataclasses.replace(mask_cfg, model=run_dir)
-    return name, [data_cfg, model_cfg, train_cfg, mask_cfg, dataclasses.replace(gen_cfg, model=run_dir, out=out)]
+    gen_cfg = dataclasses.replace(gen_cfg, model=run_dir, out=out)
+    eval_cfg = dataclasses.replace(eval_cfg, model=run_dir, generated=out)
+    return name, [run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg]
 
 
 def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
     from seas.data.catalog import load_product
     from seas.data.inspection import inspect_product
     from seas.data.split import make_split
+    from seas.evaluate.downstream import evaluate_segmentation, format_table
     from seas.generate.run import generate
+    from seas.report.build import build_report
     from seas.stage1.train import train
     from seas.stage2.train import train_mask
 
     _log_to_console()
     for product in _products(args):
-        name, (data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg) = _product_configs(args, product)
+        name, configs = _product_configs(args, product)
+        run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg = configs
         if args.print_config:
-            print(dumps([data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg]))
+            print(dumps(configs))
             continue
         data = load_product(data_cfg)
         report = inspect_product(data, make_split(data, data_cfg.train_ratio))
@@ -138,6 +143,13 @@ def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
         train(data_cfg, model_cfg, train_cfg)
         train_mask(mask_cfg)
         print(f"[{name}] {_pairs_line(generate(gen_cfg))}")
+        if run_cfg.evaluate:
+            if not (eval_cfg.model / "evaluation" / "segmentation.json").is_file():
+                evaluate_segmentation(eval_cfg)
+            print(f"[{name}] downstream segmentation ({eval_cfg.model / 'evaluation'}):")
+            print(format_table(json.loads((eval_cfg.model / "evaluation" / "segmentation.json").read_text())))
+        if run_cfg.report:
+            print(f"[{name}] report: {build_report(train_cfg.output_dir, generated=gen_cfg.out)}")
     return 0
 
 

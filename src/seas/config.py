@@ -385,6 +385,8 @@ class RunConfig:
         default=(),
         metadata=_help("Product(s) under --data, or 'all'; one model each. Default: the bundled tire sample."),
     )
+    evaluate: bool = field(default=True, metadata=_help("Run the downstream segmentation benchmark after generating."))
+    report: bool = field(default=True, metadata=_help("Build the HTML report at the end."))
 
 
 @dataclass(frozen=True)
@@ -400,9 +402,9 @@ class DownstreamConfig:
         metadata=_help("Training sets: real (real third + normals) alone, or plus Perlin, CutPaste or SeaS pairs."),
     )
     eval_resolution: int = field(default=128, metadata=_help("Segmenter input and evaluation size (spec: 256)."))
-    epochs: int = field(default=30, metadata=_help("Training epochs; the model of the last epoch is evaluated."))
-    batch_size: int = field(default=8, metadata=_help("Segmenter batch size."))
-    lr: float = field(default=1e-3, metadata=_help("Segmenter learning rate (AdamW)."))
+    seg_epochs: int = field(default=30, metadata=_help("Segmenter epochs; the model of the last epoch is evaluated."))
+    seg_batch_size: int = field(default=8, metadata=_help("Segmenter batch size."))
+    seg_lr: float = field(default=1e-3, metadata=_help("Segmenter learning rate (AdamW)."))
     seed: int = field(default=0, metadata=_help("Seeds synthetic defects, initialisation and data order."))
     cpu: bool = field(default=False, metadata=_help("Evaluate on CPU even when a GPU is present."))
 
@@ -410,7 +412,7 @@ class DownstreamConfig:
         unknown = sorted(set(self.variants) - {"real", "perlin", "cutpaste", "seas"})
         if unknown:
             raise ConfigError(flag("variants"), f"unknown {', '.join(unknown)}", "use real, perlin, cutpaste, seas")
-        for name in ("eval_resolution", "epochs", "batch_size"):
+        for name in ("eval_resolution", "seg_epochs", "seg_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
 

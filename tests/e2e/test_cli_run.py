@@ -20,8 +20,7 @@ ARGV = ["run", "--base-model", "tiny", "--resolution", "64", "--max-steps", "2",
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("demo") / "demo"
-    assert main([*ARGV, "--output-dir", str(run)]) == 0
-    assert main(["evaluate", "segmentation", "--model", str(run), "--epochs", "1", "--eval-resolution", "64"]) == 0
+    assert main([*ARGV, "--output-dir", str(run), "--seg-epochs", "1", "--eval-resolution", "64"]) == 0
     return run
 
 
@@ -33,8 +32,11 @@ def test_run_then_rerun_skips_finished_stages(demo: Path, capsys: pytest.Capture
     stamps = {p: p.stat().st_mtime_ns for p in [demo / "unet" / "diffusion_pytorch_model.safetensors",
                                                  demo / "rmp" / "model.safetensors"]}  # fmt: skip
     started = time.perf_counter()
-    assert main([*ARGV, "--output-dir", str(demo)]) == 0
-    assert "[tire] image/mask pairs in" in capsys.readouterr().out
+    assert main([*ARGV, "--output-dir", str(demo), "--seg-epochs", "1", "--eval-resolution", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "[tire] image/mask pairs in" in out
+    assert "| real + SeaS pairs |" in out
+    assert "[tire] report:" in out
     assert time.perf_counter() - started < 30
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
     record = json.loads((demo / "generated" / "tire" / "config.json").read_text())

@@ -96,7 +96,7 @@ def evaluate_segmentation(cfg: DownstreamConfig) -> dict[str, Any]:  # Any: JSON
     for variant in cfg.variants:
         started = time.perf_counter()
         images, masks = _stack(real + normals + list(extra[variant]))
-        model = train_segmenter(images, masks, cfg.epochs, cfg.batch_size, cfg.lr, cfg.seed, device)
+        model = train_segmenter(images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_lr, cfg.seed, device)
         per_type = {}
         with torch.no_grad():
             for t in types:
