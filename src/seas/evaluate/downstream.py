@@ -119,7 +119,9 @@ def format_table(results: dict[str, Any]) -> str:  # Any: JSON results
              "seas": "real + SeaS pairs"}  # fmt: skip
     header = "| training set | " + " | ".join(METRICS) + " |"
     lines = [header, "|" + "---|" * (len(METRICS) + 1)]
-    for variant, value in results["variants"].items():
+    known = [v for v in names if v in results["variants"]]  # fixed row order: JSON files store keys sorted
+    for variant in known + sorted(set(results["variants"]) - set(known)):
+        value = results["variants"][variant]
         cells = " | ".join(f"{100 * value['mean'][k]:.2f}" for k in METRICS)
         lines.append(f"| {names.get(variant, variant)} | {cells} |")
     return "\n".join(lines)
