@@ -11,15 +11,41 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 
 from seas.checkpoint import resolve_resume, save_checkpoint
+from seas.errors import ConfigError, flag
 from seas.files import atomic_write_text
 
-__all__ = ["LossLog", "make_accelerator", "resume_step", "run_steps"]
+__all__ = ["LossLog", "check_optional_packages", "make_accelerator", "make_adamw", "resume_step", "run_steps"]
+
+
+def check_optional_packages(optimizer: str, lora_rank: int = 0) -> None:
+    """Fail before any weights load when an option needs a package that is not installed.
+
+    Raises:
+        ConfigError: ``adamw8bit`` without bitsandbytes, or LoRA without peft.
+    """
+    import importlib.util
+
+    if optimizer == "adamw8bit" and importlib.util.find_spec("bitsandbytes") is None:
+        subject = f"{flag('optimizer')} adamw8bit"
+        raise ConfigError(subject, "needs bitsandbytes", "pip install 'seas[8bit]' or use adamw")
+    if lora_rank and importlib.util.find_spec("peft") is None:
+        raise ConfigError(flag("lora_rank"), "needs peft", "pip install 'seas[lora]' or use --lora-rank 0")
+
+
+def make_adamw(groups: list[dict[str, Any]], optimizer: str, **kwargs: Any) -> torch.optim.Optimizer:  # Any: torch
+    """AdamW (``adamw``) or bitsandbytes' 8-bit AdamW (``adamw8bit``) over parameter ``groups``."""
+    if optimizer == "adamw8bit":
+        import bitsandbytes as bnb
+
+        return bnb.optim.AdamW8bit(groups, **kwargs)  # type: ignore[no-any-return]
+    return torch.optim.AdamW(groups, **kwargs)
 
 
 def make_accelerator(mixed_precision: str, grad_accum: int, cpu: bool, project_dir: Path) -> Accelerator:

@@ -22,14 +22,13 @@ from seas.config import DataConfig, ModelConfig, TrainConfig, write_run_record
 from seas.data.catalog import load_product
 from seas.data.inspection import inspect_product
 from seas.data.split import DataSplit, make_split, read_split, write_split
-from seas.errors import ConfigError, flag
 from seas.files import atomic_write_dir, atomic_write_json, atomic_write_text
 from seas.models.loading import SDComponents, load_base_model
 from seas.stage1.attention import AttentionCapture, DACaptureProcessor, capturing, install_capture_processors
 from seas.stage1.losses import denoise_target, step_losses
 from seas.stage1.sampling import LatentEncoder, MicroBatchPlan, plan_micro_batch, step_generator
 from seas.stage1.tokens import TokenMap, add_prompt_tokens, make_token_map, save_token_rows, token_positions
-from seas.training import LossLog, make_accelerator, resume_step, run_steps
+from seas.training import LossLog, check_optional_packages, make_accelerator, make_adamw, resume_step, run_steps
 
 __all__ = ["encode_prompts", "prompt_tables", "train"]
 
@@ -95,11 +94,8 @@ def prompt_tables(
 
 def _add_lora(unet: Any, rank: int) -> None:  # Any: UNet2DConditionModel
     """Freeze the U-Net and give its attention projections trainable LoRA adapters (peft, through diffusers)."""
-    try:
-        from peft import LoraConfig
-    except ImportError as exc:
-        subject = flag("lora_rank")
-        raise ConfigError(subject, "needs peft", "pip install 'seas[lora]' or use --lora-rank 0") from exc
+    from peft import LoraConfig  # checked at start-up by check_optional_packages
+
     unet.requires_grad_(False)
     targets = ["to_q", "to_k", "to_v", "to_out.0"]
     unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian", target_modules=targets))
@@ -117,14 +113,7 @@ def _build_optimizer(
         "eps": cfg.adam_epsilon,
         "weight_decay": cfg.weight_decay,
     }
-    if cfg.optimizer == "adamw8bit":
-        try:
-            import bitsandbytes as bnb
-        except ImportError as exc:
-            subject = f"{flag('optimizer')} adamw8bit"
-            raise ConfigError(subject, "needs bitsandbytes", "pip install 'seas[8bit]' or use adamw") from exc
-        return bnb.optim.AdamW8bit(groups, **kwargs)  # type: ignore[no-any-return]
-    return torch.optim.AdamW(groups, **kwargs)
+    return make_adamw(groups, cfg.optimizer, **kwargs)
 
 
 def encode_prompts(text_encoder: Any, prompt_ids: dict[str | None, torch.Tensor], keys: list[str | None],
@@ -196,6 +185,7 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig) -> Pat
     if (run_dir / "train_complete.json").is_file():
         logger.warning("%s already holds a finished stage-1 run; nothing to do", run_dir)
         return run_dir
+    check_optional_packages(cfg.optimizer, cfg.lora_rank)
     accelerator = make_accelerator(cfg.mixed_precision, cfg.grad_accum, cfg.cpu, run_dir)
     torch.manual_seed(cfg.seed)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -21,14 +21,13 @@ from safetensors.torch import save_file
 from seas.config import DataConfig, MaskTrainConfig, ModelConfig, TrainConfig, config_from_dict, write_run_record
 from seas.data.catalog import load_product
 from seas.data.split import read_split
-from seas.errors import ConfigError, flag
 from seas.files import atomic_write_dir, atomic_write_json
 from seas.stage1.artifacts import load_generator
 from seas.stage1.sampling import LatentEncoder, plan_micro_batch, step_generator
 from seas.stage1.train import encode_prompts, prompt_tables
 from seas.stage2.features import rmp_channels, unet_features, vae_decoder_features
 from seas.stage2.rmp import RMPHead, focal_loss, focal_targets
-from seas.training import LossLog, make_accelerator, resume_step, run_steps
+from seas.training import LossLog, check_optional_packages, make_accelerator, make_adamw, resume_step, run_steps
 
 __all__ = ["read_stage1_configs", "train_mask"]
 
@@ -40,17 +39,6 @@ def read_stage1_configs(run_dir: Path) -> tuple[DataConfig, ModelConfig, TrainCo
     record = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["config"]
     return (config_from_dict(DataConfig, record["DataConfig"]), config_from_dict(ModelConfig, record["ModelConfig"]),
             config_from_dict(TrainConfig, record["TrainConfig"]))  # fmt: skip
-
-
-def _optimizer(params: list[torch.nn.Parameter], cfg: MaskTrainConfig) -> torch.optim.Optimizer:
-    if cfg.optimizer == "adamw8bit":
-        try:
-            import bitsandbytes as bnb
-        except ImportError as exc:
-            subject = f"{flag('optimizer')} adamw8bit"
-            raise ConfigError(subject, "needs bitsandbytes", "pip install 'seas[8bit]' or use adamw") from exc
-        return bnb.optim.AdamW8bit(params, lr=cfg.rmp_lr, weight_decay=cfg.weight_decay)  # type: ignore[no-any-return]
-    return torch.optim.AdamW(params, lr=cfg.rmp_lr, weight_decay=cfg.weight_decay)
 
 
 def ddpm_previous(scheduler: Any, model_pred: torch.Tensor, timesteps: torch.Tensor, latents: torch.Tensor,
@@ -69,6 +57,7 @@ def train_mask(cfg: MaskTrainConfig) -> Path:
     if (out_dir / "model.safetensors").is_file():
         logger.warning("%s already holds trained RMP weights; nothing to do", out_dir)
         return out_dir
+    check_optional_packages(cfg.optimizer)
     data_cfg, model_cfg, train_cfg = read_stage1_configs(run_dir)
     accelerator = make_accelerator(cfg.mixed_precision, cfg.grad_accum, cfg.cpu, work_dir)
     device = accelerator.device
@@ -83,7 +72,9 @@ def train_mask(cfg: MaskTrainConfig) -> Path:
     unet_ch, vae_ch = rmp_channels(parts.unet, parts.vae)
     rmp = RMPHead(unet_ch, vae_ch)
     rmp.train()
-    optimizer = _optimizer(list(rmp.parameters()), cfg)
+    optimizer = make_adamw(
+        [{"params": list(rmp.parameters())}], cfg.optimizer, lr=cfg.rmp_lr, weight_decay=cfg.weight_decay
+    )
     rmp, optimizer = accelerator.prepare(rmp, optimizer)
     prompt_ids, _ = prompt_tables(parts, token_map)
     encoder = LatentEncoder(parts.vae, model_cfg.resolution, train_cfg.resize, train_cfg.cache_latents, device)
