@@ -239,13 +239,16 @@ class TrainConfig:
         ),
     )
     log_steps: int = field(default=10, metadata=_help("Write losses to logs.jsonl / TensorBoard every N steps."))
+    validation_steps: int = field(
+        default=0, metadata=_help("Write a validation grid (one image per type, fixed seeds) every N steps (0 = off).")
+    )
 
     def __post_init__(self) -> None:
         positive = ("normal_tokens", "anomaly_tokens", "batch_anomaly", "grad_accum", "steps_per_type", "log_steps")
         for name in positive:
             if getattr(self, name) < 1:
                 raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
-        for name in ("batch_normal", "checkpointing_steps", "lora_rank"):
+        for name in ("batch_normal", "checkpointing_steps", "lora_rank", "validation_steps"):
             if getattr(self, name) < 0:
                 raise ConfigError(flag(name), f"must be >= 0, got {getattr(self, name)}", None)
         if self.max_steps is not None and self.max_steps < 1:

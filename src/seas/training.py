@@ -141,6 +141,7 @@ def run_steps(
     checkpoints_total_limit: int | None,
     desc: str,
     shown: Sequence[str] = ("total",),
+    every: tuple[int, Callable[[int], object]] | None = None,
 ) -> None:
     """Optimiser steps ``start+1 .. total``.
 
@@ -159,6 +160,7 @@ def run_steps(
         checkpoints_total_limit: Keep at most this many checkpoints.
         desc: Progress-bar label.
         shown: Loss names shown on the progress bar.
+        every: Optional (N, callback): the main process calls ``callback(step)`` every N steps (validation).
     """
     acc = accelerator
     bar = tqdm(total=total, initial=start, desc=desc, disable=not acc.is_main_process, dynamic_ncols=True)
@@ -176,6 +178,8 @@ def run_steps(
             lrs = [g["lr"] for g in optimizer.param_groups]
             values = log.flush(done, lrs) if acc.is_main_process else {}
             bar.set_postfix({k: f"{v:.4f}" for k, v in values.items() if k in shown})
+        if every is not None and every[0] and done % every[0] == 0 and acc.is_main_process:
+            every[1](done)
         if checkpointing_steps and done % checkpointing_steps == 0 and done < total:
             acc.wait_for_everyone()
             if acc.is_main_process:

@@ -10,9 +10,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from diffusers import UNet2DConditionModel
+from PIL import Image
 from safetensors.torch import load_file
 
 from seas.cli import main
@@ -51,6 +53,13 @@ def test_train_on_tire_writes_a_loadable_generator(tire_root: Path, tmp_path: Pa
     assert main(argv) == 0  # a rerun of a finished run does nothing
     after = _weights(run)
     assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_validation_grid_every_n_steps(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert main(["train", "--max-steps", "2", "--validation-steps", "2", "--output-dir", str(run), *FAST]) == 0
+    grid = np.asarray(Image.open(run / "validation" / "step-2.png"))
+    assert grid.shape == (64, 64 * 5, 3)  # 4 defect types + the normal prompt
 
 
 def test_embeddings_all_exports_the_text_encoder(tmp_path: Path) -> None:

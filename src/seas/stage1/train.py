@@ -216,10 +216,17 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig) -> Pat
                   run_dir / "tensorboard" if accelerator.is_main_process else None)  # fmt: skip
     start = resume_step(accelerator, run_dir, cfg.resume, log)
     total = cfg.total_steps(len(token_map.defect_types))
+
+    def validate(step: int) -> None:
+        from seas.stage1.validation import write_validation_grid
+
+        write_validation_grid(parts, accelerator.unwrap_model(unet), accelerator.unwrap_model(text_encoder),
+                              token_map, run_dir, step, model_cfg.resolution, cfg.seed)  # fmt: skip
+
     run_steps(accelerator, [unet, text_encoder], optimizer, lambda i: _micro_step(s, unet, text_encoder, split, i),
               run_dir=run_dir, start=start, total=total, grad_accum=cfg.grad_accum, log=log, log_steps=cfg.log_steps,
               checkpointing_steps=cfg.checkpointing_steps, checkpoints_total_limit=cfg.checkpoints_total_limit,
-              desc="stage 1", shown=("total", "da_32", "da_16"))  # fmt: skip
+              desc="stage 1", shown=("total", "da_32", "da_16"), every=(cfg.validation_steps, validate))  # fmt: skip
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         _export(s, unet, text_encoder, run_dir, total)
