@@ -25,8 +25,8 @@ __all__ = ["write_validation_grid"]
 @torch.no_grad()
 def write_validation_grid(parts: Any, unet: Any, text_encoder: Any, token_map: TokenMap, run_dir: Path, step: int,
                           resolution: int, seed: int, steps: int = 25, guidance: float = 8.0) -> Path:  # fmt: skip
-    # Any: the base-model components and the live (unwrapped) diffusers/transformers modules
     """Sample one image per prompt (every defect type, then the normal prompt) and save them side by side."""
+    # Any above: the base-model components and the live (unwrapped) diffusers/transformers modules
     scheduler = DPMSolverMultistepScheduler.from_config(parts.scheduler.config, algorithm_type="dpmsolver++",
                                                         final_sigmas_type="sigma_min")  # fmt: skip
     pipe = StableDiffusionPipeline(vae=parts.vae, text_encoder=text_encoder, tokenizer=parts.tokenizer, unet=unet,
