@@ -439,6 +439,10 @@ class GenerationMetricsConfig:
     inception_weights: Path | None = field(
         default=None, metadata=_help("torch-fidelity Inception-v3 weights (.pth); or SEAS_INCEPTION_WEIGHTS.")
     )
+    torch_home: Path | None = field(
+        default=None,
+        metadata=_help("Folder with hub/checkpoints/<torchvision backbone>.pth for LPIPS (or TORCH_HOME)."),
+    )
 
 
 @dataclass(frozen=True)

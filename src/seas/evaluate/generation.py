@@ -94,8 +94,15 @@ def inception_score(images: torch.Tensor, classify: Classifier, splits: int = 10
     return {"is_mean": float(np.mean(scores)), "is_std": float(np.std(scores)), "splits": splits}
 
 
-def load_lpips(net: str, weights: Path | None = None) -> Distance:
+BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}  # torchvision's file names
+
+
+def load_lpips(net: str, torch_home: Path | None = None) -> Distance:
     """The LPIPS distance (``alex`` or ``vgg``) from the optional ``lpips`` package.
+
+    Args:
+        net: Backbone.
+        torch_home: Folder holding ``hub/checkpoints/<backbone file>`` (default: ``$TORCH_HOME``).
 
     Raises:
         ModelLoadError: The packages or the backbone weights are missing (one line saying what to install/place).
@@ -105,10 +112,12 @@ def load_lpips(net: str, weights: Path | None = None) -> Distance:
         subject = "IC-LPIPS"
         raise ModelLoadError(subject, f"needs the optional package(s) {', '.join(missing)}",
                              "pip install lpips torchvision (matching your torch build) to compute it")  # fmt: skip
-    home = Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch")) / "hub" / "checkpoints"
-    if weights is None and not any(home.glob(f"{net}*.pth")):
-        raise ModelLoadError(home, f"no {net} backbone weights for LPIPS",
-                             "place the torchvision weights file there (offline) or pass --lpips-weights")  # fmt: skip
+    root = torch_home or Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch"))
+    weights = root / "hub" / "checkpoints" / BACKBONE_FILES[net]
+    if not weights.is_file():
+        raise ModelLoadError(weights, f"LPIPS {net} backbone weights not found",
+                             "copy torchvision's file there (no download is attempted) or pass --torch-home")  # fmt: skip
+    os.environ["TORCH_HOME"] = str(root)  # torchvision reads the backbone from here instead of downloading
     import lpips
 
     model = lpips.LPIPS(net=net, verbose=False).eval()
@@ -155,7 +164,7 @@ def evaluate_generation(cfg: Any) -> dict[str, Any]:  # Any: GenerationMetricsCo
     from seas.files import atomic_write_json
     from seas.stage2.train import read_stage1_configs
 
-    distance, classify = load_lpips(cfg.net), load_inception(cfg.inception_weights)
+    distance, classify = load_lpips(cfg.net, cfg.torch_home), load_inception(cfg.inception_weights)
     data_cfg, _, _ = read_stage1_configs(cfg.model)
     split = read_split(cfg.model / "split.json", load_product(data_cfg))
     tree = (cfg.generated or cfg.model / "generated") / split.product
