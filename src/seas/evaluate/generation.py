@@ -115,8 +115,8 @@ def load_lpips(net: str, torch_home: Path | None = None) -> Distance:
     root = torch_home or Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch"))
     weights = root / "hub" / "checkpoints" / BACKBONE_FILES[net]
     if not weights.is_file():
-        raise ModelLoadError(weights, f"LPIPS {net} backbone weights not found",
-                             "copy torchvision's file there (no download is attempted) or pass --torch-home")  # fmt: skip
+        fix = "copy torchvision's file there (no download is attempted) or pass --torch-home"
+        raise ModelLoadError(weights, f"LPIPS {net} backbone weights not found", fix)
     os.environ["TORCH_HOME"] = str(root)  # torchvision reads the backbone from here instead of downloading
     import lpips
 
