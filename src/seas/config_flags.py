@@ -46,7 +46,7 @@ def add_config_flags(parser: argparse.ArgumentParser, config_classes: list[type]
             if f.name in seen:
                 continue
             seen.add(f.name)
-            tp, optional = _strip_optional(hints[f.name])
+            tp, _ = _strip_optional(hints[f.name])
             help_text = f.metadata.get("help", "")
             default = f.default
             shown = (
@@ -67,7 +67,6 @@ def add_config_flags(parser: argparse.ArgumentParser, config_classes: list[type]
             else:  # pragma: no cover - a developer error, caught by the config tests
                 msg = f"unsupported config field type {tp!r} for {cls.__name__}.{f.name}"
                 raise TypeError(msg)
-            del optional
             group.add_argument(flag(f.name), dest=f.name, **kwargs)
 
 

@@ -29,7 +29,7 @@ from seas.stage2.features import rmp_channels, unet_features, vae_decoder_featur
 from seas.stage2.rmp import RMPHead, focal_loss, focal_targets
 from seas.training import LossLog, check_optional_packages, make_accelerator, make_adamw, resume_step, run_steps
 
-__all__ = ["read_stage1_configs", "train_mask"]
+__all__ = ["ddpm_previous", "load_rmp", "read_stage1_configs", "train_mask"]
 
 logger = logging.getLogger(__name__)
 
@@ -144,6 +144,3 @@ def load_rmp(run_dir: Path) -> RMPHead:
     head = RMPHead(tuple(config["unet_channels"]), tuple(config["vae_channels"]))  # type: ignore[arg-type]
     head.load_state_dict(load_file(str(folder / "model.safetensors")))
     return head.eval()
-
-
-__all__ += ["ddpm_previous", "load_rmp"]
