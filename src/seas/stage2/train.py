@@ -16,11 +16,12 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from seas.config import DataConfig, MaskTrainConfig, ModelConfig, TrainConfig, config_from_dict, write_run_record
 from seas.data.catalog import load_product
 from seas.data.split import read_split
+from seas.errors import ModelLoadError
 from seas.files import atomic_write_dir, atomic_write_json
 from seas.stage1.artifacts import load_generator
 from seas.stage1.sampling import LatentEncoder, plan_micro_batch, step_generator
@@ -133,10 +134,6 @@ def train_mask(cfg: MaskTrainConfig) -> Path:
 
 def load_rmp(run_dir: Path) -> RMPHead:
     """The trained RMP head of a run (eval mode, float32, CPU)."""
-    from safetensors.torch import load_file
-
-    from seas.errors import ModelLoadError
-
     folder = run_dir / "rmp"
     if not (folder / "model.safetensors").is_file():
         raise ModelLoadError(folder, "no trained RMP weights", "run seas train-mask --model RUN first")
