@@ -21,7 +21,22 @@ from seas.checkpoint import resolve_resume, save_checkpoint
 from seas.errors import ConfigError, flag
 from seas.files import atomic_write_text
 
-__all__ = ["LossLog", "check_optional_packages", "make_accelerator", "make_adamw", "resume_step", "run_steps"]
+__all__ = [
+    "RESUMABLE_CHANGES",
+    "LossLog",
+    "check_optional_packages",
+    "check_resume_settings",
+    "make_accelerator",
+    "make_adamw",
+    "resume_step",
+    "run_steps",
+]
+
+# Settings that may differ between an interrupted run and its resumption (none changes what a step computes).
+RESUMABLE_CHANGES = frozenset(
+    {"resume", "checkpointing_steps", "checkpoints_total_limit", "log_steps", "validation_steps", "max_steps",
+     "steps_per_type", "rmp_steps_per_type", "cpu"}
+)  # fmt: skip
 
 
 def check_optional_packages(optimizer: str, lora_rank: int = 0) -> None:
@@ -111,6 +126,29 @@ class LossLog:
             text = self.path.read_text(encoding="utf-8")
             lines = [line for line in text.splitlines() if json.loads(line)["step"] <= step]
             atomic_write_text(self.path, "".join(f"{line}\n" for line in lines))
+
+
+def check_resume_settings(run_dir: Path, configs: list[Any]) -> None:  # Any: config dataclasses
+    """Refuse to resume a run folder whose recorded settings differ from ``configs`` (beyond RESUMABLE_CHANGES).
+
+    Raises:
+        ConfigError: Names the differing settings.
+    """
+    from seas.config import config_to_dict
+
+    record_path = run_dir / "config.json"
+    if resolve_resume(run_dir, "latest") is None or not record_path.is_file():
+        return
+    recorded = json.loads(record_path.read_text(encoding="utf-8")).get("config", {})
+    changed = []
+    for cfg in configs:
+        old = recorded.get(type(cfg).__name__, {})
+        for key, value in config_to_dict(cfg).items():
+            if key in old and key not in RESUMABLE_CHANGES and old[key] != value:
+                changed.append(f"{flag(key)} {old[key]!r} -> {value!r}")
+    if changed:
+        raise ConfigError(run_dir, f"has checkpoints made with other settings ({'; '.join(changed)})",
+                          "rerun with the same settings to resume, or choose a new --output-dir")  # fmt: skip
 
 
 def resume_step(accelerator: Accelerator, run_dir: Path, resume: str | None, log: LossLog) -> int:

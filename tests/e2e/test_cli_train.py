@@ -126,6 +126,17 @@ def test_kill_9_and_resume_is_bit_identical(tmp_path: Path) -> None:
     assert log_steps == list(range(1, 9))  # lines of the killed attempt past its checkpoint are dropped
 
 
+def test_resume_with_other_settings_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    argv = ["train", "--max-steps", "2", "--checkpointing-steps", "1", "--output-dir", str(run), *FAST]
+    assert main(argv) == 0
+    (run / "train_complete.json").unlink()  # pretend the run was interrupted after its checkpoints
+    assert main([*argv, "--da-weight", "0.5"]) == 2
+    err = capsys.readouterr().err
+    assert "has checkpoints made with other settings (--da-weight 1.0 -> 0.5)" in err
+    assert main([*argv[:2], "4", *argv[3:]]) == 0  # more steps is a legitimate change: resumes
+
+
 def test_two_cpu_processes_equal_one_process_with_accumulation(tmp_path: Path) -> None:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     common = ["train", "--max-steps", "2", "--checkpointing-steps", "0", *FAST]

@@ -28,7 +28,15 @@ from seas.stage1.attention import AttentionCapture, DACaptureProcessor, capturin
 from seas.stage1.losses import denoise_target, step_losses
 from seas.stage1.sampling import LatentEncoder, MicroBatchPlan, plan_micro_batch, step_generator
 from seas.stage1.tokens import TokenMap, add_prompt_tokens, make_token_map, save_token_rows, token_positions
-from seas.training import LossLog, check_optional_packages, make_accelerator, make_adamw, resume_step, run_steps
+from seas.training import (
+    LossLog,
+    check_optional_packages,
+    check_resume_settings,
+    make_accelerator,
+    make_adamw,
+    resume_step,
+    run_steps,
+)
 
 __all__ = ["encode_prompts", "prompt_tables", "train"]
 
@@ -186,6 +194,7 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig) -> Pat
         logger.warning("%s already holds a finished stage-1 run; nothing to do", run_dir)
         return run_dir
     check_optional_packages(cfg.optimizer, cfg.lora_rank)
+    check_resume_settings(run_dir, [data_cfg, model_cfg, cfg])
     accelerator = make_accelerator(cfg.mixed_precision, cfg.grad_accum, cfg.cpu, run_dir)
     torch.manual_seed(cfg.seed)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -28,7 +28,15 @@ from seas.stage1.sampling import LatentEncoder, plan_micro_batch, step_generator
 from seas.stage1.train import encode_prompts, prompt_tables
 from seas.stage2.features import rmp_channels, unet_features, vae_decoder_features
 from seas.stage2.rmp import RMPHead, focal_loss, focal_targets
-from seas.training import LossLog, check_optional_packages, make_accelerator, make_adamw, resume_step, run_steps
+from seas.training import (
+    LossLog,
+    check_optional_packages,
+    check_resume_settings,
+    make_accelerator,
+    make_adamw,
+    resume_step,
+    run_steps,
+)
 
 __all__ = ["ddpm_previous", "load_rmp", "read_stage1_configs", "train_mask"]
 
@@ -59,6 +67,7 @@ def train_mask(cfg: MaskTrainConfig) -> Path:
         logger.warning("%s already holds trained RMP weights; nothing to do", out_dir)
         return out_dir
     check_optional_packages(cfg.optimizer)
+    check_resume_settings(work_dir, [cfg])
     data_cfg, model_cfg, train_cfg = read_stage1_configs(run_dir)
     accelerator = make_accelerator(cfg.mixed_precision, cfg.grad_accum, cfg.cpu, work_dir)
     device = accelerator.device
