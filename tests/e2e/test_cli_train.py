@@ -141,7 +141,16 @@ def test_two_cpu_processes_equal_one_process_with_accumulation(tmp_path: Path) -
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     common = ["train", "--max-steps", "2", "--checkpointing-steps", "0", *FAST]
     ddp, single = tmp_path / "ddp", tmp_path / "single"
-    launcher = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "-m", "seas.cli"]
+    launcher = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "seas.cli",
+    ]
     subprocess.run([*launcher, *common, "--grad-accum", "1", "--output-dir", str(ddp)], env=env, check=True,
                    capture_output=True)  # fmt: skip
     subprocess.run([sys.executable, "-m", "seas.cli", *common, "--grad-accum", "2", "--output-dir", str(single)],
