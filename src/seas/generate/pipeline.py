@@ -20,6 +20,7 @@ from seas.data.augment import to_training_rgb
 from seas.data.imageio import read_rgb
 from seas.generate.sampler import make_scheduler, start_latents
 from seas.models.loading import SDComponents
+from seas.stage1.train import tokenize
 from seas.stage2.features import unet_features, vae_decoder_features
 from seas.stage2.rmp import RMPHead
 
@@ -71,9 +72,7 @@ class MaskedSampler:
     def _encode(self, prompt: str) -> torch.Tensor:
         """``[T, D]`` text context of one prompt (cached: prompts repeat for every image)."""
         if prompt not in self._hidden:
-            tok = self.parts.tokenizer
-            ids = tok(prompt, padding="max_length", max_length=tok.model_max_length, truncation=True,
-                      return_tensors="pt").input_ids.to(self.device)  # fmt: skip
+            ids = tokenize(self.parts.tokenizer, prompt)[None].to(self.device)  # [1, T]
             with torch.no_grad():
                 self._hidden[prompt] = self.parts.text_encoder(ids)[0][0]
         return self._hidden[prompt]

@@ -38,7 +38,7 @@ from seas.training import (
     run_steps,
 )
 
-__all__ = ["encode_prompts", "prompt_tables", "train"]
+__all__ = ["encode_prompts", "prompt_tables", "tokenize", "train"]
 
 logger = logging.getLogger(__name__)
 LOGGED = ("total", "anomaly_mse", "na", "da_32", "da_16", "empty_regions")
@@ -76,6 +76,7 @@ def _prepare_data(data_cfg: DataConfig, run_dir: Path) -> DataSplit:
 
 
 def tokenize(tokenizer: Any, prompt: str) -> torch.Tensor:  # Any: CLIP tokenizer
+    """``[T]`` token ids of ``prompt``, padded/truncated to the tokenizer's length, no attention mask (spec 2.3)."""
     return tokenizer(prompt, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
                      return_tensors="pt").input_ids[0]  # fmt: skip
 
