@@ -121,8 +121,6 @@ def _product_configs(args: argparse.Namespace, product: str | None) -> tuple[str
 
 def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
     from seas.data.catalog import load_product
-    from seas.data.inspection import inspect_product
-    from seas.data.split import make_split
     from seas.evaluate.downstream import evaluate_segmentation, format_table
     from seas.generate.run import generate
     from seas.report.build import build_report
@@ -137,9 +135,8 @@ def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
             print(dumps(configs))
             continue
         data = load_product(data_cfg)
-        report = inspect_product(data, make_split(data, data_cfg.train_ratio))
-        print(f"[{name}] data: {len(report['types'])} defect types, {report['normals']['used']} normal images, "
-              f"{len(report['warnings'])} warning(s)")  # fmt: skip
+        # Listing only: train() decodes and checks every file (and logs its warnings) before any weights load.
+        print(f"[{name}] data: {len(data.defect_types)} defect types, {len(data.normals)} normal images")
         train(data_cfg, model_cfg, train_cfg)
         train_mask(mask_cfg)
         print(f"[{name}] {_pairs_line(generate(gen_cfg))}")
