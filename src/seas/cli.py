@@ -26,6 +26,8 @@ from seas.config import (
     GenerationMetricsConfig,
     MaskTrainConfig,
     ModelConfig,
+    PretrainConfig,
+    QualityConfig,
     RunConfig,
     TrainConfig,
     dumps,
@@ -34,7 +36,16 @@ from seas.config_flags import add_config_flags, resolve_configs
 from seas.errors import ConfigError, SeasError
 
 Handler = Callable[[argparse.Namespace, list[Any]], int]  # Any: the command's resolved config dataclasses
-RUN_CONFIGS = [RunConfig, DataConfig, ModelConfig, TrainConfig, MaskTrainConfig, GenerateConfig, DownstreamConfig]
+RUN_CONFIGS = [
+    RunConfig,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    MaskTrainConfig,
+    GenerateConfig,
+    DownstreamConfig,
+    QualityConfig,
+]
 
 
 def _log_to_console() -> None:
@@ -51,6 +62,15 @@ def _inspect(args: argparse.Namespace, configs: list[Any]) -> int:
     split = read_split(data_cfg.split_file, data) if data_cfg.split_file else make_split(data, data_cfg.train_ratio)
     report = inspect_product(data, split)
     print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
+def _pretrain(_args: argparse.Namespace, configs: list[Any]) -> int:
+    from seas.pretrain.train import pretrain
+
+    _log_to_console()
+    out = pretrain(*configs)
+    print(f"prior done: {out} (use it with --base-model {out})")
     return 0
 
 
@@ -108,7 +128,9 @@ def _product_configs(args: argparse.Namespace, product: str | None) -> tuple[str
         ns.product = product
     elif hasattr(ns, "product"):
         del ns.product
-    run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg = resolve_configs(RUN_CONFIGS, ns)
+    run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg = resolve_configs(
+        RUN_CONFIGS, ns
+    )
     name = product or load_product(data_cfg).product
     run_dir = train_cfg.output_dir / name if product is not None else train_cfg.output_dir
     out = gen_cfg.out if "out" in vars(args) else run_dir / "generated"
@@ -116,12 +138,14 @@ def _product_configs(args: argparse.Namespace, product: str | None) -> tuple[str
     mask_cfg = dataclasses.replace(mask_cfg, model=run_dir)
     gen_cfg = dataclasses.replace(gen_cfg, model=run_dir, out=out)
     eval_cfg = dataclasses.replace(eval_cfg, model=run_dir, generated=out)
-    return name, [run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg]
+    quality_cfg = dataclasses.replace(quality_cfg, model=run_dir, generated=out)
+    return name, [run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg]
 
 
 def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
     from seas.data.catalog import load_product
     from seas.evaluate.downstream import evaluate_segmentation, format_table
+    from seas.evaluate.quality import evaluate_quality, format_quality
     from seas.generate.run import generate
     from seas.report.build import build_report
     from seas.stage1.train import train
@@ -130,7 +154,7 @@ def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
     _log_to_console()
     for product in _products(args):
         name, configs = _product_configs(args, product)
-        run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg = configs
+        run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg = configs
         if args.print_config:
             print(dumps(configs))
             continue
@@ -145,6 +169,10 @@ def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
                 evaluate_segmentation(eval_cfg)
             print(f"[{name}] downstream segmentation ({eval_cfg.model / 'evaluation'}):")
             print(format_table(json.loads((eval_cfg.model / "evaluation" / "segmentation.json").read_text())))
+            if not (quality_cfg.model / "evaluation" / "quality.json").is_file():
+                evaluate_quality(quality_cfg)
+            print(f"[{name}] pair quality ({quality_cfg.model / 'evaluation'}/quality.md):")
+            print(format_quality(json.loads((quality_cfg.model / "evaluation" / "quality.json").read_text())))
         if run_cfg.report:
             print(f"[{name}] report: {build_report(train_cfg.output_dir, generated=gen_cfg.out)}")
     return 0
@@ -157,6 +185,15 @@ def _evaluate_segmentation(_args: argparse.Namespace, configs: list[Any]) -> int
     results = evaluate_segmentation(cfg)
     print(format_table(results))
     print(f"written to {cfg.model / 'evaluation'}/segmentation.json and .md")
+    return 0
+
+
+def _evaluate_quality(_args: argparse.Namespace, configs: list[Any]) -> int:
+    from seas.evaluate.quality import evaluate_quality, format_quality
+
+    (cfg,) = configs
+    print(format_quality(evaluate_quality(cfg)))
+    print(f"written to {cfg.model / 'evaluation'}/quality.json, quality.md and reconstruction.png")
     return 0
 
 
@@ -237,6 +274,14 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     inspect.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
     _command(
+        sub, "pretrain", "Stage 0: train a product prior (VAE + U-Net) from defect-free images, offline.",
+        "Train a base model that --base-model accepts from a product's defect-free images only (train/good of the "
+        "layout, or --images folders; never test images). From a built-in random model (tiny, tiny-slim) the VAE "
+        "is trained first, then the text-conditioned U-Net; from a real Stable Diffusion checkpoint only the U-Net "
+        "is fine-tuned. Writes a diffusers folder to --output-dir; resumes from its newest checkpoint.",
+        [DataConfig, ModelConfig, PretrainConfig], _pretrain,
+    )  # fmt: skip
+    _command(
         sub, "train", "Stage 1: fine-tune the generator (UA tokens, DA + NA losses).",
         "Fine-tune Stable Diffusion on one product: defect images with their masks and normal images in one shared "
         "step. Writes unet/, tokenizer/, token rows, token_map.json, split.json and logs to --output-dir; resumes "
@@ -268,6 +313,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Train the same small segmenter on real data alone, with Perlin or CutPaste synthetic defects, and with "
         "the generated pairs; test on the held-out two thirds of each defect type and test/good.",
         [DownstreamConfig], _evaluate_segmentation,
+    )  # fmt: skip
+    _command(
+        evaluate_what, "quality", "Are the pairs right? VAE reconstruction, mask agreement, RMP on real defects.",
+        "VAE reconstruction of test/good next to the mean-image baseline; a real-only segmenter run on the "
+        "generated images and scored against the generated masks (shuffled masks and real held-out pairs as "
+        "baselines); the RMP head as a segmenter of the real held-out defects.", [QualityConfig], _evaluate_quality,
     )  # fmt: skip
     _command(
         evaluate_what, "generation", "IC-LPIPS and Inception Score of the generated images.",

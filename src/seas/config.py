@@ -32,6 +32,8 @@ __all__ = [
     "GenerationMetricsConfig",
     "MaskTrainConfig",
     "ModelConfig",
+    "PretrainConfig",
+    "QualityConfig",
     "RunConfig",
     "TrainConfig",
     "config_from_dict",
@@ -142,7 +144,8 @@ class ModelConfig:
         default="CompVis/stable-diffusion-v1-4",
         metadata=_help(
             "Hugging Face hub id, local diffusers folder, or single .safetensors/.ckpt file (SD 1.x/2.x); "
-            "built-in random models: tiny (tests, CPU demo), sd15-random (SD 1.5 shapes, benchmarks)."
+            "built-in: tiny-tire (a small tire prior trained by seas pretrain, CPU demo), random tiny and tiny-slim "
+            "(tests), sd15-random (SD 1.5 shapes, benchmarks)."
         ),
     )
     model_seed: int = field(default=0, metadata=_help("Seed of the built-in random models' weights."))
@@ -155,6 +158,96 @@ class ModelConfig:
                 f"must be a positive multiple of 64, got {self.resolution}",
                 "use e.g. 64, 256 or 512",
             )
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """``seas pretrain``: a product prior (VAE, then text-conditioned U-Net) from defect-free images only."""
+
+    output_dir: Path = field(
+        default=Path("runs/prior"),
+        metadata=_help("Output diffusers model folder (usable as --base-model); checkpoints and logs inside."),
+    )
+    images: tuple[str, ...] = field(
+        default=(),
+        metadata=_help(
+            "Folders of defect-free images (every image file in each, sorted). Default: the normal training "
+            "images of --data/--product (train/good). Never test/ images: the evaluation holds them out, and "
+            "folders holding any of the product's test images are refused."
+        ),
+    )
+    product_name: str | None = field(
+        default=None, metadata=_help("Product word of the prompt. Default: the product folder name.")
+    )
+    prompt: str = field(default="a photo of a {product}", metadata=_help("Training prompt; {product} is filled in."))
+    seed: int = field(default=0, metadata=_help("Seeds data order, augmentation, timesteps, noise and dropout."))
+    vae_steps: int | None = field(
+        default=None,
+        metadata=_help(
+            "VAE optimiser steps (0 keeps the base VAE). Default: 3000 for built-in random models, else 0."
+        ),
+    )
+    unet_steps: int = field(default=3000, metadata=_help("U-Net optimiser steps on the frozen VAE's latents."))
+    batch_size: int = field(default=8, metadata=_help("Images per optimiser step (both phases)."))
+    vae_crop: int = field(
+        default=0,
+        metadata=_help("Train the VAE on random square crops of this size (0 = whole images; multiple of 8)."),
+    )
+    vae_learning_rate: float = field(default=1e-3, metadata=_help("VAE learning rate (AdamW, cosine decay)."))
+    unet_learning_rate: float | None = field(
+        default=None,
+        metadata=_help(
+            "U-Net learning rate (AdamW, cosine decay). Default: 3e-4 from scratch, 1e-5 for a real model."
+        ),
+    )
+    kl_weight: float = field(default=1e-6, metadata=_help("Weight of the VAE's KL term (keeps latents near N(0, 1))."))
+    gradient_weight: float = field(
+        default=1.0, metadata=_help("Weight of the VAE's image-gradient L1 term (keeps edges and texture).")
+    )
+    cond_dropout: float = field(
+        default=0.1, metadata=_help("Share of U-Net samples trained with the empty prompt (classifier-free guidance).")
+    )
+    snr_gamma: float = field(default=5.0, metadata=_help("Min-SNR loss weighting gamma (0 = plain MSE)."))
+    ema_decay: float = field(default=0.999, metadata=_help("EMA of the U-Net weights, exported (0 = off)."))
+    augment: Literal["rot90_flip", "none"] = field(
+        default="rot90_flip", metadata=_help("Random 90-degree rotation + flip, or none.")
+    )
+    resize: Literal["crop", "stretch"] = field(
+        default="crop", metadata=_help("Shorter side to resolution then centre crop, or stretch to a square.")
+    )
+    sample_steps: int = field(
+        default=500, metadata=_help("Write a sample grid PNG (reconstructions / generated images) every N steps.")
+    )
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = field(
+        default="auto", metadata=_help("auto = bf16 autocast on CUDA, fp32 on CPU.")
+    )
+    cpu: bool = field(default=False, metadata=_help("Train on CPU even when a GPU is present."))
+    checkpointing_steps: int = field(
+        default=500, metadata=_help("Save a resumable checkpoint every N steps (0 = never).")
+    )
+    checkpoints_total_limit: int | None = field(default=2, metadata=_help("Keep at most this many checkpoints."))
+    resume: str | None = field(
+        default="latest", metadata=_help("Resume each phase from its newest checkpoint (latest) or a folder.")
+    )
+    log_steps: int = field(default=25, metadata=_help("Write losses to the phase's logs.jsonl every N steps."))
+
+    def __post_init__(self) -> None:
+        for name in ("unet_steps", "batch_size", "log_steps"):
+            if getattr(self, name) < 1:
+                raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
+        for name in ("sample_steps", "checkpointing_steps", "kl_weight", "gradient_weight", "snr_gamma"):
+            if getattr(self, name) < 0:
+                raise ConfigError(flag(name), f"must be >= 0, got {getattr(self, name)}", None)
+        if self.vae_crop < 0 or self.vae_crop % 8:
+            raise ConfigError(flag("vae_crop"), f"must be 0 or a positive multiple of 8, got {self.vae_crop}", None)
+        if self.vae_steps is not None and self.vae_steps < 0:
+            raise ConfigError(flag("vae_steps"), f"must be >= 0, got {self.vae_steps}", None)
+        if not 0 <= self.cond_dropout < 1:
+            raise ConfigError(flag("cond_dropout"), f"must be in [0, 1), got {self.cond_dropout}", None)
+        if not 0 <= self.ema_decay < 1:
+            raise ConfigError(flag("ema_decay"), f"must be in [0, 1), got {self.ema_decay}", "use e.g. 0.999 or 0")
+        if "{product}" not in self.prompt:
+            raise ConfigError(flag("prompt"), f"must contain {{product}}, got {self.prompt!r}", None)
 
 
 @dataclass(frozen=True)
@@ -415,6 +508,27 @@ class DownstreamConfig:
         unknown = sorted(set(self.variants) - {"real", "perlin", "cutpaste", "seas"})
         if unknown:
             raise ConfigError(flag("variants"), f"unknown {', '.join(unknown)}", "use real, perlin, cutpaste, seas")
+        for name in ("eval_resolution", "seg_epochs", "seg_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """``seas evaluate quality``: VAE reconstruction, mask agreement of the pairs, RMP on real held-out defects."""
+
+    model: Path = field(default=Path("runs/seas"), metadata=_help("Run folder with finished stages 1 and 2."))
+    generated: Path | None = field(
+        default=None, metadata=_help("Generated tree root holding <product>/<type>/ (default: RUN/generated).")
+    )
+    eval_resolution: int = field(default=128, metadata=_help("Segmenter input and evaluation size (spec: 256)."))
+    seg_epochs: int = field(default=30, metadata=_help("Segmenter epochs; the model of the last epoch is evaluated."))
+    seg_batch_size: int = field(default=8, metadata=_help("Segmenter batch size."))
+    seg_lr: float = field(default=1e-3, metadata=_help("Segmenter learning rate (AdamW)."))
+    seed: int = field(default=0, metadata=_help("Seeds synthetic defects, initialisation and data order."))
+    cpu: bool = field(default=False, metadata=_help("Evaluate on CPU even when a GPU is present."))
+
+    def __post_init__(self) -> None:
         for name in ("eval_resolution", "seg_epochs", "seg_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)

@@ -35,7 +35,7 @@ __all__ = [
 # Settings that may differ between an interrupted run and its resumption (none changes what a step computes).
 RESUMABLE_CHANGES = frozenset(
     {"resume", "checkpointing_steps", "checkpoints_total_limit", "log_steps", "validation_steps", "max_steps",
-     "steps_per_type", "rmp_steps_per_type", "cpu"}
+     "steps_per_type", "rmp_steps_per_type", "cpu", "sample_steps", "vae_steps", "unet_steps"}
 )  # fmt: skip
 
 
@@ -128,8 +128,13 @@ class LossLog:
             atomic_write_text(self.path, "".join(f"{line}\n" for line in lines))
 
 
-def check_resume_settings(run_dir: Path, configs: list[Any]) -> None:  # Any: config dataclasses
+def check_resume_settings(run_dir: Path, configs: list[Any], checkpoint_dirs: Sequence[Path] = ()) -> None:
     """Refuse to resume a run folder whose recorded settings differ from ``configs`` (beyond RESUMABLE_CHANGES).
+
+    Args:
+        run_dir: Folder holding ``config.json`` (and, by default, the checkpoints).
+        configs: The new run's config dataclasses.
+        checkpoint_dirs: Other folders whose checkpoints also belong to this run (``seas pretrain`` phases).
 
     Raises:
         ConfigError: Names the differing settings.
@@ -137,7 +142,9 @@ def check_resume_settings(run_dir: Path, configs: list[Any]) -> None:  # Any: co
     from seas.config import config_to_dict
 
     record_path = run_dir / "config.json"
-    if resolve_resume(run_dir, "latest") is None or not record_path.is_file():
+    has_progress = any(resolve_resume(d, "latest") is not None or (d / "complete.json").is_file()
+                       for d in [run_dir, *checkpoint_dirs])  # fmt: skip
+    if not has_progress or not record_path.is_file():
         return
     recorded = json.loads(record_path.read_text(encoding="utf-8")).get("config", {})
     changed = []
@@ -180,6 +187,7 @@ def run_steps(
     desc: str,
     shown: Sequence[str] = ("total",),
     every: tuple[int, Callable[[int], object]] | None = None,
+    on_step: Callable[[int], object] | None = None,
 ) -> None:
     """Optimiser steps ``start+1 .. total``.
 
@@ -199,6 +207,7 @@ def run_steps(
         desc: Progress-bar label.
         shown: Loss names shown on the progress bar.
         every: Optional (N, callback): the main process calls ``callback(step)`` every N steps (validation).
+        on_step: Optional callback every process runs after each optimiser step (an EMA update).
     """
     acc = accelerator
     bar = tqdm(total=total, initial=start, desc=desc, disable=not acc.is_main_process, dynamic_ncols=True)
@@ -211,6 +220,8 @@ def run_steps(
                 optimizer.zero_grad(set_to_none=True)
             log.add(losses)
         done = step + 1
+        if on_step is not None:
+            on_step(done)
         bar.update(1)
         if done % log_steps == 0 or done == total:
             lrs = [g["lr"] for g in optimizer.param_groups]

@@ -63,3 +63,31 @@ def test_uncached_hub_id_offline_is_one_clear_line(monkeypatch: pytest.MonkeyPat
     text = str(exc.value)
     assert text.startswith("someone/not-a-cached-model: cannot load the model")
     assert "\n" not in text
+
+
+def test_shipped_tiny_tire_prior_loads_in_float32_with_its_own_latent_scale() -> None:
+    import json
+
+    from seas.models.builtin import prior_dir
+
+    parts = load_base_model("tiny-tire")
+    assert parts.identity["kind"] == "builtin-prior"
+    assert parts.identity["name"] == "tiny-tire"
+    assert all(p.dtype == torch.float32 for m in (parts.unet, parts.vae, parts.text_encoder) for p in m.parameters())
+    provenance = json.loads((prior_dir("tiny-tire") / "provenance.json").read_text())
+    assert provenance["config"]["ModelConfig"]["base_model"] == "tiny-slim"
+    assert provenance["config"]["PretrainConfig"]["images"] == []  # train/good of the layout, never test/
+    assert parts.scaling_factor != pytest.approx(0.18215)  # measured on the training latents
+    names = [n for n in parts.unet.attn_processors if "attn2" in n]
+    assert len(names) == 16  # the SD 1.x layout every later stage expects
+    with torch.no_grad():
+        out = parts.unet(torch.randn(1, 4, 16, 16), 500, torch.zeros(1, 77, parts.text_width)).sample
+    assert torch.isfinite(out).all()
+
+
+def test_a_missing_shipped_prior_is_one_clear_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import seas.models.loading as loading
+
+    monkeypatch.setattr(loading, "prior_dir", lambda _name: tmp_path / "gone")
+    with pytest.raises(ModelLoadError, match="the built-in prior tiny-tire is missing from this installation"):
+        load_base_model("tiny-tire")

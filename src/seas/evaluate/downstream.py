@@ -30,25 +30,33 @@ from seas.evaluate.synthetic import cutpaste, perlin_defect
 from seas.files import atomic_write_json, atomic_write_text
 from seas.stage2.train import read_stage1_configs
 
-__all__ = ["evaluate_segmentation", "format_table"]
+__all__ = [
+    "evaluate_segmentation",
+    "format_table",
+    "generated_pairs",
+    "load_eval_image",
+    "load_eval_mask",
+    "stack_pairs",
+]
 
 METRICS = ("image_auroc", "image_ap", "image_f1max", "pixel_auroc", "pixel_ap", "pixel_f1max", "aupro_0.3",
            "iou_oracle", "iou_at_f1")  # fmt: skip
 
 
-def _image(path: Path, size: int) -> np.ndarray:
+def load_eval_image(path: Path, size: int) -> np.ndarray:
     """``[size, size, 3]`` float in [0, 1] (stretched: no crop can cut a defect off)."""
     return np.asarray(Image.fromarray(read_rgb(path)).resize((size, size), Image.Resampling.BILINEAR)) / 255.0
 
 
-def _mask(path: Path | None, size: int) -> np.ndarray:
+def load_eval_mask(path: Path | None, size: int) -> np.ndarray:
     """``[size, size]`` bool, nearest-neighbour resized (spec 2.11); all False without a mask."""
     if path is None:
         return np.zeros((size, size), dtype=bool)
     return np.asarray(Image.fromarray(read_mask(path)).resize((size, size), Image.Resampling.NEAREST))
 
 
-def _generated_pairs(tree: Path, types: list[str]) -> list[tuple[Path, Path]]:
+def generated_pairs(tree: Path, types: list[str]) -> list[tuple[Path, Path]]:
+    """(image, mask) paths of every generated pair of ``types`` under ``tree`` (= <out>/<product>), manifest order."""
     pairs = []
     for t in types:
         manifest = tree / t / "manifest.jsonl"
@@ -60,7 +68,8 @@ def _generated_pairs(tree: Path, types: list[str]) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def _stack(items: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
+def stack_pairs(items: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[N, 3, H, W]`` float images and ``[N, H, W]`` bool masks from (image, mask) arrays."""
     images = torch.from_numpy(np.stack([i for i, _ in items])).permute(0, 3, 1, 2).float()  # [N, 3, H, W]
     return images, torch.from_numpy(np.stack([m for _, m in items]))
 
@@ -73,14 +82,14 @@ def evaluate_segmentation(cfg: DownstreamConfig) -> dict[str, Any]:  # Any: JSON
     size, rng = cfg.eval_resolution, np.random.default_rng(cfg.seed)
     device = torch.device("cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu")
     types = sorted(split.types)
-    real = [(_image(i, size), _mask(m, size)) for t in types for i, m in split.types[t].train]
-    normals = [(_image(p, size), _mask(None, size)) for p in split.normals]
-    test_good = [(_image(s.image_path, size), _mask(None, size)) for s in data.test_normals]
-    test = {t: [(_image(i, size), _mask(m, size)) for i, m in split.types[t].heldout] for t in types}
+    real = [(load_eval_image(i, size), load_eval_mask(m, size)) for t in types for i, m in split.types[t].train]
+    normals = [(load_eval_image(p, size), load_eval_mask(None, size)) for p in split.normals]
+    test_good = [(load_eval_image(s.image_path, size), load_eval_mask(None, size)) for s in data.test_normals]
+    test = {t: [(load_eval_image(i, size), load_eval_mask(m, size)) for i, m in split.types[t].heldout] for t in types}
     generated: list[tuple[np.ndarray, np.ndarray]] = []
     if "seas" in cfg.variants or "perlin" in cfg.variants or "cutpaste" in cfg.variants:
         tree = (cfg.generated or cfg.model / "generated") / split.product
-        generated = [(_image(i, size), _mask(m, size)) for i, m in _generated_pairs(tree, types)]
+        generated = [(load_eval_image(i, size), load_eval_mask(m, size)) for i, m in generated_pairs(tree, types)]
     count = len(generated)
     extra = {
         "real": [],
@@ -95,12 +104,21 @@ def evaluate_segmentation(cfg: DownstreamConfig) -> dict[str, Any]:  # Any: JSON
                                "counts": counts, "versions": package_versions(), "variants": {}}  # fmt: skip
     for variant in cfg.variants:
         started = time.perf_counter()
-        images, masks = _stack(real + normals + list(extra[variant]))
-        model = train_segmenter(images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_lr, cfg.seed, device)
+        images, masks = stack_pairs(real + normals + list(extra[variant]))
+        model = train_segmenter(
+            images,
+            masks,
+            cfg.seg_epochs,
+            cfg.seg_batch_size,
+            cfg.seg_lr,
+            cfg.seed,
+            device,
+            desc=f"segmenter ({variant}, {len(images)} images)",
+        )
         per_type = {}
         with torch.no_grad():
             for t in types:
-                x, y = _stack(test[t] + test_good)
+                x, y = stack_pairs(test[t] + test_good)
                 probs = torch.cat(
                     [model(x[i : i + 16].to(device)).softmax(1)[:, 1].cpu() for i in range(0, len(x), 16)]
                 )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from tqdm.auto import trange
 
 __all__ = ["RECIPE", "SegmentationUNet", "train_segmenter"]
 
@@ -54,15 +55,18 @@ class SegmentationUNet(nn.Module):
 
 
 def train_segmenter(images: torch.Tensor, masks: torch.Tensor, epochs: int, batch_size: int, lr: float, seed: int,
-                    device: torch.device) -> SegmentationUNet:  # fmt: skip
-    """Train with recipe ``seas-unet-v1`` on ``images`` ``[N, 3, H, W]`` in [0, 1] and ``masks`` ``[N, H, W]`` bool."""
+                    device: torch.device, desc: str | None = None) -> SegmentationUNet:  # fmt: skip
+    """Train with recipe ``seas-unet-v1`` on ``images`` ``[N, 3, H, W]`` in [0, 1] and ``masks`` ``[N, H, W]`` bool.
+
+    ``desc`` labels a progress bar over the epochs (none without it).
+    """
     torch.manual_seed(seed)
     model = SegmentationUNet().to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     weights = torch.tensor([1.0, 4.0], device=device)
     order_gen = torch.Generator().manual_seed(seed)
     model.train()
-    for _ in range(epochs):
+    for _ in trange(epochs, desc=desc, disable=desc is None, dynamic_ncols=True, leave=False):
         order = torch.randperm(len(images), generator=order_gen)
         for start in range(0, len(images), batch_size):
             idx = order[start : start + batch_size]

@@ -1,7 +1,8 @@
 """Loading the base Stable Diffusion components (method spec 2.1).
 
-``--base-model`` may be a built-in random model (``tiny``, ``sd15-random``), a local diffusers
-folder, a single ``.safetensors``/``.ckpt`` file, or a Hugging Face hub id. Everything
+``--base-model`` may be a built-in random model (``tiny``, ``tiny-slim``, ``sd15-random``), a prior shipped
+in the package (``tiny-tire``), a local diffusers folder, a single ``.safetensors``/``.ckpt`` file, or a
+Hugging Face hub id. Everything
 model-specific (scaling factor, prediction type, heads, text width, pad id) is read from the
 loaded configs. Failures to obtain weights end in one :class:`~seas.errors.ModelLoadError` line
 that says how to pass a local path, never in a downloader's traceback.
@@ -19,7 +20,7 @@ from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from seas.errors import ModelLoadError
-from seas.models.builtin import BUILTIN_MODELS, build_builtin
+from seas.models.builtin import BUILTIN_MODELS, BUILTIN_PRIORS, build_builtin, prior_dir, tokenizer_dir
 
 __all__ = ["SDComponents", "load_base_model"]
 
@@ -73,6 +74,22 @@ def _from_folder_or_hub(source: str, local_only: bool) -> dict[str, Any]:
     }
 
 
+def _from_shipped_prior(name: str) -> dict[str, Any]:
+    """A prior shipped in the package: fp16 files, upcast to float32; the bundled CLIP tokenizer."""
+    folder = prior_dir(name)
+    if not (folder / "unet").is_dir():
+        raise ModelLoadError(folder, f"the built-in prior {name} is missing from this installation",
+                             "reinstall seas, or rebuild it with scripts/build_tiny_tire.sh")  # fmt: skip
+    kwargs: dict[str, Any] = {"local_files_only": True}
+    return {
+        "unet": UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **kwargs).float(),
+        "vae": AutoencoderKL.from_pretrained(folder, subfolder="vae", **kwargs).float(),
+        "text_encoder": CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", **kwargs).float(),
+        "tokenizer": CLIPTokenizer.from_pretrained(tokenizer_dir(), local_files_only=True),
+        "scheduler": DDPMScheduler.from_pretrained(folder, subfolder="scheduler", **kwargs),
+    }
+
+
 def _from_single_file(path: Path) -> dict[str, Any]:
     from diffusers import StableDiffusionPipeline  # imported here: only this path needs the pipeline class
 
@@ -104,6 +121,10 @@ def load_base_model(spec: str, seed: int = 0, resolution: int = 512) -> SDCompon
     if spec in BUILTIN_MODELS:
         parts = build_builtin(spec, seed, resolution)
         identity: dict[str, Any] = {"kind": "builtin", "name": spec, "seed": seed}
+    elif spec in BUILTIN_PRIORS:
+        parts = _from_shipped_prior(spec)
+        unet_file = prior_dir(spec) / "unet" / "diffusion_pytorch_model.safetensors"
+        identity = {"kind": "builtin-prior", "name": spec, "unet_sha256": _file_hash(unet_file)}
     elif path.is_dir():
         if not (path / "unet").is_dir():
             raise ModelLoadError(path, "not a diffusers model folder (no unet/ sub-folder)", _FIX)
@@ -123,6 +144,10 @@ def load_base_model(spec: str, seed: int = 0, resolution: int = 512) -> SDCompon
     for name in ("unet", "vae", "text_encoder"):
         parts[name].eval()
     return SDComponents(identity=identity, **parts)
+
+
+def _file_hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
 def _guarded(load: Any, subject: str | Path) -> dict[str, Any]:  # Any: a zero-argument loader

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from html import escape
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from seas.report.charts import histogram_svg, line_chart_svg
 
 __all__ = ["build_report"]
 
-THUMB = 128
+THUMB = 256  # px: a 0.2 % defect of a 128-px pair is about 11 px across here
 # Row and column order of the downstream table (the JSON files store keys sorted).
 VARIANTS = {"real": "real only", "perlin": "real + Perlin (DRAEM-style)", "cutpaste": "real + CutPaste",
             "seas": "real + SeaS pairs"}  # fmt: skip
@@ -31,7 +32,8 @@ STYLE = """body{font-family:sans-serif;margin:24px;color:#222}h1{margin-bottom:4
 margin:8px 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th:first-child,td:first-child{text-align:left}
 .grid{display:flex;flex-wrap:wrap;gap:10px}.pair{border:1px solid #ddd;padding:4px;font-size:11px}
-.pair img{width:96px;height:96px;image-rendering:pixelated;margin-right:2px}.note{color:#777}
+.pair img{width:192px;height:192px;image-rendering:pixelated;margin-right:2px}
+.wide img{max-width:100%;image-rendering:pixelated}.note{color:#777}
 pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:320px;font-size:11px}figure{display:inline-block}"""
 CHECK_SCRIPT = """<script>
 window.__errors=[];window.addEventListener('error',e=>window.__errors.push(String(e.message||e)));
@@ -47,14 +49,27 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.is_file() else []
 
 
+def _square(image: Image.Image) -> Image.Image:
+    """Centre crop to a square, as training and generation crop, then resize to THUMB."""
+    w, h = image.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    return image.crop((left, top, left + side, top + side)).resize((THUMB, THUMB), Image.Resampling.NEAREST)
+
+
 def _thumb(source: Path, target: Path, kind: str, mask: Path | None = None) -> None:
-    """Write a THUMB-px PNG: the image, the mask, or the image with the mask in red (overlay)."""
+    """Write a THUMB-px PNG: the image, the mask, or the image with the mask tinted red and outlined (overlay)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    image = Image.open(source).convert("RGB").resize((THUMB, THUMB))
+    image = _square(Image.open(source).convert("RGB"))
     if kind == "overlay" and mask is not None:
-        m = np.asarray(Image.open(mask).convert("L").resize((THUMB, THUMB))) > 127
+        m = np.asarray(_square(Image.open(mask).convert("L"))) > 127
+        grown = m.copy()  # 2-px outline: small defects stay visible on a dark product
+        for axis in (0, 1):
+            for shift in (-2, -1, 1, 2):
+                grown |= np.roll(m, shift, axis=axis)
         arr = np.asarray(image).copy()
         arr[m] = (0.5 * arr[m] + 0.5 * np.array([255, 0, 0])).astype(np.uint8)
+        arr[grown & ~m] = np.array([255, 40, 40], dtype=np.uint8)
         image = Image.fromarray(arr)
     image.save(target)
 
@@ -103,7 +118,61 @@ def _metrics_section(run: Path) -> str:
     return "".join(out)
 
 
-def _type_section(name: str, folder: Path, reals: list[Path], report: Path, per_type: int) -> str:
+def _markdown_tables(text: str) -> str:
+    """HTML for the Markdown written by ``format_quality``: paragraphs and pipe tables."""
+    out: list[str] = []
+    rows: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            if not set(line) <= set("|-"):
+                tag = "th" if not rows else "td"
+                rows.append(
+                    "<tr>" + "".join(f"<{tag}>{escape(c.strip())}</{tag}>" for c in line.strip("|").split("|"))
+                )
+            continue
+        if rows:
+            out.append("<table class='quality'>" + "".join(r + "</tr>" for r in rows) + "</table>")
+            rows = []
+        if line.strip():
+            out.append(f"<p>{escape(line)}</p>")
+    return "".join(out)
+
+
+def _prior_samples(config: dict[str, Any]) -> Path | None:
+    """The base model's own sample grid: a shipped prior's ``samples.png`` or a seas pretrain folder's latest."""
+    base = config.get("base_model") or {}
+    if base.get("kind") == "builtin-prior":
+        path = Path(str(files("seas") / "assets" / "priors" / str(base.get("name")) / "samples.png"))
+        return path if path.is_file() else None
+    if base.get("kind") == "folder":
+        grids = sorted((Path(base["path"]) / "unet_train" / "samples").glob("step-*.png"),
+                       key=lambda p: int(p.stem.split("-")[1]))  # fmt: skip
+        return grids[-1] if grids else None
+    return None
+
+
+def _quality_section(run: Path, report: Path, config: dict[str, Any]) -> str:
+    """Reconstruction strip, the prior's samples and the pair-quality tables of ``seas evaluate quality``."""
+    out = ["<h2>Pair quality</h2>"]
+    prior = _prior_samples(config)
+    if prior is not None:
+        out.append(f"<p>Base model samples (\"a photo of a &lt;product&gt;\", from noise):</p>"
+                   f"<div class='wide'><a href='{_link(prior, report)}'><img src='{_link(prior, report)}' "
+                   f"alt='prior samples'></a></div>")  # fmt: skip
+    strip = run / "evaluation" / "reconstruction.png"
+    if strip.is_file():
+        out.append(f"<p>VAE: originals (top; test/good, then one held-out defect per type) over reconstructions:</p>"
+                   f"<div class='wide'><img src='{_link(strip, report)}' alt='reconstruction strip'>"
+                   "</div>")  # fmt: skip
+    quality = run / "evaluation" / "quality.md"
+    if quality.is_file():
+        out.append(f"<div id='quality'>{_markdown_tables(quality.read_text(encoding='utf-8'))}</div>")
+    if len(out) == 1:
+        out.append("<p class='note'>No quality evaluation yet: run seas evaluate quality.</p>")
+    return "".join(out)
+
+
+def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], report: Path, per_type: int) -> str:
     records = _read_jsonl(folder / "manifest.jsonl")
     cells = []
     for r in records[:per_type]:
@@ -118,17 +187,21 @@ def _type_section(name: str, folder: Path, reals: list[Path], report: Path, per_
         fraction = f"{r['mask_fraction']:.2%}" if r.get("mask_fraction") is not None else "–"
         cells.append(f"<div class='pair'>{''.join(imgs)}<br>#{r['index']} seed {r['seed']} mask {fraction}</div>")
     real_cells = []
-    for k, path in enumerate(reals[:per_type]):
-        thumb = report / "thumbs" / f"{name}_real_{k}.png"
-        _thumb(path, thumb, "image")
-        real_cells.append(f"<a href='{_link(path, report)}'><img src='thumbs/{thumb.name}' alt='real {k}'></a>")
+    for k, (path, mask) in enumerate(reals[:per_type]):
+        imgs = []
+        for kind, src, msk in (("image", path, None), ("mask", mask, None), ("overlay", path, mask)):
+            thumb = report / "thumbs" / f"{name}_real_{k}_{kind}.png"
+            _thumb(src, thumb, kind, msk)
+            imgs.append(f"<a href='{_link(src, report)}'><img src='thumbs/{thumb.name}' alt='real {kind} {k}'></a>")
+        real_cells.append(f"<div class='pair'>{''.join(imgs)}<br>{escape(path.name)}</div>")
     fractions = [float(r["mask_fraction"]) for r in records if r.get("mask_fraction") is not None]
     rejections = sum(len(r.get("rejections", [])) for r in records)
     stats = (f"<p>{len(records)} pairs, {rejections} rejected draws, mean mask coverage "
              f"{(np.mean(fractions) if fractions else 0):.2%}</p>")  # fmt: skip
     return (f"<h3 id='type-{escape(name)}'>{escape(name)}</h3>{stats}{histogram_svg('mask coverage', fractions)}"
             f"<p>generated image | mask | overlay</p><div class='grid'>{''.join(cells)}</div>"
-            f"<p>real training examples</p><div class='grid pair'>{''.join(real_cells)}</div>")  # fmt: skip
+            f"<p>real training examples: image | mask | overlay</p>"
+            f"<div class='grid'>{''.join(real_cells)}</div>")  # fmt: skip
 
 
 def build_report(run: Path, out: Path | None = None, generated: Path | None = None, per_type: int = 8) -> Path:
@@ -144,13 +217,14 @@ def build_report(run: Path, out: Path | None = None, generated: Path | None = No
     tree = (generated or run / "generated") / product
     sections = []
     for name in sorted(split.get("types", {})):
-        reals = [root / p["image"] for p in split["types"][name]["train"]]
+        reals = [(root / p["image"], root / p["mask"]) for p in split["types"][name]["train"]]
         if (tree / name / "manifest.jsonl").is_file():
             sections.append(_type_section(name, tree / name, reals, report, per_type))
     html = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>SeaS report: {escape(product)}</title>"
             f"<style>{STYLE}</style>{CHECK_SCRIPT}</head><body><h1>SeaS report: {escape(product)}</h1>"
             f"<p>run <code>{escape(str(run))}</code>; checkpoints {escape(json.dumps(ids))}</p>"
-            f"{_metrics_section(run)}<h2>Generated pairs</h2>{''.join(sections) or '<p class=note>none</p>'}"
+            f"{_metrics_section(run)}{_quality_section(run, report, config)}"
+            f"<h2>Generated pairs</h2>{''.join(sections) or '<p class=note>none</p>'}"
             f"{_loss_section(run)}<h2>Configuration</h2><pre>{escape(json.dumps(config, indent=2))}</pre>"
             f"</body></html>")  # fmt: skip
     index = report / "index.html"

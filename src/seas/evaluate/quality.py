@@ -1,0 +1,149 @@
+"""``seas evaluate quality``: does the offline pipeline make good pairs? Three measurements, each with a baseline.
+
+1. VAE reconstruction of ``test/good`` (never trained on by a prior made with ``seas pretrain``): PSNR,
+   SSIM and detail next to the mean-image baseline (:mod:`seas.evaluate.reconstruction`), plus a
+   strip of originals over reconstructions (test/good and held-out defect images) to look at.
+2. Mask agreement of the generated pairs (:mod:`seas.evaluate.pairs`).
+3. The RMP head as a segmenter of the real held-out defects (:mod:`seas.evaluate.pairs`).
+
+Writes ``RUN/evaluation/quality.json``, ``quality.md`` and ``reconstruction.png``.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from seas.config import QualityConfig, config_to_dict, package_versions
+from seas.data.augment import to_training_rgb
+from seas.data.catalog import load_product
+from seas.data.imageio import read_rgb
+from seas.data.split import read_split
+from seas.evaluate.downstream import generated_pairs, load_eval_image, load_eval_mask, stack_pairs
+from seas.evaluate.pairs import derangement, pixel_scores, rmp_segmentation
+from seas.evaluate.reconstruction import reconstruct, reconstruction_metrics, strip
+from seas.evaluate.segmenter import train_segmenter
+from seas.files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from seas.stage1.artifacts import load_generator
+from seas.stage2.train import load_rmp, read_stage1_configs
+
+__all__ = ["evaluate_quality", "format_quality"]
+
+
+def _images(paths: list[Any], resolution: int) -> torch.Tensor:  # Any: Path
+    """``[N, 3, R, R]`` in [-1, 1], cropped as for training."""
+    return torch.stack([torch.from_numpy(to_training_rgb(read_rgb(p), resolution, "crop")) for p in paths])
+
+
+def _segmenter_probs(model: torch.nn.Module, images: torch.Tensor, device: torch.device) -> np.ndarray:
+    with torch.no_grad():
+        return torch.cat([model(images[i : i + 16].to(device)).softmax(1)[:, 1].cpu()
+                          for i in range(0, len(images), 16)]).numpy()  # fmt: skip
+
+
+def _mask_agreement(cfg: QualityConfig, split: Any, types: list[str], device: torch.device) -> dict[str, Any]:
+    """Real-only segmenter on generated images against generated masks; shuffled masks and real pairs as baselines."""
+    size = cfg.eval_resolution
+    real = [(load_eval_image(i, size), load_eval_mask(m, size)) for t in types for i, m in split.types[t].train]
+    normals = [(load_eval_image(p, size), load_eval_mask(None, size)) for p in split.normals]
+    images, masks = stack_pairs(real + normals)
+    model = train_segmenter(images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_lr, cfg.seed, device,
+                            desc=f"segmenter (real only, {len(images)} images)")  # fmt: skip
+    tree = (cfg.generated or cfg.model / "generated") / split.product
+    out: dict[str, Any] = {}
+    for t in types:
+        pairs = [(load_eval_image(i, size), load_eval_mask(m, size)) for i, m in generated_pairs(tree, [t])]
+        x, y = stack_pairs(pairs)
+        probs, gen_masks = _segmenter_probs(model, x, device), y.numpy()
+        shuffled = gen_masks[derangement(len(gen_masks), cfg.seed)] if len(gen_masks) > 1 else gen_masks
+        held = [(load_eval_image(i, size), load_eval_mask(m, size)) for i, m in split.types[t].heldout]
+        row: dict[str, Any] = {"pairs": len(pairs), "generated": pixel_scores(probs, gen_masks),
+                               "shuffled_masks": pixel_scores(probs, shuffled)}  # fmt: skip
+        if held:
+            hx, hy = stack_pairs(held)
+            row["real_heldout"] = pixel_scores(_segmenter_probs(model, hx, device), hy.numpy())
+        out[t] = row
+    return out
+
+
+def _reconstruction(parts: Any, data: Any, split: Any, resolution: int) -> tuple[dict[str, Any], np.ndarray]:
+    """Metrics on test/good and a strip: test/good and one held-out defect image per type, over reconstructions."""
+    train = _images(list(split.normals), resolution)
+    test = _images([s.image_path for s in data.test_normals], resolution)
+    metrics = reconstruction_metrics(parts.vae, train, test)
+    metrics["images"] = {"train_normals": len(train), "test_good": len(test)}
+    shown = [s.image_path for s in data.test_normals][:4]
+    shown += [split.types[t].heldout[0][0] for t in sorted(split.types) if split.types[t].heldout]
+    originals = _images(shown, resolution)
+    return metrics, strip([originals, reconstruct(parts.vae, originals)])
+
+
+def evaluate_quality(cfg: QualityConfig) -> dict[str, Any]:  # Any: JSON results
+    """Run the three measurements of the module docstring on a finished run; returns and writes the results."""
+    started = time.perf_counter()
+    data_cfg, model_cfg, _ = read_stage1_configs(cfg.model)
+    data = load_product(data_cfg)
+    split = read_split(cfg.model / "split.json", data)
+    types = sorted(split.types)
+    device = torch.device("cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu")
+    parts, token_map = load_generator(cfg.model)
+    for module in (parts.unet, parts.vae, parts.text_encoder):
+        module.to(device).eval()
+    recon, picture = _reconstruction(parts, data, split, model_cfg.resolution)
+    rmp = load_rmp(cfg.model).fused_for_inference().to(device)
+    tok = parts.tokenizer
+    prompts = {}
+    with torch.no_grad():
+        for t in types:
+            ids = tok(token_map.prompt(t), padding="max_length", max_length=tok.model_max_length, truncation=True,
+                      return_tensors="pt").input_ids.to(device)  # fmt: skip
+            prompts[t] = parts.text_encoder(ids)[0][0]
+    results: dict[str, Any] = {
+        "product": split.product, "base_model": model_cfg.base_model, "resolution": model_cfg.resolution,
+        "config": config_to_dict(cfg), "versions": package_versions(), "reconstruction": recon,
+        "rmp_segmentation": rmp_segmentation(parts, rmp, prompts, split, model_cfg.resolution, cfg.seed, device),
+        "mask_agreement": _mask_agreement(cfg, split, types, device),
+    }  # fmt: skip
+    results["seconds"] = time.perf_counter() - started
+    out = cfg.model / "evaluation"
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="PNG")
+    atomic_write_bytes(out / "reconstruction.png", buffer.getvalue())
+    atomic_write_json(out / "quality.json", results)
+    atomic_write_text(out / "quality.md", format_quality(results) + "\n")
+    return results
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.2f}"
+
+
+def format_quality(results: dict[str, Any]) -> str:  # Any: JSON results
+    """Three Markdown tables: reconstruction, mask agreement per type, RMP on real held-out defects."""
+    rec = results["reconstruction"]
+    lines = ["VAE reconstruction of test/good (never trained on):", "",
+             "| | PSNR (dB) | SSIM | detail (gradient ratio) |", "|---|---|---|---|"]  # fmt: skip
+    for name, label in (("vae", "VAE reconstruction"), ("mean_image", "mean-image baseline")):
+        lines.append(f"| {label} | {rec[name]['psnr_db']:.2f} | {rec[name]['ssim']:.4f} | {rec[name]['detail']:.3f} |")
+    lines += ["", "Mask agreement (real-only segmenter on generated images, pixel AUROC / AP in %):", "",
+              "| defect type | pairs | generated masks | shuffled masks (≈ chance) | real held-out (ceiling) |",
+              "|---|---|---|---|---|"]  # fmt: skip
+    for t, row in results["mask_agreement"].items():
+        cells = []
+        for key in ("generated", "shuffled_masks", "real_heldout"):
+            value = row.get(key, {})
+            cells.append(f"{_pct(value.get('pixel_auroc'))} / {_pct(value.get('pixel_ap'))}")
+        lines.append(f"| {t} | {row['pairs']} | " + " | ".join(cells) + " |")
+    rmp = results["rmp_segmentation"]
+    lines += ["", f"RMP head on real held-out defects (noised to t = {rmp['timesteps']}), in %:", "",
+              "| defect type | images | pixel AUROC | pixel AP | AUPRO@0.3 | defect-pixel rate (AP of chance) |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
+    for t, row in [*rmp["per_type"].items(), ("pooled", rmp["pooled"])]:
+        lines.append(f"| {t} | {row.get('images', 0)} | {_pct(row.get('pixel_auroc'))} | {_pct(row.get('pixel_ap'))} "
+                     f"| {_pct(row.get('aupro_0.3'))} | {_pct(row.get('defect_rate'))} |")  # fmt: skip
+    return "\n".join(lines)

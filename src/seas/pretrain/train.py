@@ -1,0 +1,263 @@
+"""``seas pretrain``: a product prior that ``--base-model`` accepts, trained offline from defect-free images.
+
+Two phases, each on the shared loop (atomic checkpoints, exact resume, loss log, sample PNGs):
+
+1. **VAE** (from scratch only: built-in random models): ``vae_train/``; see :mod:`seas.pretrain.vae`.
+2. **U-Net** on the frozen VAE's latents: ``unet_train/``; see :mod:`seas.pretrain.unet`.
+
+From a real checkpoint only the U-Net is fine-tuned; the VAE and text encoder are written back
+unchanged (bit-identical). The text encoder is never trained: for a built-in model it stays at its
+seeded weights, which still give distinct, fixed contexts for "a photo of a <product>" and "", all
+that the prior and classifier-free guidance need; stage 1 then learns its own token rows on top.
+The output folder is a diffusers Stable Diffusion folder (``model_index.json``, ``unet/``, ``vae/``,
+``text_encoder/``, ``tokenizer/``, ``scheduler/``) plus ``config.json`` and ``pretrain_complete.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import diffusers
+import numpy as np
+import torch
+
+from seas.config import DataConfig, ModelConfig, PretrainConfig, write_run_record
+from seas.files import atomic_write_dir, atomic_write_json
+from seas.models.builtin import BUILTIN_MODELS
+from seas.models.loading import SDComponents, load_base_model
+from seas.pretrain.images import NormalImages, list_prior_images
+from seas.pretrain.unet import denoising_loss, write_sample_grid
+from seas.pretrain.vae import latent_scaling_factor, start_near_deterministic, vae_losses, write_reconstruction_strip
+from seas.training import (
+    LossLog,
+    check_resume_settings,
+    make_accelerator,
+    make_adamw,
+    resume_step,
+    run_steps,
+)
+
+__all__ = ["VAE_STEPS_FROM_SCRATCH", "pretrain"]
+
+logger = logging.getLogger(__name__)
+VAE_STEPS_FROM_SCRATCH = 3000
+_PHASE_VAE, _PHASE_UNET = 1, 2
+_COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
+
+
+def _lr_at(base: float, step: int, total: int, warmup: int = 100) -> float:
+    """Linear warm-up, then cosine decay to 10 %: a pure function of the step, so resume is exact."""
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = (step - warmup) / max(total - warmup, 1)
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+
+def _generator(seed: int, phase: int, index: int, device: torch.device) -> torch.Generator:
+    state = np.random.SeedSequence([seed, phase, 3, index]).generate_state(1, np.uint64)[0]
+    return torch.Generator(device=device).manual_seed(int(state) & 0x7FFF_FFFF_FFFF_FFFF)
+
+
+def _run_phase(module: torch.nn.Module, step_fn: Callable[[Any, Any, int], dict[str, torch.Tensor]], *,
+               cfg: PretrainConfig, phase_dir: Path, total: int, lr: float, keys: tuple[str, ...],
+               sample: Callable[[Any, int], object], ema_decay: float = 0.0) -> torch.nn.Module:  # fmt: skip
+    """Train ``module`` for ``total`` steps in ``phase_dir``; returns the unwrapped module (EMA weights if on)."""
+    # Any above: step_fn(accelerator, prepared module, micro-batch index); sample(live module, step)
+    acc = make_accelerator(cfg.mixed_precision, 1, cfg.cpu, phase_dir)
+    phase_dir.mkdir(parents=True, exist_ok=True)
+    module.train()
+    optimizer = make_adamw([{"params": [p for p in module.parameters() if p.requires_grad], "lr": lr}], "adamw",
+                           weight_decay=0.01)  # fmt: skip
+    model, optimizer = acc.prepare(module, optimizer)
+    ema = None
+    if ema_decay > 0:
+        from diffusers.training_utils import EMAModel  # imported here: a slow import only this branch needs
+
+        ema = EMAModel(acc.unwrap_model(model).parameters(), decay=ema_decay)
+        ema.to(acc.device)
+        acc.register_for_checkpointing(ema)
+    log = LossLog(phase_dir / "logs.jsonl", keys, (), phase_dir / "tensorboard" if acc.is_main_process else None)
+    start = resume_step(acc, phase_dir, cfg.resume, log)
+
+    def micro(index: int) -> dict[str, torch.Tensor]:
+        step = index // acc.num_processes
+        for group in optimizer.param_groups:
+            group["lr"] = _lr_at(lr, step, total)
+        losses = step_fn(acc, model, index)
+        acc.backward(losses["total"])
+        return losses
+
+    def with_ema(step: int) -> None:
+        live = acc.unwrap_model(model)
+        if ema is None:
+            sample(live, step)
+            return
+        ema.store(live.parameters())
+        ema.copy_to(live.parameters())
+        sample(live, step)
+        ema.restore(live.parameters())
+
+    run_steps(acc, [model], optimizer, micro, run_dir=phase_dir, start=start, total=total, grad_accum=1, log=log,
+              log_steps=cfg.log_steps, checkpointing_steps=cfg.checkpointing_steps,
+              checkpoints_total_limit=cfg.checkpoints_total_limit, desc=phase_dir.name, shown=keys[:2],
+              every=(cfg.sample_steps, with_ema),
+              on_step=(lambda _step: ema.step(acc.unwrap_model(model).parameters())) if ema else None)  # fmt: skip
+    acc.wait_for_everyone()
+    final = acc.unwrap_model(model)
+    if ema is not None:
+        ema.copy_to(final.parameters())
+    if acc.is_main_process and cfg.sample_steps and total % cfg.sample_steps:
+        sample(final, total)
+    acc.end_training()
+    return final.eval()  # type: ignore[no-any-return]
+
+
+def _train_vae(parts: SDComponents, images: NormalImages, cfg: PretrainConfig, out: Path, steps: int) -> None:
+    """Phase 1: train the VAE, then set its latent scaling factor from the training images."""
+    fixed = images.batch([(i, 0, 0) for i in range(min(8, len(images)))])
+    start_near_deterministic(parts.vae)  # a resumed run then loads its checkpoint over this
+
+    def step_fn(acc: Any, vae: Any, index: int) -> dict[str, torch.Tensor]:
+        plan = images.plan(cfg.seed, _PHASE_VAE, index, cfg.batch_size)
+        crop = cfg.vae_crop if 0 < cfg.vae_crop < images.resolution else 0
+        batch = (images.crops(plan, crop, cfg.seed, index) if crop else images.batch(plan)).to(acc.device)
+        with acc.autocast():
+            return vae_losses(vae, batch, _generator(cfg.seed, _PHASE_VAE, index, acc.device), cfg.kl_weight,
+                              cfg.gradient_weight)  # fmt: skip
+
+    def sample(vae: Any, step: int) -> None:
+        write_reconstruction_strip(vae, fixed, out / "vae_train" / "samples" / f"step-{step}.png")
+
+    vae: Any = _run_phase(parts.vae, step_fn, cfg=cfg, phase_dir=out / "vae_train", total=steps,
+                          lr=cfg.vae_learning_rate, keys=("total", "l1", "gradient", "kl"), sample=sample)  # fmt: skip
+    everything = images.batch([(i, 0, 0) for i in range(len(images))]).to(next(vae.parameters()).device)
+    vae.register_to_config(scaling_factor=latent_scaling_factor(vae, everything))
+    parts.vae = vae.requires_grad_(False)
+
+
+class _LatentCache:
+    """Frozen-VAE posterior (mean, std) per augmented view, encoded one image at a time (exact caching)."""
+
+    def __init__(self, vae: Any, images: NormalImages) -> None:  # Any: AutoencoderKL
+        self.vae, self.images = vae, images
+        self.scale = float(vae.config.scaling_factor)
+        self.cache: dict[tuple[int, int, int], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @torch.no_grad()
+    def sample(self, plan: list[tuple[int, int, int]], generator: torch.Generator) -> torch.Tensor:
+        """``[B, 4, h, w]`` scaled latents of a plan, posterior sampled with ``generator``."""
+        device = next(self.vae.parameters()).device
+        for item in plan:
+            if item not in self.cache:
+                image = self.images.view(*item)[None].to(device, self.vae.dtype)
+                dist = self.vae.encode(image).latent_dist
+                self.cache[item] = (dist.mean.float(), dist.std.float())
+        mean = torch.cat([self.cache[item][0] for item in plan])
+        std = torch.cat([self.cache[item][1] for item in plan])
+        return (mean + std * torch.randn(mean.shape, generator=generator, device=device)) * self.scale
+
+
+def _encode(parts: SDComponents, prompt: str) -> torch.Tensor:
+    """``[1, T, D]`` frozen text context of ``prompt`` (padded to the tokenizer length, no attention mask)."""
+    tok = parts.tokenizer
+    ids = tok(prompt, padding="max_length", max_length=tok.model_max_length, truncation=True,
+              return_tensors="pt").input_ids  # fmt: skip
+    with torch.no_grad():
+        return parts.text_encoder(ids)[0].float()  # type: ignore[no-any-return]
+
+
+def _train_unet(parts: SDComponents, images: NormalImages, cfg: PretrainConfig, out: Path, prompt: str,
+                resolution: int, lr: float) -> None:  # fmt: skip
+    """Phase 2: train the U-Net on the frozen VAE's latents with condition dropout."""
+    parts.vae.requires_grad_(False).eval()
+    parts.text_encoder.requires_grad_(False).eval()
+    contexts = torch.cat([_encode(parts, prompt), _encode(parts, "")])  # [2, T, D]: prompt, empty
+    latents = _LatentCache(parts.vae, images)
+
+    def step_fn(acc: Any, unet: Any, index: int) -> dict[str, torch.Tensor]:
+        device = acc.device
+        parts.vae.to(device)
+        generator = _generator(cfg.seed, _PHASE_UNET, index, device)
+        z = latents.sample(images.plan(cfg.seed, _PHASE_UNET, index, cfg.batch_size), generator)
+        dropped = np.random.default_rng([cfg.seed, _PHASE_UNET, 2, index]).random(cfg.batch_size) < cfg.cond_dropout
+        context = contexts.to(device)[torch.from_numpy(dropped.astype(np.int64)).to(device)]  # [B, T, D]
+        loss = denoising_loss(unet, parts.scheduler, z, context, generator, cfg.snr_gamma, acc.autocast)
+        return {"total": loss, "mse": loss.detach()}
+
+    def sample(unet: Any, step: int) -> None:
+        write_sample_grid(parts, unet, prompt, out / "unet_train" / "samples" / f"step-{step}.png", resolution,
+                          cfg.seed)  # fmt: skip
+
+    parts.unet = _run_phase(parts.unet, step_fn, cfg=cfg, phase_dir=out / "unet_train", total=cfg.unet_steps, lr=lr,
+                            keys=("total", "mse"), sample=sample, ema_decay=cfg.ema_decay)  # fmt: skip
+
+
+def _export(parts: SDComponents, out: Path) -> None:
+    """Write the five components and ``model_index.json`` into ``out`` (each folder renamed into place whole)."""
+    writers = {
+        "unet": lambda d: parts.unet.save_pretrained(d, safe_serialization=True),
+        "vae": lambda d: parts.vae.save_pretrained(d, safe_serialization=True),
+        "text_encoder": lambda d: parts.text_encoder.save_pretrained(d, safe_serialization=True),
+        "tokenizer": lambda d: parts.tokenizer.save_pretrained(d),
+        "scheduler": lambda d: parts.scheduler.save_pretrained(d),
+    }
+    for name, write in writers.items():
+        atomic_write_dir(out / name, write)
+    # What StableDiffusionPipeline.save_pretrained writes, without importing the pipeline classes.
+    index: dict[str, Any] = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": diffusers.__version__,
+                             "requires_safety_checker": False}  # fmt: skip
+    index.update({name: [None, None] for name in ("feature_extractor", "image_encoder", "safety_checker")})
+    for name in _COMPONENTS:
+        module = getattr(parts, name)
+        library = "transformers" if name in ("text_encoder", "tokenizer") else "diffusers"
+        index[name] = [library, type(module).__name__]
+    atomic_write_json(out / "model_index.json", index)
+
+
+def _phase_done(phase_dir: Path) -> bool:
+    return (phase_dir / "complete.json").is_file()
+
+
+def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) -> Path:
+    """Train a product prior and return its folder (a diffusers model; see the module docstring)."""
+    out = cfg.output_dir
+    if (out / "pretrain_complete.json").is_file():
+        logger.warning("%s already holds a finished prior; nothing to do", out)
+        return out
+    name, paths = list_prior_images(data_cfg, cfg)
+    prompt = cfg.prompt.format(product=name)
+    from_scratch = model_cfg.base_model in BUILTIN_MODELS
+    vae_steps = cfg.vae_steps if cfg.vae_steps is not None else (VAE_STEPS_FROM_SCRATCH if from_scratch else 0)
+    lr = cfg.unet_learning_rate if cfg.unet_learning_rate is not None else (3e-4 if from_scratch else 1e-5)
+    check_resume_settings(out, [data_cfg, model_cfg, cfg], [out / "vae_train", out / "unet_train"])
+    images = NormalImages(paths, model_cfg.resolution, cfg.resize, cfg.augment)  # every file decoded: fails early
+    torch.manual_seed(cfg.seed)
+    out.mkdir(parents=True, exist_ok=True)
+    parts = load_base_model(model_cfg.base_model, model_cfg.model_seed, model_cfg.resolution)
+    logger.info("prior of %r from %d defect-free images: VAE %d steps, U-Net %d steps, prompt %r", name, len(paths),
+                vae_steps, cfg.unet_steps, prompt)  # fmt: skip
+    write_run_record(out, [data_cfg, model_cfg, cfg], parts.identity, "pretrain")
+    atomic_write_json(out / "images.json", {"product": name, "prompt": prompt, "images": [str(p) for p in paths]})
+    parts.text_encoder.requires_grad_(False)
+    parts.unet.requires_grad_(False)
+    if vae_steps and not _phase_done(out / "vae_train"):
+        parts.vae.requires_grad_(True)
+        _train_vae(parts, images, cfg, out, vae_steps)
+        parts.vae.save_pretrained(out / "vae_train" / "vae", safe_serialization=True)
+        done = {"steps": vae_steps, "scaling_factor": parts.vae.config.scaling_factor}
+        atomic_write_json(out / "vae_train" / "complete.json", done)
+    elif vae_steps:
+        parts.vae = type(parts.vae).from_pretrained(out / "vae_train" / "vae")
+    parts.vae.requires_grad_(False)
+    parts.unet.requires_grad_(True)
+    _train_unet(parts, images, cfg, out, prompt, model_cfg.resolution, lr)
+    for module in (parts.unet, parts.vae, parts.text_encoder):
+        module.to("cpu")
+    _export(parts, out)
+    atomic_write_json(out / "pretrain_complete.json", {"vae_steps": vae_steps, "unet_steps": cfg.unet_steps,
+                                                       "prompt": prompt, "images": len(paths)})  # fmt: skip
+    return out
