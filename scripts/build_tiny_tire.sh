@@ -15,7 +15,7 @@ export HF_HUB_OFFLINE=1 PYTHONHASHSEED=0
 export MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 start=$(date +%s)
 seas pretrain --data "$data" --product tire --layout mvtec --base-model tiny-slim --model-seed 0 --seed 0 \
-    --resolution 128 --vae-steps 650 --vae-crop 64 --unet-steps 700 --batch-size 8 \
-    --sample-steps 325 --checkpointing-steps 100 --output-dir "$run"
+    --resolution 128 --vae-steps 650 --vae-crop 64 --unet-steps 200 --batch-size 8 \
+    --sample-steps 100 --checkpointing-steps 100 --output-dir "$run"
 python scripts/ship_prior.py "$run" src/seas/assets/priors/tiny-tire --name tiny-tire \
     --seconds "$(( $(date +%s) - start ))"

@@ -66,6 +66,10 @@ def main() -> None:
         index.pop("tokenizer", None)
         (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
         shutil.copyfile(licence, folder / "LICENSE_MVTec3D-AD.txt")
+        for phase, name in (("unet_train", "samples.png"), ("vae_train", "reconstructions.png")):
+            grids = sorted((run / phase / "samples").glob("step-*.png"), key=lambda p: int(p.stem.split("-")[1]))
+            if grids:  # the final sample grid, shown by the report
+                shutil.copyfile(grids[-1], folder / name)
         (folder / "README.md").write_text(LICENCE_NOTE.format(name=args.name), encoding="utf-8")
         hashes = {
             str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
