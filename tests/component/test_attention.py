@@ -86,3 +86,17 @@ def test_da_gradients_agree_with_gradient_checkpointing(monkeypatch: pytest.Monk
     assert any("down_blocks.1" in n and g.abs().sum() > 0 for n, g in plain.items())
     for name, grad in plain.items():
         assert torch.allclose(grad, ckpt[name], atol=1e-7, rtol=1e-5), name
+
+
+@pytest.mark.parametrize("softmax", ["spatial", "token"])
+def test_maps_stay_float32_under_bf16_autocast(softmax: str) -> None:
+    g = torch.Generator().manual_seed(1)
+    query, key = torch.randn(3, 8, 64, 4, generator=g) * 4, torch.randn(3, 8, 77, 4, generator=g) * 4
+    maps = {}
+    for enabled in (False, True):
+        capture = AttentionCapture(torch.tensor([[2, 4, 5], [2, 4, 6]]), (16, 16), softmax)  # type: ignore[arg-type]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
+            DACaptureProcessor("layer", 2)._record(query, key, 0.5, capture)
+        maps[enabled] = capture.maps["layer"]
+    assert maps[True].dtype == torch.float32
+    assert torch.allclose(maps[True], maps[False], atol=1e-6, rtol=0)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from seas.cli import main
@@ -157,3 +158,19 @@ def test_kill_during_generation_then_rerun_completes(run: Path, tmp_path: Path) 
     for name in names:
         Image.open(folder / "image" / name).load()
         Image.open(folder / "mask" / name).load()
+
+
+def test_mask_average_counts_only_the_steps_that_ran(run: Path, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    import seas.generate.run as gen_run
+
+    def certain(self: object, feats: list, x: torch.Tensor, batch: int, use_cfg: bool) -> torch.Tensor:
+        return torch.ones((batch, x.shape[-1] * 8, x.shape[-1] * 8))  # probability 1 at every mask step
+
+    monkeypatch.setattr(gen_run.MaskedSampler, "_mask_probability", certain)
+    out = tmp_path / "out"  # strength 0.2 of 10 steps runs 2 steps, fewer than --mask-steps 3
+    assert main(["generate", "--model", str(run), "--out", str(out), "--num-per-type", "1", "--defect-type", "hole",
+                 "--start", "strength", "--strength", "0.2", "--steps", "10", "--mask-steps", "3",
+                 "--mask-threshold", "0.9"]) == 0  # fmt: skip
+    manifest = [json.loads(line) for line in (out / "tire" / "hole" / "manifest.jsonl").read_text().splitlines()]
+    assert manifest[0]["mask_fraction"] == 1.0  # mean of 2 ones is 1, not 2/3

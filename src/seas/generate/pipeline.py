@@ -108,8 +108,10 @@ class MaskedSampler:
         hidden = torch.cat([self._encode(cfg.negative_prompt).expand_as(cond), cond]) if use_cfg else cond
         with_mask = self.rmp is not None and all(job.with_mask for job in jobs)
         probs = torch.zeros((len(jobs), self.resolution, self.resolution), device=device)
+        # A strength start can run fewer steps than --mask-steps: average over the steps that ran.
+        mask_steps = min(cfg.mask_steps, len(timesteps))
         for i, t in enumerate(timesteps):
-            is_mask_step = with_mask and i >= len(timesteps) - cfg.mask_steps
+            is_mask_step = with_mask and i >= len(timesteps) - mask_steps
             model_in = torch.cat([x, x]) if use_cfg else x
             taps = unet_features(self.parts.unet) if is_mask_step else nullcontext([])
             with taps as feats:  # type: ignore[attr-defined]
@@ -125,7 +127,7 @@ class MaskedSampler:
         results = []
         for k, job in enumerate(jobs):
             if with_mask:
-                mask = (probs[k] / cfg.mask_steps > cfg.mask_threshold).cpu().numpy()
+                mask = (probs[k] / mask_steps > cfg.mask_threshold).cpu().numpy()
                 results.append(Result(job, pixels[k], mask, float(mask.mean())))
             else:
                 results.append(Result(job, pixels[k], None, None))

@@ -81,6 +81,12 @@ class DACaptureProcessor:
         self.capture: AttentionCapture | None = None
 
     def _record(self, query: torch.Tensor, key: torch.Tensor, scale: float, capture: AttentionCapture) -> None:
+        # Autocast would run the matmuls below in bf16/fp16 again, rounding the logits of the spatial
+        # softmax by several percent; the maps are computed in float32 whatever the training precision.
+        with torch.autocast(query.device.type, enabled=False):
+            self._record_fp32(query, key, scale, capture)
+
+    def _record_fp32(self, query: torch.Tensor, key: torch.Tensor, scale: float, capture: AttentionCapture) -> None:
         rows = capture.anomaly_rows
         q = query[:rows].float()  # [B_a, h, HW, d]
         k = key[:rows].float()  # [B_a, h, T, d]
