@@ -174,3 +174,25 @@ def test_mask_average_counts_only_the_steps_that_ran(run: Path, tmp_path: Path,
                  "--mask-threshold", "0.9"]) == 0  # fmt: skip
     manifest = [json.loads(line) for line in (out / "tire" / "hole" / "manifest.jsonl").read_text().splitlines()]
     assert manifest[0]["mask_fraction"] == 1.0  # mean of 2 ones is 1, not 2/3
+
+
+@pytest.mark.parametrize("pool", ["train", "all"])
+def test_reference_pool(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pool: str) -> None:
+    import seas.generate.run as gen_run
+    from seas.generate.pipeline import Result
+    from tests.conftest import TIRE_ROOT
+
+    def fast(self: object, jobs: list) -> list:  # only the reference choice is under test here
+        return [Result(j, np.zeros((64, 64, 3), np.uint8), np.ones((64, 64), bool), 1.0) for j in jobs]
+
+    monkeypatch.setattr(gen_run.MaskedSampler, "run", fast)
+    out = tmp_path / "out"
+    assert main(["generate", "--model", str(run), "--out", str(out), "--num-per-type", "62", "--defect-type", "cut",
+                 "--reference-pool", pool]) == 0  # fmt: skip
+    refs = [Path(json.loads(line)["reference"]).name
+            for line in (out / "tire" / "cut" / "manifest.jsonl").read_text().splitlines()]  # fmt: skip
+    goods = sorted(p.name for p in (TIRE_ROOT / "tire" / "train" / "good").iterdir())
+    assert len(goods) == 80
+    pool_size = 60 if pool == "train" else 80  # --num-normals defaults to 60
+    assert refs == [goods[n % pool_size] for n in range(62)]
+

@@ -53,6 +53,11 @@ class ProductData:
         return [s for s in self.samples if s.defect_type == defect_type and s.label == Label.ANOMALOUS]
 
     @property
+    def train_normals(self) -> list[Path]:
+        """Every normal training image, sorted (``normals`` is its first ``num_normals``)."""
+        return [s.image_path for s in self.samples if s.label == Label.NORMAL and s.split == Split.TRAIN]
+
+    @property
     def test_normals(self) -> list[Sample]:
         """Defect-free test images (MVTec ``test/good``), for the downstream protocol."""
         return [s for s in self.samples if s.label == Label.NORMAL and s.split == Split.TEST]

@@ -1,7 +1,7 @@
 """``seas generate``: image + mask pairs from a finished run (method spec 2.9).
 
-Image ``n`` of a folder uses the reference normal image ``n mod M`` (all normal training images,
-sorted) and the seed ``base_seed + n``; a pair rejected by the mask-fraction filter is redrawn with
+Image ``n`` of a folder uses the reference normal image ``n mod M`` (``--reference-pool train``: the M
+sorted normals stage 1 trained on, the first ``--num-normals``; ``all``: every normal training image) and the seed ``base_seed + n``; a pair rejected by the mask-fraction filter is redrawn with
 the seed ``base_seed + n + k·RETRY_STRIDE`` for attempt ``k``, and every rejection is recorded.
 Indices are sharded over processes (``n mod world == rank``) when started with ``accelerate launch``.
 """
@@ -90,7 +90,8 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:  # Any: JSON summary
     data_cfg, model_cfg, _ = read_stage1_configs(run_dir)
     parts, token_map = load_generator(run_dir)
     rmp = load_rmp(run_dir)
-    split = read_split(run_dir / "split.json", load_product(data_cfg))
+    data = load_product(data_cfg)
+    split = read_split(run_dir / "split.json", data)
     state = PartialState(cpu=cfg.cpu or not torch.cuda.is_available())
     device, dtype = state.device, _dtype(cfg, state.device)
     groups = _groups(cfg, token_map)
@@ -99,9 +100,10 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:  # Any: JSON summary
     if state.is_main_process:
         write_run_record(product_out, [cfg], parts.identity, "generate")
     sampler = MaskedSampler(parts, rmp, cfg, model_cfg.resolution, device, dtype)
-    references = list(split.normals)
-    sampler_keys = ("seed", "steps", "guidance", "start", "strength", "extended_steps", "timestep_spacing",
-                    "mask_steps", "mask_threshold", "rmp_bn", "min_mask_fraction", "max_mask_fraction")  # fmt: skip
+    references = list(split.normals) if cfg.reference_pool == "train" else data.train_normals
+    sampler_keys = ("seed", "steps", "guidance", "start", "strength", "reference_pool", "extended_steps",
+                    "timestep_spacing", "mask_steps", "mask_threshold", "rmp_bn", "min_mask_fraction",
+                    "max_mask_fraction")  # fmt: skip
     settings = {k: v for k, v in config_to_dict(cfg).items() if k in sampler_keys}
     settings.update({"scheduler": "DPMSolverMultistep dpmsolver++ order 2 midpoint sigma_min", "dtype": str(dtype),
                      "resolution": model_cfg.resolution})  # fmt: skip
