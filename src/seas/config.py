@@ -565,6 +565,15 @@ class GenerationMetricsConfig:
         default=None,
         metadata=_help("Folder with hub/checkpoints/<torchvision backbone>.pth for LPIPS (or TORCH_HOME)."),
     )
+    metric_batch_size: int = field(
+        default=64, metadata=_help("Image pairs per LPIPS call and images per Inception call (memory bound only).")
+    )
+    cpu: bool = field(default=False, metadata=_help("Run the metric networks on CPU even when a GPU is present."))
+
+    def __post_init__(self) -> None:
+        for name in ("cap", "metric_resolution", "splits", "metric_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,9 @@ permutation), never by hard-coded names; the network and cap are explicit (``ale
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,15 @@ def load_images(paths: list[Path], size: int) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
 
 
+def _pair_chunks(members: list[int], size: int) -> Iterator[tuple[list[int], list[int]]]:
+    """The ordered pairs ``(i, j), i != j`` of ``members``, ``size`` at a time (never all at once)."""
+    pairs = ((i, j) for i in members for j in members if i != j)
+    while chunk := list(itertools.islice(pairs, size)):
+        yield [i for i, _ in chunk], [j for _, j in chunk]
+
+
 def ic_lpips(generated: torch.Tensor, reals: torch.Tensor, distance: Distance, cap: int = 200,
-             seed: int | None = None) -> dict[str, Any]:  # fmt: skip  # Any: JSON values
+             seed: int | None = None, batch_size: int = 64) -> dict[str, Any]:  # fmt: skip  # Any: JSON values
     """Intra-cluster LPIPS: diversity of generated images around each real image.
 
     Each generated image (file order, or a permutation seeded by ``seed``) joins the cluster of its
@@ -49,12 +57,17 @@ def ic_lpips(generated: torch.Tensor, reals: torch.Tensor, distance: Distance, c
     mean LPIPS over ordered pairs ``Σ/(n(n−1))`` (0 for ``n ≤ 1``). Result: mean over all clusters,
     empty ones included, and the mean over non-empty ones.
 
+    Pairs go to ``distance`` ``batch_size`` at a time and are summed in float64, so memory stays fixed
+    however large a cluster is (a cluster of 200 has 39,800 ordered pairs: 31 GB per operand at 256²
+    if materialised at once).
+
     Args:
-        generated: ``[G, 3, H, W]`` in [-1, 1].
+        generated: ``[G, 3, H, W]`` in [-1, 1] (may stay on the CPU: chunks are moved by ``distance``).
         reals: ``[R, 3, H, W]`` in [-1, 1].
         distance: Pairwise LPIPS of two equally long batches -> ``[N]``.
         cap: Largest cluster.
         seed: Optional order permutation.
+        batch_size: Pairs per ``distance`` call.
     """
     order = list(range(len(generated)))
     if seed is not None:
@@ -62,7 +75,8 @@ def ic_lpips(generated: torch.Tensor, reals: torch.Tensor, distance: Distance, c
     clusters: list[list[int]] = [[] for _ in range(len(reals))]
     dropped = 0
     for g in order:
-        d = distance(generated[g : g + 1].expand(len(reals), -1, -1, -1), reals)
+        d = torch.cat([distance(generated[g : g + 1].expand(len(part), -1, -1, -1), part).cpu()
+                       for part in torch.split(reals, batch_size)])  # fmt: skip
         nearest = int(torch.argmin(d))
         if len(clusters[nearest]) < cap:
             clusters[nearest].append(g)
@@ -73,9 +87,9 @@ def ic_lpips(generated: torch.Tensor, reals: torch.Tensor, distance: Distance, c
         if len(members) <= 1:
             values.append(0.0)
             continue
-        a = [i for i in members for j in members if i != j]
-        b = [j for i in members for j in members if i != j]
-        values.append(float(distance(generated[a], generated[b]).sum()) / (len(members) * (len(members) - 1)))
+        total = sum(float(distance(generated[a], generated[b]).double().sum())
+                    for a, b in _pair_chunks(members, batch_size))  # fmt: skip
+        values.append(total / (len(members) * (len(members) - 1)))
     nonzero = [v for v, m in zip(values, clusters, strict=True) if len(m) > 1]
     nonzero_mean = float(np.mean(nonzero)) if nonzero else 0.0
     return {"ic_lpips": float(np.mean(values)), "ic_lpips_nonzero_clusters": nonzero_mean,
@@ -83,9 +97,14 @@ def ic_lpips(generated: torch.Tensor, reals: torch.Tensor, distance: Distance, c
             "generated": len(generated), "reals": len(reals)}  # fmt: skip
 
 
-def inception_score(images: torch.Tensor, classify: Classifier, splits: int = 10) -> dict[str, float]:
-    """Inception Score ``exp(E_x KL(p(y|x) || p(y)))`` over ``splits`` equal parts: mean and std."""
-    probs = classify(images).double().clamp_min(1e-12)  # [N, C]
+def inception_score(images: torch.Tensor, classify: Classifier, splits: int = 10,
+                    batch_size: int = 64) -> dict[str, float]:  # fmt: skip
+    """Inception Score ``exp(E_x KL(p(y|x) || p(y)))`` over ``splits`` equal parts: mean and std.
+
+    ``classify`` sees at most ``batch_size`` images per call.
+    """
+    probs = torch.cat([classify(part).cpu() for part in torch.split(images, batch_size)])
+    probs = probs.double().clamp_min(1e-12)  # [N, C]
     scores = []
     for part in torch.tensor_split(probs, splits):
         marginal = part.mean(dim=0, keepdim=True)
@@ -97,12 +116,13 @@ def inception_score(images: torch.Tensor, classify: Classifier, splits: int = 10
 BACKBONE_FILES = {"alex": "alexnet-owt-7be5be79.pth", "vgg": "vgg16-397923af.pth"}  # torchvision's file names
 
 
-def load_lpips(net: str, torch_home: Path | None = None) -> Distance:
+def load_lpips(net: str, torch_home: Path | None = None, device: str = "cpu") -> Distance:
     """The LPIPS distance (``alex`` or ``vgg``) from the optional ``lpips`` package.
 
     Args:
         net: Backbone.
         torch_home: Folder holding ``hub/checkpoints/<backbone file>`` (default: ``$TORCH_HOME``).
+        device: Where the network runs; inputs are moved there, distances come back on the CPU.
 
     Raises:
         ModelLoadError: The packages or the backbone weights are missing (one line saying what to install/place).
@@ -120,12 +140,14 @@ def load_lpips(net: str, torch_home: Path | None = None) -> Distance:
     os.environ["TORCH_HOME"] = str(root)  # torchvision reads the backbone from here instead of downloading
     import lpips
 
-    model = lpips.LPIPS(net=net, verbose=False).eval()
-    return lambda a, b: model(a, b).flatten()
+    model = lpips.LPIPS(net=net, verbose=False).eval().to(device)
+    return lambda a, b: model(a.to(device), b.to(device)).flatten().cpu()
 
 
-def load_inception(weights: Path | None = None) -> Classifier:
+def load_inception(weights: Path | None = None, device: str = "cpu") -> Classifier:
     """torch-fidelity's Inception-v3 classifier (``SEAS_INCEPTION_WEIGHTS`` or ``weights``: its .pth file).
+
+    The network runs on ``device``; probabilities come back on the CPU.
 
     Raises:
         ModelLoadError: The package or the weights file is missing.
@@ -143,11 +165,11 @@ def load_inception(weights: Path | None = None) -> Classifier:
     model = FeatureExtractorInceptionV3(
         "inception-v3-compat", ["logits_unbiased"], feature_extractor_weights_path=str(path)
     )
-    model.eval()
+    model.eval().to(device)
 
     def classify(x: torch.Tensor) -> torch.Tensor:
         uint8 = ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-        return model(uint8)[0].softmax(dim=1)
+        return model(uint8.to(device))[0].softmax(dim=1).cpu()
 
     return classify
 
@@ -164,7 +186,9 @@ def evaluate_generation(cfg: Any) -> dict[str, Any]:  # Any: GenerationMetricsCo
     from seas.files import atomic_write_json
     from seas.stage2.train import read_stage1_configs
 
-    distance, classify = load_lpips(cfg.net, cfg.torch_home), load_inception(cfg.inception_weights)
+    device = "cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu"
+    distance = load_lpips(cfg.net, cfg.torch_home, device)
+    classify = load_inception(cfg.inception_weights, device)
     data_cfg, _, _ = read_stage1_configs(cfg.model)
     split = read_split(cfg.model / "split.json", load_product(data_cfg))
     tree = (cfg.generated or cfg.model / "generated") / split.product
@@ -174,8 +198,10 @@ def evaluate_generation(cfg: Any) -> dict[str, Any]:  # Any: GenerationMetricsCo
         generated = load_images(sorted((tree / t / "image").glob("*.png")), cfg.metric_resolution)
         reals = load_images([p for p, _ in real_paths], cfg.metric_resolution)
         with torch.no_grad():
-            results["types"][t] = {**ic_lpips(generated, reals, distance, cfg.cap, cfg.order_seed),
-                                   **inception_score(generated, classify, cfg.splits)}  # fmt: skip
+            results["types"][t] = {
+                **ic_lpips(generated, reals, distance, cfg.cap, cfg.order_seed, cfg.metric_batch_size),
+                **inception_score(generated, classify, cfg.splits, cfg.metric_batch_size),
+            }
     for key in ("ic_lpips", "is_mean"):
         results[f"mean_{key}"] = float(np.mean([v[key] for v in results["types"].values()]))
     atomic_write_json(cfg.model / "evaluation" / "generation.json", results)

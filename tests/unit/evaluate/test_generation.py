@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -39,6 +40,51 @@ def test_ic_lpips_cap_drops_late_images_and_seed_changes_order() -> None:
     assert capped["ic_lpips"] == pytest.approx(0.1)  # only the first two (file order) joined
     seeded = ic_lpips(generated, reals, _l1, cap=2, seed=3)
     assert seeded["seed"] == 3
+    first_two = [float(v) for v in generated[np.random.default_rng(3).permutation(4)[:2], 0, 0, 0]]
+    assert first_two != [0.1, 0.2]  # this seed really reorders, so another pair joins the cluster
+    assert seeded["ic_lpips"] == pytest.approx(abs(first_two[0] - first_two[1]))
+
+
+def _old_ic_lpips_cluster(generated: torch.Tensor, members: list[int]) -> float:
+    """The definition before streaming: every ordered pair in one call."""
+    a = [i for i in members for j in members if i != j]
+    b = [j for i in members for j in members if i != j]
+    return float(_l1(generated[a], generated[b]).sum()) / (len(members) * (len(members) - 1))
+
+
+def test_ic_lpips_streams_fixed_size_batches_with_the_same_result() -> None:
+    g = torch.Generator().manual_seed(0)
+    reals, generated = torch.rand(3, 3, 8, 8, generator=g) * 2 - 1, torch.rand(23, 3, 8, 8, generator=g) * 2 - 1
+    seen: list[int] = []
+
+    def counting(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        seen.append(len(a))
+        return _l1(a, b)
+
+    out = ic_lpips(generated, reals, counting, batch_size=5)
+    assert max(seen) == 5 and sum(out["cluster_sizes"]) == 23
+    members: list[list[int]] = []
+    nearest = [int(torch.argmin(_l1(x[None].expand(3, -1, -1, -1), reals))) for x in generated]
+    for k in range(3):
+        members.append([i for i in range(23) if nearest[i] == k])
+    expected = [(_old_ic_lpips_cluster(generated, m) if len(m) > 1 else 0.0) for m in members]
+    assert out["ic_lpips"] == pytest.approx(sum(expected) / 3, rel=1e-6)
+    assert out == ic_lpips(generated, reals, _l1, batch_size=10_000) | {"ic_lpips": pytest.approx(out["ic_lpips"]),
+        "ic_lpips_nonzero_clusters": pytest.approx(out["ic_lpips_nonzero_clusters"])}  # fmt: skip
+
+
+def test_inception_score_batches_the_classifier() -> None:
+    probs = torch.softmax(torch.randn(50, 7, generator=torch.Generator().manual_seed(1)), dim=1)
+    calls: list[int] = []
+
+    def classify(x: torch.Tensor) -> torch.Tensor:
+        calls.append(len(x))
+        return probs[x[:, 0, 0, 0].long()]
+
+    images = torch.arange(50.0)[:, None, None, None].expand(-1, 3, 2, 2)
+    batched = inception_score(images, classify, splits=5, batch_size=16)
+    assert calls == [16, 16, 16, 2]
+    assert batched == inception_score(images, classify, splits=5, batch_size=50)
 
 
 def test_inception_score_extremes() -> None:
