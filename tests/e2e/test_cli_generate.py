@@ -195,4 +195,3 @@ def test_reference_pool(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert len(goods) == 80
     pool_size = 60 if pool == "train" else 80  # --num-normals defaults to 60
     assert refs == [goods[n % pool_size] for n in range(62)]
-

@@ -10,8 +10,10 @@ their unweighted mean, and pooled over the product.
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ from seas.data.imageio import read_mask, read_rgb
 from seas.data.split import read_split
 from seas.errors import InputFileError
 from seas.evaluate.segmentation import segmentation_metrics
-from seas.evaluate.segmenter import RECIPE, train_segmenter
+from seas.evaluate.segmenter import RECIPE, defect_probabilities, train_segmenter
 from seas.evaluate.synthetic import cutpaste, perlin_defect
 from seas.files import atomic_write_json, atomic_write_text
 from seas.stage2.train import read_stage1_configs
@@ -36,16 +38,19 @@ __all__ = [
     "generated_pairs",
     "load_eval_image",
     "load_eval_mask",
+    "load_eval_pairs",
     "stack_pairs",
+    "synthetic_pairs",
 ]
 
+SYNTHETIC_KINDS = ("perlin", "cutpaste")
 METRICS = ("image_auroc", "image_ap", "image_f1max", "pixel_auroc", "pixel_ap", "pixel_f1max", "aupro_0.3",
            "iou_oracle", "iou_at_f1")  # fmt: skip
 
 
 def load_eval_image(path: Path, size: int) -> np.ndarray:
-    """``[size, size, 3]`` float in [0, 1] (stretched: no crop can cut a defect off)."""
-    return np.asarray(Image.fromarray(read_rgb(path)).resize((size, size), Image.Resampling.BILINEAR)) / 255.0
+    """``[size, size, 3]`` uint8 (stretched: no crop can cut a defect off)."""
+    return np.asarray(Image.fromarray(read_rgb(path)).resize((size, size), Image.Resampling.BILINEAR))
 
 
 def load_eval_mask(path: Path | None, size: int) -> np.ndarray:
@@ -53,6 +58,11 @@ def load_eval_mask(path: Path | None, size: int) -> np.ndarray:
     if path is None:
         return np.zeros((size, size), dtype=bool)
     return np.asarray(Image.fromarray(read_mask(path)).resize((size, size), Image.Resampling.NEAREST))
+
+
+def load_eval_pairs(pairs: Iterable[tuple[Path, Path | None]], size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(image, mask) arrays of (image, mask-or-None) paths, read one at a time as they are consumed."""
+    return ((load_eval_image(i, size), load_eval_mask(m, size)) for i, m in pairs)
 
 
 def generated_pairs(tree: Path, types: list[str]) -> list[tuple[Path, Path]]:
@@ -68,63 +78,94 @@ def generated_pairs(tree: Path, types: list[str]) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def stack_pairs(items: list[tuple[np.ndarray, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``[N, 3, H, W]`` float images and ``[N, H, W]`` bool masks from (image, mask) arrays."""
-    images = torch.from_numpy(np.stack([i for i, _ in items])).permute(0, 3, 1, 2).float()  # [N, 3, H, W]
-    return images, torch.from_numpy(np.stack([m for _, m in items]))
+def stack_pairs(items: Iterable[tuple[np.ndarray, np.ndarray]], count: int | None = None,
+                ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """``[N, 3, H, W]`` uint8 images and ``[N, H, W]`` bool masks, filled one pair at a time.
+
+    With ``count`` (the number of items) an iterator is consumed lazily, so peak memory is the
+    stack itself, never a list of arrays beside it.
+    """
+    if count is None:
+        items = list(items)
+        count = len(items)
+    images = masks = None
+    for k, (image, mask) in enumerate(items):
+        if images is None or masks is None:
+            images = torch.empty((count, 3, *image.shape[:2]), dtype=torch.uint8)
+            masks = torch.empty((count, *mask.shape), dtype=torch.bool)
+        images[k] = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
+        masks[k] = torch.from_numpy(np.ascontiguousarray(mask))
+    if images is None or masks is None:
+        return torch.empty((0, 3, 0, 0), dtype=torch.uint8), torch.empty((0, 0, 0), dtype=torch.bool)
+    return images, masks
+
+
+def synthetic_pairs(kind: str, normals: list[tuple[np.ndarray, np.ndarray]], count: int,
+                    seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+    """``count`` Perlin (DRAEM-style) or CutPaste pairs made from the uint8 ``normals``, built as consumed.
+
+    Each kind draws from its own seeded stream, so a set does not depend on which others were requested.
+    """
+    rng = np.random.default_rng([seed, SYNTHETIC_KINDS.index(kind)])
+    for _ in range(count):
+        base = normals[rng.integers(len(normals))][0] / 255.0
+        if kind == "perlin":
+            image, mask = perlin_defect(base, normals[rng.integers(len(normals))][0] / 255.0, rng)
+        else:
+            image, mask = cutpaste(base, rng)
+        yield (image * 255.0).round().astype(np.uint8), mask
+
+
+def _variant_metrics(cfg: DownstreamConfig, variant: str, base: list[tuple[np.ndarray, np.ndarray]],
+                     extra: Iterator[tuple[np.ndarray, np.ndarray]], extra_count: int,
+                     test: dict[str, list[tuple[np.ndarray, np.ndarray]]], device: torch.device,
+                     ) -> dict[str, Any]:  # fmt: skip
+    """Train one variant's segmenter (its training stack lives only in this call) and score every type."""
+    started = time.perf_counter()
+    images, masks = stack_pairs(itertools.chain(base, extra), len(base) + extra_count)
+    model = train_segmenter(images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_lr, cfg.seed, device,
+                            desc=f"segmenter ({variant}, {len(images)} images)")  # fmt: skip
+    per_type = {}
+    for t, held in test.items():
+        x, y = stack_pairs(held)
+        per_type[t] = segmentation_metrics(defect_probabilities(model, x, device), y.numpy())
+    mean = {k: float(np.mean([per_type[t][k] for t in test])) for k in METRICS}
+    return {"per_type": per_type, "mean": mean, "seconds": time.perf_counter() - started}
 
 
 def evaluate_segmentation(cfg: DownstreamConfig) -> dict[str, Any]:  # Any: JSON results
-    """Train and evaluate every variant; write ``<run>/evaluation/segmentation.json`` and ``.md``."""
+    """Train and evaluate every variant; write ``<run>/evaluation/segmentation.json`` and ``.md``.
+
+    Images are held as uint8; the generated and synthetic sets are read or built only for the
+    variants requested, while that variant's training set is stacked.
+    """
     data_cfg, _, _ = read_stage1_configs(cfg.model)
     data = load_product(data_cfg)
     split = read_split(cfg.model / "split.json", data)
-    size, rng = cfg.eval_resolution, np.random.default_rng(cfg.seed)
+    size = cfg.eval_resolution
     device = torch.device("cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu")
     types = sorted(split.types)
-    real = [(load_eval_image(i, size), load_eval_mask(m, size)) for t in types for i, m in split.types[t].train]
-    normals = [(load_eval_image(p, size), load_eval_mask(None, size)) for p in split.normals]
-    test_good = [(load_eval_image(s.image_path, size), load_eval_mask(None, size)) for s in data.test_normals]
-    test = {t: [(load_eval_image(i, size), load_eval_mask(m, size)) for i, m in split.types[t].heldout] for t in types}
-    generated: list[tuple[np.ndarray, np.ndarray]] = []
-    if "seas" in cfg.variants or "perlin" in cfg.variants or "cutpaste" in cfg.variants:
-        tree = (cfg.generated or cfg.model / "generated") / split.product
-        generated = [(load_eval_image(i, size), load_eval_mask(m, size)) for i, m in generated_pairs(tree, types)]
-    count = len(generated)
-    extra = {
-        "real": [],
-        "seas": generated,
-        "perlin": [perlin_defect(normals[rng.integers(len(normals))][0], normals[rng.integers(len(normals))][0], rng)
-                   for _ in range(count)],
-        "cutpaste": [cutpaste(normals[rng.integers(len(normals))][0], rng) for _ in range(count)],
-    }  # fmt: skip
+    real = list(load_eval_pairs([pair for t in types for pair in split.types[t].train], size))
+    normals = list(load_eval_pairs([(p, None) for p in split.normals], size))
+    test_good = list(load_eval_pairs([(s.image_path, None) for s in data.test_normals], size))
+    test = {t: list(load_eval_pairs(split.types[t].heldout, size)) + test_good for t in types}
+    paths: list[tuple[Path, Path]] = []
+    if any(v in cfg.variants for v in ("seas", *SYNTHETIC_KINDS)):  # the synthetic sets match the SeaS count
+        paths = generated_pairs((cfg.generated or cfg.model / "generated") / split.product, types)
+    count = len(paths)
     counts = {"real_pairs": len(real), "normals": len(normals), "extra_pairs": count,
-              "test_defect": sum(len(v) for v in test.values()), "test_good": len(test_good)}  # fmt: skip
+              "test_defect": sum(len(split.types[t].heldout) for t in types), "test_good": len(test_good)}  # fmt: skip
     results: dict[str, Any] = {"recipe": RECIPE, "config": config_to_dict(cfg), "product": split.product,
                                "counts": counts, "versions": package_versions(), "variants": {}}  # fmt: skip
     for variant in cfg.variants:
-        started = time.perf_counter()
-        images, masks = stack_pairs(real + normals + list(extra[variant]))
-        model = train_segmenter(
-            images,
-            masks,
-            cfg.seg_epochs,
-            cfg.seg_batch_size,
-            cfg.seg_lr,
-            cfg.seed,
-            device,
-            desc=f"segmenter ({variant}, {len(images)} images)",
-        )
-        per_type = {}
-        with torch.no_grad():
-            for t in types:
-                x, y = stack_pairs(test[t] + test_good)
-                probs = torch.cat(
-                    [model(x[i : i + 16].to(device)).softmax(1)[:, 1].cpu() for i in range(0, len(x), 16)]
-                )
-                per_type[t] = segmentation_metrics(probs.numpy(), y.numpy())
-        mean = {k: float(np.mean([per_type[t][k] for t in types])) for k in METRICS}
-        results["variants"][variant] = {"per_type": per_type, "mean": mean, "seconds": time.perf_counter() - started}
+        extra: Iterator[tuple[np.ndarray, np.ndarray]]
+        if variant == "real":
+            extra, n = iter(()), 0
+        elif variant == "seas":
+            extra, n = load_eval_pairs(paths, size), count
+        else:
+            extra, n = synthetic_pairs(variant, normals, count, cfg.seed), count
+        results["variants"][variant] = _variant_metrics(cfg, variant, real + normals, extra, n, test, device)
     out_dir = cfg.model / "evaluation"
     atomic_write_json(out_dir / "segmentation.json", results)
     atomic_write_text(out_dir / "segmentation.md", format_table(results) + "\n")

@@ -24,10 +24,10 @@ from seas.data.augment import to_training_rgb
 from seas.data.catalog import load_product
 from seas.data.imageio import read_rgb
 from seas.data.split import read_split
-from seas.evaluate.downstream import generated_pairs, load_eval_image, load_eval_mask, stack_pairs
+from seas.evaluate.downstream import generated_pairs, load_eval_pairs, stack_pairs
 from seas.evaluate.pairs import derangement, pixel_scores, rmp_segmentation
 from seas.evaluate.reconstruction import reconstruct, reconstruction_metrics, strip
-from seas.evaluate.segmenter import train_segmenter
+from seas.evaluate.segmenter import defect_probabilities, train_segmenter
 from seas.files import atomic_write_bytes, atomic_write_json, atomic_write_text
 from seas.stage1.artifacts import load_generator
 from seas.stage2.train import load_rmp, read_stage1_configs
@@ -40,33 +40,26 @@ def _images(paths: list[Any], resolution: int) -> torch.Tensor:  # Any: Path
     return torch.stack([torch.from_numpy(to_training_rgb(read_rgb(p), resolution, "crop")) for p in paths])
 
 
-def _segmenter_probs(model: torch.nn.Module, images: torch.Tensor, device: torch.device) -> np.ndarray:
-    with torch.no_grad():
-        return torch.cat([model(images[i : i + 16].to(device)).softmax(1)[:, 1].cpu()
-                          for i in range(0, len(images), 16)]).numpy()  # fmt: skip
-
-
 def _mask_agreement(cfg: QualityConfig, split: Any, types: list[str], device: torch.device) -> dict[str, Any]:
     """Real-only segmenter on generated images against generated masks; shuffled masks and real pairs as baselines."""
     size = cfg.eval_resolution
-    real = [(load_eval_image(i, size), load_eval_mask(m, size)) for t in types for i, m in split.types[t].train]
-    normals = [(load_eval_image(p, size), load_eval_mask(None, size)) for p in split.normals]
-    images, masks = stack_pairs(real + normals)
+    train = [pair for t in types for pair in split.types[t].train] + [(p, None) for p in split.normals]
+    images, masks = stack_pairs(load_eval_pairs(train, size), len(train))
     model = train_segmenter(images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_lr, cfg.seed, device,
                             desc=f"segmenter (real only, {len(images)} images)")  # fmt: skip
     tree = (cfg.generated or cfg.model / "generated") / split.product
     out: dict[str, Any] = {}
     for t in types:
-        pairs = [(load_eval_image(i, size), load_eval_mask(m, size)) for i, m in generated_pairs(tree, [t])]
-        x, y = stack_pairs(pairs)
-        probs, gen_masks = _segmenter_probs(model, x, device), y.numpy()
+        pairs = generated_pairs(tree, [t])
+        x, y = stack_pairs(load_eval_pairs(pairs, size), len(pairs))
+        probs, gen_masks = defect_probabilities(model, x, device), y.numpy()
         shuffled = gen_masks[derangement(len(gen_masks), cfg.seed)] if len(gen_masks) > 1 else gen_masks
-        held = [(load_eval_image(i, size), load_eval_mask(m, size)) for i, m in split.types[t].heldout]
+        held = split.types[t].heldout
         row: dict[str, Any] = {"pairs": len(pairs), "generated": pixel_scores(probs, gen_masks),
                                "shuffled_masks": pixel_scores(probs, shuffled)}  # fmt: skip
         if held:
-            hx, hy = stack_pairs(held)
-            row["real_heldout"] = pixel_scores(_segmenter_probs(model, hx, device), hy.numpy())
+            hx, hy = stack_pairs(load_eval_pairs(held, size), len(held))
+            row["real_heldout"] = pixel_scores(defect_probabilities(model, hx, device), hy.numpy())
         out[t] = row
     return out
 

@@ -8,12 +8,13 @@ pitfall 21). About 0.47 M parameters, smaller than LFD's 0.94 M, so it trains on
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import trange
 
-__all__ = ["RECIPE", "SegmentationUNet", "train_segmenter"]
+__all__ = ["RECIPE", "SegmentationUNet", "defect_probabilities", "train_segmenter"]
 
 RECIPE = "seas-unet-v1"
 _MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
@@ -54,11 +55,24 @@ class SegmentationUNet(nn.Module):
         return self.out(x)
 
 
+def _unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 images to float in [0, 1]; float images unchanged."""
+    return images.float() / 255.0 if images.dtype == torch.uint8 else images
+
+
+@torch.no_grad()
+def defect_probabilities(model: nn.Module, images: torch.Tensor, device: torch.device, batch: int = 16) -> np.ndarray:
+    """``[N, H, W]`` defect probability of ``images`` (as for :func:`train_segmenter`), ``batch`` at a time."""
+    return torch.cat([model(_unit(images[i : i + batch].to(device))).softmax(1)[:, 1].cpu()
+                      for i in range(0, len(images), batch)]).numpy()  # fmt: skip
+
+
 def train_segmenter(images: torch.Tensor, masks: torch.Tensor, epochs: int, batch_size: int, lr: float, seed: int,
                     device: torch.device, desc: str | None = None) -> SegmentationUNet:  # fmt: skip
-    """Train with recipe ``seas-unet-v1`` on ``images`` ``[N, 3, H, W]`` in [0, 1] and ``masks`` ``[N, H, W]`` bool.
+    """Train with recipe ``seas-unet-v1`` on ``images`` ``[N, 3, H, W]`` and ``masks`` ``[N, H, W]`` bool.
 
-    ``desc`` labels a progress bar over the epochs (none without it).
+    ``images`` are uint8 (kept so in memory, a quarter of float32; each batch is scaled to [0, 1] on the
+    device) or float in [0, 1]. ``desc`` labels a progress bar over the epochs (none without it).
     """
     torch.manual_seed(seed)
     model = SegmentationUNet().to(device)
@@ -70,7 +84,7 @@ def train_segmenter(images: torch.Tensor, masks: torch.Tensor, epochs: int, batc
         order = torch.randperm(len(images), generator=order_gen)
         for start in range(0, len(images), batch_size):
             idx = order[start : start + batch_size]
-            x, y = images[idx].to(device), masks[idx].to(device).long()
+            x, y = _unit(images[idx].to(device)), masks[idx].to(device).long()
             flip = torch.rand(2, generator=order_gen)
             if flip[0] < 0.5:
                 x, y = x.flip(-1), y.flip(-1)

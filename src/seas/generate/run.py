@@ -1,8 +1,9 @@
 """``seas generate``: image + mask pairs from a finished run (method spec 2.9).
 
-Image ``n`` of a folder uses the reference normal image ``n mod M`` (``--reference-pool train``: the M
-sorted normals stage 1 trained on, the first ``--num-normals``; ``all``: every normal training image) and the seed ``base_seed + n``; a pair rejected by the mask-fraction filter is redrawn with
-the seed ``base_seed + n + k·RETRY_STRIDE`` for attempt ``k``, and every rejection is recorded.
+Image ``n`` of a folder uses the reference normal image ``n mod M`` and the seed ``base_seed + n``;
+the M references are the sorted normals stage 1 trained on (the first ``--num-normals``) or, with
+``--reference-pool all``, every normal training image. A pair rejected by the mask-fraction filter is
+redrawn with the seed ``base_seed + n + k·RETRY_STRIDE`` for attempt ``k``, and every rejection is recorded.
 Indices are sharded over processes (``n mod world == rank``) when started with ``accelerate launch``.
 """
 

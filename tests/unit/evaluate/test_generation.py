@@ -62,7 +62,8 @@ def test_ic_lpips_streams_fixed_size_batches_with_the_same_result() -> None:
         return _l1(a, b)
 
     out = ic_lpips(generated, reals, counting, batch_size=5)
-    assert max(seen) == 5 and sum(out["cluster_sizes"]) == 23
+    assert max(seen) == 5
+    assert sum(out["cluster_sizes"]) == 23
     members: list[list[int]] = []
     nearest = [int(torch.argmin(_l1(x[None].expand(3, -1, -1, -1), reals))) for x in generated]
     for k in range(3):

@@ -1,0 +1,61 @@
+"""The downstream training sets: uint8 stacks filled lazily, synthetic sets seeded per kind."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from seas.evaluate.downstream import stack_pairs, synthetic_pairs
+from seas.evaluate.segmenter import defect_probabilities, train_segmenter
+
+
+def _normals(n: int = 4, size: int = 32) -> list[tuple[np.ndarray, np.ndarray]]:
+    rng = np.random.default_rng(0)
+    return [(rng.integers(0, 256, (size, size, 3), dtype=np.uint8), np.zeros((size, size), bool)) for _ in range(n)]
+
+
+def test_stack_pairs_fills_uint8_from_an_iterator_as_from_a_list() -> None:
+    items = _normals(5)
+    consumed = []
+
+    def lazy():  # type: ignore[no-untyped-def]
+        for k, item in enumerate(items):
+            consumed.append(k)
+            yield item
+
+    images, masks = stack_pairs(lazy(), len(items))
+    listed = stack_pairs(items)
+    assert images.dtype == torch.uint8
+    assert images.shape == (5, 3, 32, 32)
+    assert masks.dtype == torch.bool
+    assert consumed == [0, 1, 2, 3, 4]
+    assert torch.equal(images, listed[0])
+    assert torch.equal(images[2].permute(1, 2, 0), torch.from_numpy(items[2][0]))
+    assert stack_pairs([])[0].shape[0] == 0
+
+
+def test_synthetic_sets_are_seeded_per_kind_and_uint8() -> None:
+    normals = _normals()
+    cut = list(synthetic_pairs("cutpaste", normals, 6, seed=3))
+    again = list(synthetic_pairs("cutpaste", normals, 6, seed=3))
+    perlin = list(synthetic_pairs("perlin", normals, 6, seed=3))
+    assert all(i.dtype == np.uint8 and m.any() for i, m in cut + perlin)
+    assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(cut, again, strict=True))
+    other = list(synthetic_pairs("cutpaste", normals, 6, seed=4))
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(cut, other, strict=True))
+    outside = ~cut[0][1]
+    base_matches = [np.array_equal(cut[0][0][outside], n[0][outside]) for n in normals]
+    assert any(base_matches)  # outside its mask a CutPaste image is one of the normals, unchanged
+
+
+def test_segmenter_on_uint8_equals_float_input() -> None:
+    items = _normals(4)
+    items[1][1][8:16, 8:16] = True
+    images, masks = stack_pairs(items)
+    a = train_segmenter(images, masks, 1, 2, 1e-3, 0, torch.device("cpu"))
+    b = train_segmenter(images.float() / 255.0, masks, 1, 2, 1e-3, 0, torch.device("cpu"))
+    for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
+        assert torch.equal(pa, pb)
+    probs = defect_probabilities(a, images, torch.device("cpu"), batch=3)
+    assert probs.shape == (4, 32, 32)
+    assert np.array_equal(probs, defect_probabilities(b, images.float() / 255.0, torch.device("cpu"), batch=3))
