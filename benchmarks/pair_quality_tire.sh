@@ -11,7 +11,7 @@ run=runs/pair_quality_tire
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 PYTHONHASHSEED=0 MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000
 start=$(date +%s)
-seas run --data "$data" --layout mvtec --product tire --preset mvtec3d --config benchmarks/tiny_tire.yaml \
+seas run --data "$data" --layout mvtec --product tire --preset mvtec3d --config configs/tiny-tire.yaml \
     --num-per-type 16 --output-dir "$run" "$@"
 echo "seconds: $(( $(date +%s) - start ))" | tee "$run/tire/seconds.txt"
 mkdir -p docs/benchmarks/pair_quality

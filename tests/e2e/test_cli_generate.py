@@ -195,3 +195,13 @@ def test_reference_pool(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert len(goods) == 80
     pool_size = 60 if pool == "train" else 80  # --num-normals defaults to 60
     assert refs == [goods[n % pool_size] for n in range(62)]
+
+
+def test_stage2_is_reproducible_from_its_seed(run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("rmp", "stage2", "generated", "checkpoint_ids.json"))
+    assert main(["train-mask", "--model", str(copy), "--max-steps", "2", "--log-steps", "1"]) == 0
+    first = (run / "rmp" / "model.safetensors").read_bytes()
+    assert (copy / "rmp" / "model.safetensors").read_bytes() == first

@@ -80,6 +80,7 @@ def train_mask(cfg: MaskTrainConfig) -> Path:
         if frozen_dtype != torch.float32:  # frozen modules in the weight dtype (method spec 2.8)
             module.to(dtype=frozen_dtype)
     unet_ch, vae_ch = rmp_channels(parts.unet, parts.vae)
+    torch.manual_seed(cfg.seed)  # the head's initial weights come from --seed: two runs give the same head
     rmp = RMPHead(unet_ch, vae_ch)
     rmp.train()
     optimizer = make_adamw(
