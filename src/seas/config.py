@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import platform
 import sys
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from seas.files import atomic_write_json
 __all__ = [
     "IMAGE_EXTENSIONS",
     "PRESETS",
+    "SEED_MAX",
     "BenchmarkConfig",
     "DataConfig",
     "DownstreamConfig",
@@ -36,6 +38,7 @@ __all__ = [
     "QualityConfig",
     "RunConfig",
     "TrainConfig",
+    "check_numbers",
     "config_from_dict",
     "config_to_dict",
     "package_versions",
@@ -57,6 +60,44 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def _help(text: str, **extra: Any) -> dict[str, Any]:
     return {"help": text, **extra}
+
+
+SEED_MAX = 2**32 - 1  # seeds are offset per image and attempt; every generator accepts this range
+INT_MAX = 2**31 - 1
+_UNIT_INTERVAL = ("mask_threshold", "adam_beta1", "adam_beta2")  # probabilities / decay rates: [0, 1)
+
+
+def _is_rate(name: str) -> bool:
+    return "learning_rate" in name or name.endswith("_lr") or name == "adam_epsilon"
+
+
+def check_numbers(cfg: Any) -> None:
+    """The checks every numeric field of every config gets, before its own: one line naming the flag.
+
+    Every number is finite and >= 0 (no option here means anything negative); integer fields hold
+    integers below 2**31 (seeds up to 2**32 - 1); learning rates and Adam's epsilon are > 0;
+    thresholds and Adam betas lie in [0, 1); a checkpoint limit, when set, keeps at least one.
+    """
+    for f in dataclasses.fields(cfg):
+        value, name = getattr(cfg, f.name), flag(f.name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(name, f"must be a finite number, got {value}", None)
+        if str(f.type).startswith("int") and not isinstance(value, int):
+            raise ConfigError(name, f"must be an integer, got {value}", None)
+        if value < 0:
+            raise ConfigError(name, f"must be >= 0, got {value}", None)
+        highest = SEED_MAX if "seed" in f.name else INT_MAX
+        if isinstance(value, int) and value > highest:
+            raise ConfigError(name, f"must be at most {highest}, got {value}", None)
+        if _is_rate(f.name) and value == 0:
+            raise ConfigError(name, "must be > 0, got 0", None)
+        if f.name in _UNIT_INTERVAL and value >= 1:
+            raise ConfigError(name, f"must be in [0, 1), got {value}", None)
+    limit = getattr(cfg, "checkpoints_total_limit", None)
+    if limit is not None and limit < 1:
+        raise ConfigError(flag("checkpoints_total_limit"), f"must be at least 1, got {limit}", "omit it to keep all")
 
 
 @dataclass(frozen=True)
@@ -107,6 +148,7 @@ class DataConfig:
     )
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         if not 0 < self.train_fraction <= 1:
             raise ConfigError(
                 flag("train_fraction"), f"must be in (0, 1], got {self.train_fraction}", "use e.g. 0.3333"
@@ -152,6 +194,7 @@ class ModelConfig:
     resolution: int = field(default=512, metadata=_help("Training and generation size in pixels (multiple of 64)."))
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         if self.resolution < 64 or self.resolution % 64:
             raise ConfigError(
                 flag("resolution"),
@@ -232,6 +275,7 @@ class PretrainConfig:
     log_steps: int = field(default=25, metadata=_help("Write losses to the phase's logs.jsonl every N steps."))
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         for name in ("unet_steps", "batch_size", "log_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
@@ -337,6 +381,7 @@ class TrainConfig:
     )
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         positive = ("normal_tokens", "anomaly_tokens", "batch_anomaly", "grad_accum", "steps_per_type", "log_steps")
         for name in positive:
             if getattr(self, name) < 1:
@@ -390,6 +435,7 @@ class MaskTrainConfig:
     log_steps: int = field(default=10, metadata=_help("Write losses to the stage-2 log every N steps."))
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         for name in ("rmp_steps_per_type", "rmp_batch_anomaly", "grad_accum", "log_steps"):
             if getattr(self, name) < 1:
                 raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
@@ -463,6 +509,7 @@ class GenerateConfig:
     )
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         for name in ("num_per_type", "steps", "mask_steps", "batch_size", "max_attempts"):
             if getattr(self, name) < 1:
                 raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
@@ -511,6 +558,7 @@ class DownstreamConfig:
     cpu: bool = field(default=False, metadata=_help("Evaluate on CPU even when a GPU is present."))
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         unknown = sorted(set(self.variants) - {"real", "perlin", "cutpaste", "seas"})
         if unknown:
             raise ConfigError(flag("variants"), f"unknown {', '.join(unknown)}", "use real, perlin, cutpaste, seas")
@@ -537,6 +585,7 @@ class QualityConfig:
     cpu: bool = field(default=False, metadata=_help("Evaluate on CPU even when a GPU is present."))
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         for name in ("eval_resolution", "seg_epochs", "seg_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
@@ -571,6 +620,7 @@ class GenerationMetricsConfig:
     cpu: bool = field(default=False, metadata=_help("Run the metric networks on CPU even when a GPU is present."))
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         for name in ("cap", "metric_resolution", "splits", "metric_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
@@ -595,6 +645,7 @@ class BenchmarkConfig:
     )
 
     def __post_init__(self) -> None:
+        check_numbers(self)
         for name in ("steps", "batch_anomaly", "grad_accum"):
             if getattr(self, name) < 1:
                 raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)

@@ -62,3 +62,77 @@ def test_every_field_has_help_text() -> None:
     for cls in (DataConfig, ModelConfig):
         for f in dataclasses.fields(cls):
             assert f.metadata.get("help"), f"{cls.__name__}.{f.name}"
+
+
+def _numeric_fields() -> list[tuple[type, str]]:
+    import dataclasses
+
+    import seas.config as c
+
+    out = []
+    for name in c.__all__:
+        cls = getattr(c, name)
+        if dataclasses.is_dataclass(cls):
+            out += [(cls, f.name) for f in dataclasses.fields(cls) if str(f.type).split(" ")[0] in ("int", "float")]
+    return out
+
+
+NUMERIC = _numeric_fields()
+
+
+def test_the_walk_covers_every_numeric_option() -> None:
+    names = {n for _, n in NUMERIC}
+    assert len(NUMERIC) > 60
+    assert {"learning_rate", "guidance", "mask_threshold", "checkpoints_total_limit", "seed"} <= names
+
+
+@pytest.mark.parametrize(("cls", "name"), NUMERIC, ids=[f"{c.__name__}.{n}" for c, n in NUMERIC])
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), -1, -0.5, 10**20])
+def test_every_numeric_field_refuses_bad_values_in_one_line(cls: type, name: str, bad: float) -> None:
+    import dataclasses
+
+    with pytest.raises(ConfigError) as exc:
+        cls(**{name: bad})
+    text = str(exc.value)
+    assert "\n" not in text
+    assert "--" + name.replace("_", "-") in text
+    assert "Traceback" not in text
+    kinds = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    if kinds[name].startswith("int") and isinstance(bad, float) and bad == bad and abs(bad) != float("inf"):
+        assert "integer" in text or ">= 0" in text
+
+
+@pytest.mark.parametrize(("cls", "name"), NUMERIC, ids=[f"{c.__name__}.{n}" for c, n in NUMERIC])
+def test_every_numeric_default_and_zero_are_handled(cls: type, name: str) -> None:
+    cls()  # the defaults are valid
+    message = ""
+    try:  # zero is either valid or refused in one line, never a crash of another kind
+        cls(**{name: 0})
+    except ConfigError as exc:
+        message = str(exc)
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("cls_name", "field_name", "value"),
+    [
+        ("TrainConfig", "learning_rate", 0.0),
+        ("GenerateConfig", "mask_threshold", 1.0),
+        ("GenerateConfig", "mask_threshold", 2.0),
+        ("TrainConfig", "checkpoints_total_limit", 0),
+        ("GenerateConfig", "seed", 2**32),
+        ("TrainConfig", "adam_beta2", 1.0),
+        ("GenerateConfig", "steps", 2.5),
+    ],
+)
+def test_named_refusals(cls_name: str, field_name: str, value: float) -> None:
+    import seas.config as c
+
+    with pytest.raises(ConfigError):
+        getattr(c, cls_name)(**{field_name: value})
+
+
+def test_largest_seed_is_accepted() -> None:
+    import seas.config as c
+
+    assert c.GenerateConfig(seed=c.SEED_MAX).seed == 2**32 - 1
