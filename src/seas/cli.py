@@ -34,6 +34,7 @@ from seas.config import (
 )
 from seas.config_flags import add_config_flags, resolve_configs
 from seas.errors import ConfigError, SeasError
+from seas.locks import writer_lock, writer_locks
 
 Handler = Callable[[argparse.Namespace, list[Any]], int]  # Any: the command's resolved config dataclasses
 RUN_CONFIGS = [
@@ -69,7 +70,8 @@ def _pretrain(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.pretrain.train import pretrain
 
     _log_to_console()
-    out = pretrain(*configs)
+    with writer_lock(configs[-1].output_dir):
+        out = pretrain(*configs)
     print(f"prior done: {out} (use it with --base-model {out})")
     return 0
 
@@ -78,7 +80,8 @@ def _train(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.stage1.train import train
 
     _log_to_console()
-    print(f"stage 1 done: {train(*configs)}")
+    with writer_lock(configs[-1].output_dir):
+        print(f"stage 1 done: {train(*configs)}")
     return 0
 
 
@@ -86,7 +89,8 @@ def _train_mask(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.stage2.train import train_mask
 
     _log_to_console()
-    print(f"stage 2 done: {train_mask(*configs)}")
+    with writer_lock(configs[-1].model):
+        print(f"stage 2 done: {train_mask(*configs)}")
     return 0
 
 
@@ -100,7 +104,8 @@ def _generate(_args: argparse.Namespace, configs: list[Any]) -> int:
 
     _log_to_console()
     (cfg,) = configs
-    summary = generate(cfg)
+    with writer_lock(cfg.out):
+        summary = generate(cfg)
     print(_pairs_line(summary))
     if "anomalib" in summary:
         print(f"anomalib Folder dataset in {cfg.export_anomalib}: {summary['anomalib']}")
@@ -143,6 +148,20 @@ def _product_configs(args: argparse.Namespace, product: str | None) -> tuple[str
 
 
 def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
+    _log_to_console()
+    for product in _products(args):
+        name, configs = _product_configs(args, product)
+        if args.print_config:
+            print(dumps(configs))
+            continue
+        train_cfg, gen_cfg = configs[3], configs[5]
+        with writer_locks([train_cfg.output_dir, gen_cfg.out]):  # the run folder and the pairs' folder
+            _run_product(name, configs)
+    return 0
+
+
+def _run_product(name: str, configs: list[Any]) -> None:
+    """Every stage of one product, in order; each skips work that is already finished."""
     from seas.data.catalog import load_product
     from seas.evaluate.downstream import evaluate_segmentation, format_table
     from seas.evaluate.quality import evaluate_quality, format_quality
@@ -151,38 +170,32 @@ def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
     from seas.stage1.train import train
     from seas.stage2.train import train_mask
 
-    _log_to_console()
-    for product in _products(args):
-        name, configs = _product_configs(args, product)
-        run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg = configs
-        if args.print_config:
-            print(dumps(configs))
-            continue
-        data = load_product(data_cfg)
-        # Listing only: train() decodes and checks every file (and logs its warnings) before any weights load.
-        print(f"[{name}] data: {len(data.defect_types)} defect types, {len(data.normals)} normal images")
-        train(data_cfg, model_cfg, train_cfg)
-        train_mask(mask_cfg)
-        print(f"[{name}] {_pairs_line(generate(gen_cfg))}")
-        if run_cfg.evaluate:
-            if not (eval_cfg.model / "evaluation" / "segmentation.json").is_file():
-                evaluate_segmentation(eval_cfg)
-            print(f"[{name}] downstream segmentation ({eval_cfg.model / 'evaluation'}):")
-            print(format_table(json.loads((eval_cfg.model / "evaluation" / "segmentation.json").read_text())))
-            if not (quality_cfg.model / "evaluation" / "quality.json").is_file():
-                evaluate_quality(quality_cfg)
-            print(f"[{name}] pair quality ({quality_cfg.model / 'evaluation'}/quality.md):")
-            print(format_quality(json.loads((quality_cfg.model / "evaluation" / "quality.json").read_text())))
-        if run_cfg.report:
-            print(f"[{name}] report: {build_report(train_cfg.output_dir, generated=gen_cfg.out)}")
-    return 0
+    run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg = configs
+    data = load_product(data_cfg)
+    # Listing only: train() decodes and checks every file (and logs its warnings) before any weights load.
+    print(f"[{name}] data: {len(data.defect_types)} defect types, {len(data.normals)} normal images")
+    train(data_cfg, model_cfg, train_cfg)
+    train_mask(mask_cfg)
+    print(f"[{name}] {_pairs_line(generate(gen_cfg))}")
+    if run_cfg.evaluate:
+        if not (eval_cfg.model / "evaluation" / "segmentation.json").is_file():
+            evaluate_segmentation(eval_cfg)
+        print(f"[{name}] downstream segmentation ({eval_cfg.model / 'evaluation'}):")
+        print(format_table(json.loads((eval_cfg.model / "evaluation" / "segmentation.json").read_text())))
+        if not (quality_cfg.model / "evaluation" / "quality.json").is_file():
+            evaluate_quality(quality_cfg)
+        print(f"[{name}] pair quality ({quality_cfg.model / 'evaluation'}/quality.md):")
+        print(format_quality(json.loads((quality_cfg.model / "evaluation" / "quality.json").read_text())))
+    if run_cfg.report:
+        print(f"[{name}] report: {build_report(train_cfg.output_dir, generated=gen_cfg.out)}")
 
 
 def _evaluate_segmentation(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.evaluate.downstream import evaluate_segmentation, format_table
 
     (cfg,) = configs
-    results = evaluate_segmentation(cfg)
+    with writer_lock(cfg.model / "evaluation"):
+        results = evaluate_segmentation(cfg)
     print(format_table(results))
     print(f"written to {cfg.model / 'evaluation'}/segmentation.json and .md")
     return 0
@@ -192,7 +205,8 @@ def _evaluate_quality(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.evaluate.quality import evaluate_quality, format_quality
 
     (cfg,) = configs
-    print(format_quality(evaluate_quality(cfg)))
+    with writer_lock(cfg.model / "evaluation"):
+        print(format_quality(evaluate_quality(cfg)))
     print(f"written to {cfg.model / 'evaluation'}/quality.json, quality.md and reconstruction.png")
     return 0
 
@@ -201,7 +215,8 @@ def _evaluate_generation(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.evaluate.generation import evaluate_generation
 
     (cfg,) = configs
-    results = evaluate_generation(cfg)
+    with writer_lock(cfg.model / "evaluation"):
+        results = evaluate_generation(cfg)
     print(f"IC-LPIPS {results['mean_ic_lpips']:.4f}, IS {results['mean_is_mean']:.4f} ({cfg.net}, cap {cfg.cap})")
     return 0
 

@@ -93,8 +93,8 @@ def stack_pairs(items: Iterable[tuple[np.ndarray, np.ndarray]], count: int | Non
         if images is None or masks is None:
             images = torch.empty((count, 3, *image.shape[:2]), dtype=torch.uint8)
             masks = torch.empty((count, *mask.shape), dtype=torch.bool)
-        images[k] = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
-        masks[k] = torch.from_numpy(np.ascontiguousarray(mask))
+        images[k] = torch.tensor(image).permute(2, 0, 1)  # a copy: PIL-backed arrays are read-only
+        masks[k] = torch.tensor(mask)
     if images is None or masks is None:
         return torch.empty((0, 3, 0, 0), dtype=torch.uint8), torch.empty((0, 0, 0), dtype=torch.bool)
     return images, masks

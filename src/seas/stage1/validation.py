@@ -37,11 +37,14 @@ def write_validation_grid(parts: Any, unet: Any, text_encoder: Any, token_map: T
     unet.eval()
     prompts = [token_map.prompt(t) for t in token_map.defect_types] + [token_map.prompt(None)]
     device = next(unet.parameters()).device
+    # Under bf16 training the frozen VAE is held in bf16 while the pipeline hands it fp32 latents.
+    low = parts.vae.dtype if parts.vae.dtype != torch.float32 else None
     images = []
     for k, prompt in enumerate(prompts):  # one generator per prompt: the grid does not depend on batching
         generator = torch.Generator(device).manual_seed(seed + k)
-        out = pipe(prompt, height=resolution, width=resolution, num_inference_steps=steps, guidance_scale=guidance,
-                   generator=generator, output_type="np").images[0]  # fmt: skip
+        with torch.autocast(device.type, dtype=low, enabled=low is not None):
+            out = pipe(prompt, height=resolution, width=resolution, num_inference_steps=steps, guidance_scale=guidance,
+                       generator=generator, output_type="np").images[0]  # fmt: skip
         images.append((out * 255).round().astype(np.uint8))
     unet.train(was_training)
     grid = np.concatenate(images, axis=1)  # [R, R * len(prompts), 3]
