@@ -66,6 +66,5 @@ def test_bf16_generation_agrees_with_fp32(bf16_run: Path, tmp_path: Path) -> Non
         masks[dtype] = np.stack([np.asarray(Image.open(folder / m["mask"])) > 0 for m in manifest])
         images = np.stack([np.asarray(Image.open(folder / m["image"])) for m in manifest])
         assert images.std() > 0
-    agreement = (masks["fp32"] == masks["bf16"]).mean()
-    print("fp32 mask coverage", masks["fp32"].mean(), "bf16", masks["bf16"].mean(), "agreement", agreement)
-    assert agreement >= 0.95
+    assert masks["fp32"].any()  # threshold 0.45 gives about 2 % coverage here: agreement is not all-empty
+    assert (masks["fp32"] == masks["bf16"]).mean() >= 0.95  # measured 99.9 %
