@@ -8,6 +8,7 @@ pick; the oldest are pruned beyond the total limit.
 
 from __future__ import annotations
 
+import logging
 import re
 import shutil
 from collections.abc import Callable
@@ -19,14 +20,27 @@ from seas.files import atomic_write_dir, atomic_write_json
 
 __all__ = ["list_checkpoints", "resolve_resume", "save_checkpoint"]
 
+logger = logging.getLogger(__name__)
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 
 
 def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
-    """Complete checkpoints of a run as (step, folder), oldest first."""
+    """Complete checkpoints of a run as (step, folder), oldest first.
+
+    A ``checkpoint-N`` folder without ``seas_state.json`` (damaged or edited by hand: ours are renamed
+    into place whole) is passed over with a warning, so ``latest`` falls back to the one before it.
+    """
     if not run_dir.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in run_dir.iterdir() if p.is_dir() and (m := _NAME.match(p.name))]
+    found = []
+    for path in sorted(run_dir.iterdir()):
+        match = _NAME.match(path.name)
+        if not (match and path.is_dir()):
+            continue
+        if (path / "seas_state.json").is_file():
+            found.append((int(match.group(1)), path))
+        else:
+            logger.warning("%s has no seas_state.json: not a complete checkpoint, passed over", path)
     return sorted(found)
 
 
