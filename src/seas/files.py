@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_write_bytes", "atomic_write_dir", "atomic_write_json", "atomic_write_text"]
+__all__ = ["atomic_write_bytes", "atomic_write_dir", "atomic_write_json", "atomic_write_text", "remove_leftovers"]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -62,3 +63,37 @@ def atomic_write_dir(path: Path, fill: Callable[[Path], None]) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+# What the writers above leave behind when a process dies mid-write: ``.<name>.<8 random chars>.tmp``
+# (mkstemp / mkdtemp) and ``.<name>.old`` (a folder being replaced).
+_LEFTOVER_TMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+_LEFTOVER_OLD = re.compile(r"^\.(.+)\.old$")
+
+
+def remove_leftovers(folder: Path) -> list[Path]:
+    """Clean what killed writers left in ``folder`` (recursively); call only while holding its writer lock.
+
+    Temporary files and folders are removed. A ``.<name>.old`` folder is removed when ``<name>`` exists,
+    else renamed back to ``<name>`` (the writer died between moving the old content aside and moving
+    the new content in: the old content is the last complete one). Returns the paths acted on.
+    """
+    acted: list[Path] = []
+    if not folder.is_dir():
+        return acted
+    for root, dirs, files in os.walk(folder):
+        base = Path(root)
+        for name in sorted(dirs + files):
+            path = base / name
+            old = _LEFTOVER_OLD.match(name)
+            if _LEFTOVER_TMP.match(name):
+                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink()
+            elif old and path.is_dir():
+                target = base / old.group(1)
+                shutil.rmtree(path) if target.exists() else path.replace(target)
+            else:
+                continue
+            acted.append(path)
+            if name in dirs:
+                dirs.remove(name)  # nothing to walk into any more
+    return sorted(acted)

@@ -6,13 +6,15 @@ folder holds ``fcntl.flock`` on a lock file named after the folder's resolved pa
 same folder spelled differently (relative, absolute, through a link) is one lock. The kernel
 releases the lock when the process ends, however it ends: a killed run never leaves a stale lock.
 The lock files live in the temporary directory, not in the folder, so outputs stay byte-identical
-between runs; each holds the holder's PID for the refusal message.
+between runs; each holds the holder's PID for the refusal message. Once the lock is held, whatever
+killed writers left in the folder (temporary files, a folder half replaced) is cleaned up.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -20,8 +22,11 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from seas.errors import SeasError
+from seas.files import remove_leftovers
 
 __all__ = ["FolderBusyError", "lock_path", "writer_lock", "writer_locks"]
+
+logger = logging.getLogger(__name__)
 
 try:
     import fcntl
@@ -67,6 +72,9 @@ def writer_lock(folder: Path) -> Iterator[None]:
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n{folder.resolve()}\n".encode(), 0)
+        if int(os.environ.get("WORLD_SIZE", "1")) == 1:  # other ranks may already be writing their own
+            for path in remove_leftovers(folder):
+                logger.info("removed what a killed run left: %s", path)
         yield
     finally:
         os.close(fd)  # releases the lock; the file stays, so no second holder can race on a new inode
