@@ -17,7 +17,18 @@ from seas.errors import ModelLoadError
 from seas.models.loading import SDComponents, load_base_model
 from seas.stage1.tokens import TokenMap, load_token_rows
 
-__all__ = ["load_generator"]
+__all__ = ["load_generator", "missing_generator_files"]
+
+
+def missing_generator_files(run_dir: Path) -> list[Path]:
+    """The hand-over files of a finished stage-1 run that are not on disk (empty when complete)."""
+    needed = [run_dir / "unet" / "config.json", run_dir / "unet" / "diffusion_pytorch_model.safetensors",
+              run_dir / "tokenizer" / "tokenizer_config.json", run_dir / "token_map.json"]  # fmt: skip
+    rows, encoder = run_dir / "token_embeddings.safetensors", run_dir / "text_encoder" / "config.json"
+    missing = [p for p in needed if not p.is_file()]
+    if not rows.is_file() and not encoder.is_file():
+        missing.append(rows)
+    return missing
 
 
 def load_generator(run_dir: Path) -> tuple[SDComponents, TokenMap]:
@@ -28,6 +39,10 @@ def load_generator(run_dir: Path) -> tuple[SDComponents, TokenMap]:
     """
     if not (run_dir / "train_complete.json").is_file():
         raise ModelLoadError(run_dir, "not a finished stage-1 run (no train_complete.json)", "run seas train first")
+    missing = missing_generator_files(run_dir)
+    if missing:  # a local path: never let the loaders fall through to a hub lookup
+        raise ModelLoadError(missing[0], "missing from this finished stage-1 run",
+                             f"rerun seas train --output-dir {run_dir} (same flags) to write it again")  # fmt: skip
     record = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     model_cfg = record["config"]["ModelConfig"]
     parts = load_base_model(model_cfg["base_model"], model_cfg["model_seed"], model_cfg["resolution"])

@@ -24,6 +24,7 @@ from seas.data.inspection import inspect_product
 from seas.data.split import DataSplit, make_split, read_split, write_split
 from seas.files import atomic_write_dir, atomic_write_json, atomic_write_text
 from seas.models.loading import SDComponents, load_base_model
+from seas.stage1.artifacts import missing_generator_files
 from seas.stage1.attention import AttentionCapture, DACaptureProcessor, capturing, install_capture_processors
 from seas.stage1.losses import denoise_target, step_losses
 from seas.stage1.sampling import LatentEncoder, MicroBatchPlan, plan_micro_batch, step_generator
@@ -192,8 +193,12 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig) -> Pat
     """Run stage 1 and return the run folder (see the module docstring for its contents)."""
     run_dir = cfg.output_dir
     if (run_dir / "train_complete.json").is_file():
-        logger.warning("%s already holds a finished stage-1 run; nothing to do", run_dir)
-        return run_dir
+        missing = missing_generator_files(run_dir)
+        if not missing:
+            logger.warning("%s already holds a finished stage-1 run; nothing to do", run_dir)
+            return run_dir
+        logger.warning("%s is missing; training again from the last checkpoint to write it", missing[0])
+        (run_dir / "train_complete.json").unlink()
     check_optional_packages(cfg.optimizer, cfg.lora_rank)
     check_resume_settings(run_dir, [data_cfg, model_cfg, cfg])
     accelerator = make_accelerator(cfg.mixed_precision, cfg.grad_accum, cfg.cpu, run_dir)

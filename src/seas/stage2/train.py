@@ -44,8 +44,19 @@ logger = logging.getLogger(__name__)
 
 
 def read_stage1_configs(run_dir: Path) -> tuple[DataConfig, ModelConfig, TrainConfig]:
-    """The resolved stage-1 configs recorded in ``<run>/config.json``."""
-    record = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))["config"]
+    """The resolved stage-1 configs recorded in ``<run>/config.json``.
+
+    Raises:
+        ModelLoadError: No such run folder, or its record is unreadable.
+    """
+    path = run_dir / "config.json"
+    if not path.is_file():
+        problem = "not a seas run folder (no config.json)" if run_dir.is_dir() else "no such folder"
+        raise ModelLoadError(run_dir, problem, "pass the --output-dir of a seas train run")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))["config"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ModelLoadError(path, f"unreadable run record ({type(exc).__name__})", "rerun seas train") from exc
     return (config_from_dict(DataConfig, record["DataConfig"]), config_from_dict(ModelConfig, record["ModelConfig"]),
             config_from_dict(TrainConfig, record["TrainConfig"]))  # fmt: skip
 

@@ -1,0 +1,41 @@
+"""Damaged or missing run folders: one line naming the path, never a hub message; a deleted export is rewritten."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from seas.cli import main
+
+FAST = ["--base-model", "tiny", "--resolution", "64", "--seed", "0", "--max-steps", "2", "--defect-type", "hole"]
+
+
+def test_missing_run_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", "--model", str(tmp_path / "nonexistent"), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: {tmp_path / 'nonexistent'}: no such folder; pass the --output-dir of a seas train run"
+    assert main(["train-mask", "--model", str(tmp_path)]) == 2
+    assert "not a seas run folder (no config.json)" in capsys.readouterr().err
+
+
+def test_deleted_unet_is_named_then_rewritten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import TIRE_ROOT
+
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(TIRE_ROOT), "--layout", "mvtec", "--product", "tire", "--output-dir", str(run),
+            *FAST]  # fmt: skip
+    assert main(argv) == 0
+    weights = run / "unet" / "diffusion_pytorch_model.safetensors"
+    digest = hashlib.sha256(weights.read_bytes()).hexdigest()
+    shutil.rmtree(run / "unet")
+    capsys.readouterr()
+    assert main(["generate", "--model", str(run), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"{run / 'unet' / 'config.json'}: missing from this finished stage-1 run" in err
+    assert "internet" not in err.lower()
+    assert "hub" not in err.lower()
+    assert main(argv) == 0  # not "nothing to do": the run is trained again and exported
+    assert hashlib.sha256(weights.read_bytes()).hexdigest() == digest  # seeded: the same weights
