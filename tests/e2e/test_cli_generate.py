@@ -205,3 +205,26 @@ def test_stage2_is_reproducible_from_its_seed(run: Path, tmp_path: Path) -> None
     assert main(["train-mask", "--model", str(copy), "--max-steps", "2", "--log-steps", "1"]) == 0
     first = (run / "rmp" / "model.safetensors").read_bytes()
     assert (copy / "rmp" / "model.safetensors").read_bytes() == first
+
+
+def test_pairs_with_other_settings_never_share_a_folder(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    import seas.generate.run as gen_run
+    from seas.generate.pipeline import Result
+
+    def fast(self: object, jobs: list) -> list:  # only the folder bookkeeping is under test here
+        return [Result(j, np.zeros((64, 64, 3), np.uint8), np.ones((64, 64), bool), 1.0) for j in jobs]
+
+    monkeypatch.setattr(gen_run.MaskedSampler, "run", fast)
+    out = tmp_path / "out"
+    argv = ["generate", "--model", str(run), "--out", str(out), "--defect-type", "cut", "--num-per-type"]
+    assert main([*argv, "1", "--seed", "0"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "1", "--seed", "100", "--guidance", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "holds pairs made with other settings (--seed 0 -> 100; --guidance 8.0 -> 2.0)" in err
+    config = json.loads((out / "tire" / "config.json").read_text())["config"]["GenerateConfig"]
+    assert config["seed"] == 0  # the record still describes the pairs on disk
+    assert main([*argv, "2", "--seed", "0", "--batch-size", "1"]) == 0  # more pairs, same pixel settings: fine
+    manifest = (out / "tire" / "cut" / "manifest.jsonl").read_text().splitlines()
+    assert [json.loads(line)["seed"] for line in manifest] == [0, 1]

@@ -85,19 +85,46 @@ def _dtype(cfg: GenerateConfig, device: torch.device) -> torch.dtype:
     return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
 
 
+# Settings that decide a pair's pixels: pairs made with other values must never share a folder.
+PIXEL_SETTINGS = ("seed", "steps", "guidance", "negative_prompt", "start", "strength", "reference_pool",
+                  "extended_steps", "timestep_spacing", "mask_steps", "mask_threshold", "rmp_bn", "min_mask_fraction",
+                  "max_mask_fraction", "max_attempts", "dtype")  # fmt: skip
+
+
+def check_same_settings(product_out: Path, cfg: GenerateConfig) -> None:
+    """Refuse to add pairs to a folder whose existing pairs were made with other pixel settings or model.
+
+    Raises:
+        ConfigError: Names every differing flag (old -> new).
+    """
+    record = product_out / "config.json"
+    has_pairs = any(product_out.glob("*/manifest.jsonl")) or any(product_out.glob("*/.records/*.json"))
+    if not (has_pairs and record.is_file()):
+        return
+    old = json.loads(record.read_text(encoding="utf-8")).get("config", {}).get("GenerateConfig", {})
+    new = config_to_dict(cfg)
+    changed = [f"{flag(k)} {old[k]!r} -> {new[k]!r}" for k in PIXEL_SETTINGS if k in old and old[k] != new[k]]
+    if "model" in old and Path(old["model"]).resolve() != cfg.model.resolve():
+        changed.append(f"--model {old['model']} -> {cfg.model}")
+    if changed:
+        raise ConfigError(product_out, f"holds pairs made with other settings ({'; '.join(changed)})",
+                          "rerun with the same settings to add pairs, or choose another --out")  # fmt: skip
+
+
 def generate(cfg: GenerateConfig) -> dict[str, Any]:  # Any: JSON summary
     """Generate every requested folder; returns ``{folder: pairs on disk}`` and the output root."""
     run_dir = cfg.model
     data_cfg, model_cfg, _ = read_stage1_configs(run_dir)
-    parts, token_map = load_generator(run_dir)
-    rmp = load_rmp(run_dir)
     data = load_product(data_cfg)
     split = read_split(run_dir / "split.json", data)
+    product_out = cfg.out / split.product
+    check_same_settings(product_out, cfg)  # before any weights load
+    parts, token_map = load_generator(run_dir)
+    rmp = load_rmp(run_dir)
     state = PartialState(cpu=cfg.cpu or not torch.cuda.is_available())
     device, dtype = state.device, _dtype(cfg, state.device)
     groups = _groups(cfg, token_map)
     ids = checkpoint_ids(run_dir)
-    product_out = cfg.out / split.product
     if state.is_main_process:
         write_run_record(product_out, [cfg], parts.identity, "generate")
     sampler = MaskedSampler(parts, rmp, cfg, model_cfg.resolution, device, dtype)
