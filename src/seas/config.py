@@ -97,7 +97,9 @@ def check_numbers(cfg: Any) -> None:
             raise ConfigError(name, f"must be in [0, 1), got {value}", None)
     limit = getattr(cfg, "checkpoints_total_limit", None)
     if limit is not None and limit < 1:
-        raise ConfigError(flag("checkpoints_total_limit"), f"must be at least 1, got {limit}", "omit it to keep all")
+        raise ConfigError(
+            flag("checkpoints_total_limit"), f"must be at least 1, got {limit}", "keep at least one checkpoint"
+        )
 
 
 @dataclass(frozen=True)
