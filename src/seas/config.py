@@ -71,12 +71,13 @@ def _is_rate(name: str) -> bool:
     return "learning_rate" in name or name.endswith("_lr") or name == "adam_epsilon"
 
 
-def check_numbers(cfg: Any) -> None:
+def check_numbers(cfg: Any, at_least_one: tuple[str, ...] = ()) -> None:
     """The checks every numeric field of every config gets, before its own: one line naming the flag.
 
     Every number is finite and >= 0 (no option here means anything negative); integer fields hold
     integers below 2**31 (seeds up to 2**32 - 1); learning rates and Adam's epsilon are > 0;
-    thresholds and Adam betas lie in [0, 1); a checkpoint limit, when set, keeps at least one.
+    thresholds and Adam betas lie in [0, 1); a checkpoint limit, when set, keeps at least one; the
+    fields named in ``at_least_one`` (counts and sizes) are >= 1.
     """
     for f in dataclasses.fields(cfg):
         value, name = getattr(cfg, f.name), flag(f.name)
@@ -95,6 +96,9 @@ def check_numbers(cfg: Any) -> None:
             raise ConfigError(name, "must be > 0, got 0", None)
         if f.name in _UNIT_INTERVAL and value >= 1:
             raise ConfigError(name, f"must be in [0, 1), got {value}", None)
+    for name in at_least_one:
+        if getattr(cfg, name) < 1:
+            raise ConfigError(flag(name), f"must be at least 1, got {getattr(cfg, name)}", None)
     limit = getattr(cfg, "checkpoints_total_limit", None)
     if limit is not None and limit < 1:
         raise ConfigError(
@@ -150,13 +154,11 @@ class DataConfig:
     )
 
     def __post_init__(self) -> None:
-        check_numbers(self)
+        check_numbers(self, at_least_one=("num_normals",))
         if not 0 < self.train_fraction <= 1:
             raise ConfigError(
                 flag("train_fraction"), f"must be in (0, 1], got {self.train_fraction}", "use e.g. 0.3333"
             )
-        if self.num_normals < 1:
-            raise ConfigError(flag("num_normals"), f"must be at least 1, got {self.num_normals}", None)
         folder_flags = {"defect_root": self.defect_root, "mask_root": self.mask_root, "normal_dir": self.normal_dir}
         if self.layout == "folder":
             missing = [k for k, v in folder_flags.items() if v is None]
@@ -277,17 +279,9 @@ class PretrainConfig:
     log_steps: int = field(default=25, metadata=_help("Write losses to the phase's logs.jsonl every N steps."))
 
     def __post_init__(self) -> None:
-        check_numbers(self)
-        for name in ("unet_steps", "batch_size", "log_steps"):
-            if getattr(self, name) < 1:
-                raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
-        for name in ("sample_steps", "checkpointing_steps", "kl_weight", "gradient_weight", "snr_gamma"):
-            if getattr(self, name) < 0:
-                raise ConfigError(flag(name), f"must be >= 0, got {getattr(self, name)}", None)
+        check_numbers(self, at_least_one=("unet_steps", "batch_size", "log_steps"))
         if self.vae_crop < 0 or self.vae_crop % 8:
             raise ConfigError(flag("vae_crop"), f"must be 0 or a positive multiple of 8, got {self.vae_crop}", None)
-        if self.vae_steps is not None and self.vae_steps < 0:
-            raise ConfigError(flag("vae_steps"), f"must be >= 0, got {self.vae_steps}", None)
         if not 0 <= self.cond_dropout < 1:
             raise ConfigError(flag("cond_dropout"), f"must be in [0, 1), got {self.cond_dropout}", None)
         if not 0 <= self.ema_decay < 1:
@@ -383,14 +377,8 @@ class TrainConfig:
     )
 
     def __post_init__(self) -> None:
-        check_numbers(self)
         positive = ("normal_tokens", "anomaly_tokens", "batch_anomaly", "grad_accum", "steps_per_type", "log_steps")
-        for name in positive:
-            if getattr(self, name) < 1:
-                raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
-        for name in ("batch_normal", "checkpointing_steps", "lora_rank", "validation_steps"):
-            if getattr(self, name) < 0:
-                raise ConfigError(flag(name), f"must be >= 0, got {getattr(self, name)}", None)
+        check_numbers(self, at_least_one=positive)
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(flag("max_steps"), f"must be at least 1, got {self.max_steps}", None)
         if self.normal_token == self.anomaly_token:
@@ -437,13 +425,7 @@ class MaskTrainConfig:
     log_steps: int = field(default=10, metadata=_help("Write losses to the stage-2 log every N steps."))
 
     def __post_init__(self) -> None:
-        check_numbers(self)
-        for name in ("rmp_steps_per_type", "rmp_batch_anomaly", "grad_accum", "log_steps"):
-            if getattr(self, name) < 1:
-                raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
-        for name in ("rmp_batch_normal", "checkpointing_steps"):
-            if getattr(self, name) < 0:
-                raise ConfigError(flag(name), f"must be >= 0, got {getattr(self, name)}", None)
+        check_numbers(self, at_least_one=("rmp_steps_per_type", "rmp_batch_anomaly", "grad_accum", "log_steps"))
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(flag("max_steps"), f"must be at least 1, got {self.max_steps}", None)
 
@@ -511,10 +493,7 @@ class GenerateConfig:
     )
 
     def __post_init__(self) -> None:
-        check_numbers(self)
-        for name in ("num_per_type", "steps", "mask_steps", "batch_size", "max_attempts"):
-            if getattr(self, name) < 1:
-                raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
+        check_numbers(self, at_least_one=("num_per_type", "steps", "mask_steps", "batch_size", "max_attempts"))
         if self.mask_steps > self.steps:
             raise ConfigError(flag("mask_steps"), f"{self.mask_steps} exceeds --steps {self.steps}", None)
         if not 0 < self.strength <= 1:
@@ -560,13 +539,10 @@ class DownstreamConfig:
     cpu: bool = field(default=False, metadata=_help("Evaluate on CPU even when a GPU is present."))
 
     def __post_init__(self) -> None:
-        check_numbers(self)
+        check_numbers(self, at_least_one=("eval_resolution", "seg_epochs", "seg_batch_size"))
         unknown = sorted(set(self.variants) - {"real", "perlin", "cutpaste", "seas"})
         if unknown:
             raise ConfigError(flag("variants"), f"unknown {', '.join(unknown)}", "use real, perlin, cutpaste, seas")
-        for name in ("eval_resolution", "seg_epochs", "seg_batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
 
 
 @dataclass(frozen=True)
@@ -587,10 +563,7 @@ class QualityConfig:
     cpu: bool = field(default=False, metadata=_help("Evaluate on CPU even when a GPU is present."))
 
     def __post_init__(self) -> None:
-        check_numbers(self)
-        for name in ("eval_resolution", "seg_epochs", "seg_batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
+        check_numbers(self, at_least_one=("eval_resolution", "seg_epochs", "seg_batch_size"))
 
 
 @dataclass(frozen=True)
@@ -622,10 +595,7 @@ class GenerationMetricsConfig:
     cpu: bool = field(default=False, metadata=_help("Run the metric networks on CPU even when a GPU is present."))
 
     def __post_init__(self) -> None:
-        check_numbers(self)
-        for name in ("cap", "metric_resolution", "splits", "metric_batch_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
+        check_numbers(self, at_least_one=("cap", "metric_resolution", "splits", "metric_batch_size"))
 
 
 @dataclass(frozen=True)
@@ -647,10 +617,7 @@ class BenchmarkConfig:
     )
 
     def __post_init__(self) -> None:
-        check_numbers(self)
-        for name in ("steps", "batch_anomaly", "grad_accum"):
-            if getattr(self, name) < 1:
-                raise ConfigError(flag(name), f"must be at least 1, got {getattr(self, name)}", None)
+        check_numbers(self, at_least_one=("steps", "batch_anomaly", "grad_accum"))
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:  # Any: any of this module's config dataclasses
