@@ -118,7 +118,7 @@ def synthetic_pairs(kind: str, normals: list[tuple[np.ndarray, np.ndarray]], cou
 
 def _variant_metrics(cfg: DownstreamConfig, variant: str, base: list[tuple[np.ndarray, np.ndarray]],
                      extra: Iterator[tuple[np.ndarray, np.ndarray]], extra_count: int,
-                     test: dict[str, list[tuple[np.ndarray, np.ndarray]]], device: torch.device,
+                     test: dict[str, tuple[torch.Tensor, torch.Tensor]], device: torch.device,
                      ) -> dict[str, Any]:  # fmt: skip
     """Train one variant's segmenter (its training stack lives only in this call) and score every type."""
     started = time.perf_counter()
@@ -126,8 +126,7 @@ def _variant_metrics(cfg: DownstreamConfig, variant: str, base: list[tuple[np.nd
     model = train_segmenter(images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_lr, cfg.seed, device,
                             desc=f"segmenter ({variant}, {len(images)} images)")  # fmt: skip
     per_type = {}
-    for t, held in test.items():
-        x, y = stack_pairs(held)
+    for t, (x, y) in test.items():
         per_type[t] = segmentation_metrics(defect_probabilities(model, x, device), y.numpy())
     mean = {k: float(np.mean([per_type[t][k] for t in test])) for k in METRICS}
     return {"per_type": per_type, "mean": mean, "seconds": time.perf_counter() - started}
@@ -148,7 +147,8 @@ def evaluate_segmentation(cfg: DownstreamConfig) -> dict[str, Any]:  # Any: JSON
     real = list(load_eval_pairs([pair for t in types for pair in split.types[t].train], size))
     normals = list(load_eval_pairs([(p, None) for p in split.normals], size))
     test_good = list(load_eval_pairs([(s.image_path, None) for s in data.test_normals], size))
-    test = {t: list(load_eval_pairs(split.types[t].heldout, size)) + test_good for t in types}
+    # Stacked once: every variant is scored on the same tensors.
+    test = {t: stack_pairs(list(load_eval_pairs(split.types[t].heldout, size)) + test_good) for t in types}
     paths: list[tuple[Path, Path]] = []
     if any(v in cfg.variants for v in ("seas", *SYNTHETIC_KINDS)):  # the synthetic sets match the SeaS count
         paths = generated_pairs((cfg.generated or cfg.model / "generated") / split.product, types)
