@@ -127,3 +127,29 @@ def test_pretrain_refuses_test_images_and_bad_files(tire_root: Path, tmp_path: P
     assert main([*common, "--vae-crop", "30"]) == 2
     assert "--vae-crop" in capsys.readouterr().err
     assert not (tmp_path / "p").exists()  # nothing is created before the inputs are known good
+
+
+def test_vae_phase_alone_runs_under_bf16_autocast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import seas.pretrain.train as pretrain_train
+
+    seen: list[tuple[bool, torch.dtype]] = []
+    real = pretrain_train.vae_losses
+
+    def spy(*args: object, **kwargs: object) -> dict[str, torch.Tensor]:
+        seen.append((torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu")))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pretrain_train, "vae_losses", spy)
+    out = tmp_path / "prior"
+    argv = ["pretrain", "--base-model", "tiny", "--vae-steps", "2", "--unet-steps", "1", "--sample-steps", "0",
+            "--vae-crop", "32", "--cpu", "--vae-mixed-precision", "bf16", "--output-dir", str(out), *FAST]  # fmt: skip
+    assert main(argv) == 0
+    assert seen == [(True, torch.bfloat16)] * 2
+    weights = _tensors(out)
+    assert all(v.dtype == torch.float32 and torch.isfinite(v).all() for k, v in weights.items() if "vae/" in k)
+    logs = [json.loads(x) for x in (out / "unet_train" / "logs.jsonl").read_text().splitlines()]
+    assert np.isfinite(logs[-1]["total"])
+    record = json.loads((out / "config.json").read_text())
+    assert record["config"]["PretrainConfig"]["vae_mixed_precision"] == "bf16"
+    assert main(["pretrain", "--mixed-precision", "fp16", "--vae-mixed-precision", "bf16",
+                 "--output-dir", str(tmp_path / "x")]) == 2  # fmt: skip

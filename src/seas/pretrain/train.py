@@ -119,13 +119,19 @@ def _run_phase(module: torch.nn.Module, step_fn: Callable[[Any, Any, int], dict[
 def _train_vae(parts: SDComponents, images: NormalImages, cfg: PretrainConfig, out: Path, steps: int) -> None:
     """Phase 1: train the VAE, then set its latent scaling factor from the training images."""
     fixed = images.batch([(i, 0, 0) for i in range(min(8, len(images)))])
+
+    def vae_autocast(acc: Any) -> Any:
+        # --vae-mixed-precision bf16: autocast for this phase only (one Accelerator precision per process).
+        if cfg.vae_mixed_precision == "bf16":
+            return torch.autocast(acc.device.type, dtype=torch.bfloat16)
+        return acc.autocast()
     start_near_deterministic(parts.vae)  # a resumed run then loads its checkpoint over this
 
     def step_fn(acc: Any, vae: Any, index: int) -> dict[str, torch.Tensor]:
         plan = images.plan(cfg.seed, _PHASE_VAE, index, cfg.batch_size)
         crop = cfg.vae_crop if 0 < cfg.vae_crop < images.resolution else 0
         batch = (images.crops(plan, crop, cfg.seed, index) if crop else images.batch(plan)).to(acc.device)
-        with acc.autocast():
+        with vae_autocast(acc):
             return vae_losses(vae, batch, _generator(cfg.seed, _PHASE_VAE, index, acc.device), cfg.kl_weight,
                               cfg.gradient_weight)  # fmt: skip
 
