@@ -433,9 +433,23 @@ class MaskTrainConfig:
         default="latest", metadata=_help("Resume from the newest stage-2 checkpoint (latest) or a checkpoint folder.")
     )
     log_steps: int = field(default=10, metadata=_help("Write losses to the stage-2 log every N steps."))
+    bn_calibration_batches: int = field(
+        default=16,
+        metadata=_help(
+            "After training, re-estimate the head's BatchNorm statistics on this many batches of "
+            "inference-like features (training defect images, refined path, t <= --bn-calibration-max-t); "
+            "0 keeps the training-time running statistics (reference)."
+        ),
+    )
+    bn_calibration_max_t: int = field(
+        default=150, metadata=_help("Largest timestep of the calibration batches (generation's masks use t <= ~120).")
+    )
 
     def __post_init__(self) -> None:
         check_numbers(self, at_least_one=("rmp_steps_per_type", "rmp_batch_anomaly", "grad_accum", "log_steps"))
+        if self.bn_calibration_max_t > 999:
+            raise ConfigError(flag("bn_calibration_max_t"), f"must be <= 999, got {self.bn_calibration_max_t}",
+                              "SD schedules have timesteps 0-999")  # fmt: skip
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(flag("max_steps"), f"must be at least 1, got {self.max_steps}", None)
 

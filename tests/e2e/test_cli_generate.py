@@ -207,6 +207,25 @@ def test_stage2_is_reproducible_from_its_seed(run: Path, tmp_path: Path) -> None
     assert (copy / "rmp" / "model.safetensors").read_bytes() == first
 
 
+def test_stage2_recalibrates_only_batchnorm_statistics(run: Path, tmp_path: Path) -> None:
+    import shutil
+
+    from safetensors.torch import load_file
+
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("rmp", "stage2", "generated", "checkpoint_ids.json"))
+    argv = ["train-mask", "--model", str(copy), "--max-steps", "2", "--log-steps", "1", "--bn-calibration-batches"]
+    assert main([*argv, "0"]) == 0  # the reference: statistics as training left them
+    reference = load_file(str(copy / "rmp" / "model.safetensors"))
+    calibrated = load_file(str(run / "rmp" / "model.safetensors"))  # the fixture ran with the default (16)
+    stats = {k for k in reference if k.endswith(("running_mean", "running_var", "num_batches_tracked"))}
+    assert stats
+    assert all(torch.equal(reference[k], calibrated[k]) for k in reference.keys() - stats)
+    assert not torch.equal(reference["head.0.running_mean"], calibrated["head.0.running_mean"])
+    assert int(calibrated["head.0.num_batches_tracked"]) == 16
+    assert json.loads((run / "rmp" / "config.json").read_text())["bn_calibration_batches"] == 16
+
+
 def test_pairs_with_other_settings_never_share_a_folder(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     import seas.generate.run as gen_run

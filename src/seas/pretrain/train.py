@@ -125,6 +125,7 @@ def _train_vae(parts: SDComponents, images: NormalImages, cfg: PretrainConfig, o
         if cfg.vae_mixed_precision == "bf16":
             return torch.autocast(acc.device.type, dtype=torch.bfloat16)
         return acc.autocast()
+
     start_near_deterministic(parts.vae)  # a resumed run then loads its checkpoint over this
 
     def step_fn(acc: Any, vae: Any, index: int) -> dict[str, torch.Tensor]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +20,7 @@ from diffusers.models.transformers.transformer_2d import Transformer2DModel
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-__all__ = ["MRM", "RMPHead", "focal_loss", "focal_targets", "load_reference_rmp_state"]
+__all__ = ["MRM", "RMPHead", "focal_loss", "focal_targets", "load_reference_rmp_state", "recalibrate_batchnorm"]
 
 WIDTH = 192  # working channels: 128 from U32 + 64 from U64
 
@@ -121,6 +122,34 @@ class RMPHead(nn.Module):
         refined = self.refine_features(h64[:n_anomaly], vae_features)
         normal = F.interpolate(h64[n_anomaly:], size=refined.shape[-2:], mode="bilinear", align_corners=False)
         return self.probabilities(torch.cat([refined, normal])), self.probabilities(h64)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(head: RMPHead, batches: Iterable[tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]],
+                          ) -> int:  # fmt: skip
+    """Reset every BatchNorm's running statistics to their plain average over ``batches`` of the inference path.
+
+    Training updates the statistics from two different passes (refined anomaly rows plus upsampled normal
+    rows at full resolution, and every row at the 64 level) over timesteps 0-999, while generation runs
+    refined rows only at small timesteps; re-estimating them on inference-like features removes that
+    mismatch without touching a learned weight. Each batch is ``(u32, u64, vae_features)`` as
+    :meth:`RMPHead.forward` takes them. Returns the number of batches used.
+    """
+    norms = [m for m in head.modules() if isinstance(m, nn.BatchNorm2d)]
+    momenta = [m.momentum for m in norms]
+    was_training = head.training
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # cumulative average: every batch counts the same
+    head.train()
+    count = 0
+    for u32, u64, vae_features in batches:
+        head(u32, u64, vae_features)
+        count += 1
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
+    head.train(was_training)
+    return count
 
 
 def focal_targets(masks: torch.Tensor, rule: str) -> torch.Tensor:

@@ -27,7 +27,7 @@ from seas.stage1.artifacts import load_generator
 from seas.stage1.sampling import LatentEncoder, plan_micro_batch, step_generator
 from seas.stage1.train import encode_prompts, prompt_tables
 from seas.stage2.features import rmp_channels, unet_features, vae_decoder_features
-from seas.stage2.rmp import RMPHead, focal_loss, focal_targets
+from seas.stage2.rmp import RMPHead, focal_loss, focal_targets, recalibrate_batchnorm
 from seas.training import (
     LossLog,
     check_optional_packages,
@@ -133,12 +133,38 @@ def train_mask(cfg: MaskTrainConfig) -> Path:
         accelerator.backward(losses["total"])
         return losses
 
+    @torch.no_grad()
+    def calibration_batch(index: int) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
+        """Inference-path head inputs of calibration batch ``index``.
+
+        Training defect images only, with their prompts, at t <= bn_calibration_max_t, and the VAE
+        features of x_t: what generation and the held-out evaluation feed the head.
+        """
+        plan = plan_micro_batch(cfg.seed, index, split.train_pairs, list(split.normals),
+                                cfg.rmp_batch_anomaly + cfg.rmp_batch_normal, 0, train_cfg.augment)  # fmt: skip
+        generator = step_generator(cfg.seed, index, device)
+        latents, _ = encoder.encode(plan, generator)
+        timesteps = torch.randint(0, cfg.bn_calibration_max_t + 1, (latents.shape[0],), generator=generator,
+                                  device=device)  # fmt: skip
+        noisy = parts.scheduler.add_noise(
+            latents, torch.randn(latents.shape, generator=generator, device=device), timesteps
+        )
+        with unet_features(parts.unet) as u:
+            hidden = encode_prompts(parts.text_encoder, prompt_ids, [it.defect_type for it in plan.items], device)
+            parts.unet(noisy.to(frozen_dtype), timesteps, hidden.to(frozen_dtype))
+            vae_feats = vae_decoder_features(parts.vae, noisy.to(frozen_dtype) / parts.scaling_factor)
+        return u[0].float(), u[1].float(), [v.float() for v in vae_feats]
+
     run_steps(accelerator, [rmp], optimizer, micro_step, run_dir=work_dir, start=start, total=total,
               grad_accum=cfg.grad_accum, log=log, log_steps=cfg.log_steps, checkpointing_steps=cfg.checkpointing_steps,
               checkpoints_total_limit=cfg.checkpoints_total_limit, desc="stage 2")  # fmt: skip
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         head = accelerator.unwrap_model(rmp)
+        if cfg.bn_calibration_batches:
+            first = total * cfg.grad_accum * accelerator.num_processes  # the micro-batches after training's
+            with accelerator.autocast():
+                recalibrate_batchnorm(head, (calibration_batch(first + i) for i in range(cfg.bn_calibration_batches)))
 
         def write(folder: Path) -> None:
             save_file(
@@ -146,7 +172,9 @@ def train_mask(cfg: MaskTrainConfig) -> Path:
                 str(folder / "model.safetensors"),
             )
             atomic_write_json(folder / "config.json", {"unet_channels": list(unet_ch), "vae_channels": list(vae_ch),
-                                                       "steps": total, "focal_target": cfg.focal_target})  # fmt: skip
+                                                       "steps": total, "focal_target": cfg.focal_target,
+                                                       "bn_calibration_batches": cfg.bn_calibration_batches,
+                                                       "bn_calibration_max_t": cfg.bn_calibration_max_t})  # fmt: skip
 
         atomic_write_dir(out_dir, write)
     accelerator.end_training()

@@ -5,7 +5,7 @@ import re
 import pytest
 import torch
 
-from seas.stage2.rmp import RMPHead, focal_loss, focal_targets, load_reference_rmp_state
+from seas.stage2.rmp import RMPHead, focal_loss, focal_targets, load_reference_rmp_state, recalibrate_batchnorm
 
 
 def test_parameter_count_without_dead_parts() -> None:
@@ -44,6 +44,30 @@ def test_eval_mode_masks_do_not_depend_on_batch_mates() -> None:
     alone = head(u32[:1], u64[:1], [v[:1] for v in vae])
     together = head(u32, u64, vae)[:1]
     assert torch.allclose(alone, together, atol=1e-5)
+
+
+def test_batchnorm_recalibration_averages_inference_batches_and_keeps_weights() -> None:
+    head = _small()
+    head.train()
+    u32, u64, vae = _features(4)
+    head.forward_train(u32, u64, [v[:2] for v in vae], n_anomaly=2)  # training-time statistics, both passes
+    weights = {k: v.clone() for k, v in head.named_parameters()}
+    seen: list[torch.Tensor] = []
+    hook = head.head[0].register_forward_hook(lambda _m, args, _out: seen.append(args[0].detach().clone()))
+    batches = [(u32[:2], u64[:2], [v[:2] for v in vae]), (u32[2:], u64[2:], [v[2:] for v in vae])]
+    head.eval()
+    assert recalibrate_batchnorm(head, batches) == 2
+    hook.remove()
+    assert not head.training  # mode restored
+    norm = head.head[0]
+    assert norm.momentum == 0.1
+    assert int(norm.num_batches_tracked) == 2
+    expected = torch.stack([x.mean(dim=(0, 2, 3)) for x in seen]).mean(dim=0)  # plain average of batch means
+    assert torch.allclose(norm.running_mean, expected, atol=1e-6)
+    assert all(torch.equal(v, weights[k]) for k, v in head.named_parameters())
+    # a single batch: eval mode then normalises with that batch's own mean (the variance differs only by n/(n-1))
+    recalibrate_batchnorm(head, batches[:1])
+    assert torch.allclose(norm.running_mean, seen[0].mean(dim=(0, 2, 3)), atol=1e-6)
 
 
 def test_fused_inference_copy_matches_eval_mode() -> None:
