@@ -19,6 +19,7 @@ from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from transformers import CLIPTextModel
 
 from seas.files import atomic_write_dir
+from seas.integrity import record_weights
 
 LICENCE_NOTE = """# Built-in prior `{name}`: derived from MVTec 3D-AD (CC BY-NC-SA 4.0)
 
@@ -86,6 +87,7 @@ def main() -> None:
             "sha256": hashes,
         }
         (folder / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
+        record_weights(folder)  # sha256.json: checked each time the prior loads
 
     atomic_write_dir(args.dest, fill)
     size = sum(p.stat().st_size for p in args.dest.rglob("*") if p.is_file())

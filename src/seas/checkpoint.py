@@ -15,8 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from seas.errors import ConfigError
+from seas.errors import ConfigError, ModelLoadError
 from seas.files import atomic_write_dir, atomic_write_json
+from seas.integrity import record_weights, verify_weights
 
 __all__ = ["list_checkpoints", "resolve_resume", "save_checkpoint"]
 
@@ -53,13 +54,19 @@ def resolve_resume(run_dir: Path, resume: str | None) -> Path | None:
     if resume is None:
         return None
     if resume == "latest":
-        found = list_checkpoints(run_dir)
-        return found[-1][1] if found else None
+        for _, folder in reversed(list_checkpoints(run_dir)):
+            try:
+                verify_weights(folder, None)
+                return folder
+            except ModelLoadError as exc:
+                logger.warning("%s; checkpoint passed over, trying the one before it", exc)
+        return None
     path = Path(resume)
     if not (path / "seas_state.json").is_file():
         raise ConfigError(
             path, "not a seas checkpoint folder (no seas_state.json)", "pass 'latest' or a checkpoint-N folder"
         )
+    verify_weights(path, "pass an undamaged checkpoint (--resume latest takes the newest one)")
     return path
 
 
@@ -79,6 +86,7 @@ def save_checkpoint(
 
     def fill(folder: Path) -> None:
         write_state(folder)
+        record_weights(folder)  # every weights file with its sha256, checked on resume
         atomic_write_json(folder / "seas_state.json", {"step": step, **extra})
 
     atomic_write_dir(target, fill)

@@ -33,7 +33,7 @@ from seas.config import (
     dumps,
 )
 from seas.config_flags import add_config_flags, resolve_configs
-from seas.errors import ConfigError, SeasError
+from seas.errors import ConfigError, SeasError, storage_error
 from seas.locks import writer_lock, writer_locks
 
 Handler = Callable[[argparse.Namespace, list[Any]], int]  # Any: the command's resolved config dataclasses
@@ -383,6 +383,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # the operating system refused a path outside the atomic writers (mkdir, lock, read)
+        error = storage_error(Path(exc.filename or "?"), exc)
+        if args.debug or error is None:
+            raise
+        print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -11,21 +11,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from seas.errors import SeasError, storage_error
+
 __all__ = ["atomic_write_bytes", "atomic_write_dir", "atomic_write_json", "atomic_write_text", "remove_leftovers"]
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        _raise_storage_error(path, exc)
+        raise
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         Path(tmp).replace(path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        _raise_storage_error(path, exc)
         raise
 
 
@@ -48,8 +55,12 @@ def atomic_write_dir(path: Path, fill: Callable[[Path], None]) -> None:
         path: Final folder.
         fill: Called with the temporary folder; writes everything the folder should hold.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as exc:
+        _raise_storage_error(path, exc)
+        raise
     try:
         fill(tmp)
         if path.exists():
@@ -60,9 +71,18 @@ def atomic_write_dir(path: Path, fill: Callable[[Path], None]) -> None:
             shutil.rmtree(old, ignore_errors=True)
         else:
             tmp.replace(path)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(tmp, ignore_errors=True)
+        _raise_storage_error(path, exc)
         raise
+
+
+def _raise_storage_error(path: Path, exc: BaseException) -> None:
+    """Re-raise a failed write of ``path`` as one line naming it (disk full, read-only, ...); else return."""
+    if isinstance(exc, Exception) and not isinstance(exc, SeasError):  # an inner write's error already names its path
+        error = storage_error(path, exc)
+        if error is not None:
+            raise error from exc
 
 
 # What the writers above leave behind when a process dies mid-write: ``.<name>.<8 random chars>.tmp``

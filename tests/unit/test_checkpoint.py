@@ -30,3 +30,29 @@ def test_no_checkpoint_means_a_fresh_start(tmp_path: Path) -> None:
     _checkpoint(tmp_path, 4, complete=False)
     assert resolve_resume(tmp_path, "latest") is None
     assert resolve_resume(tmp_path / "missing", "latest") is None
+
+
+def test_latest_passes_over_a_damaged_checkpoint_and_an_explicit_one_is_refused(tmp_path: Path) -> None:
+    import pytest
+
+    from seas.checkpoint import save_checkpoint
+    from seas.errors import ModelLoadError
+
+    def write(folder: Path) -> None:
+        (folder / "model.safetensors").write_bytes(bytes(range(256)) * 64)
+        (folder / "optimizer.bin").write_bytes(b"state" * 100)
+
+    for step in (2, 4):
+        save_checkpoint(tmp_path, step, write, {}, total_limit=None)
+    assert json.loads((tmp_path / "checkpoint-4" / "sha256.json").read_text())["files"].keys() == {
+        "model.safetensors",
+        "optimizer.bin",
+    }
+    assert resolve_resume(tmp_path, "latest") == tmp_path / "checkpoint-4"
+    damaged = tmp_path / "checkpoint-4" / "model.safetensors"
+    data = bytearray(damaged.read_bytes())
+    data[100:200] = bytes(100)  # zeroed in place, same size
+    damaged.write_bytes(bytes(data))
+    assert resolve_resume(tmp_path, "latest") == tmp_path / "checkpoint-2"
+    with pytest.raises(ModelLoadError, match=r"checkpoint-4/model\.safetensors: damaged: its sha256 differs"):
+        resolve_resume(tmp_path, str(tmp_path / "checkpoint-4"))

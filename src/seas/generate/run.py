@@ -9,7 +9,6 @@ Indices are sharded over processes (``n mod world == rank``) when started with `
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections import deque
@@ -27,7 +26,8 @@ from seas.errors import ConfigError, SeasError, flag
 from seas.files import atomic_write_json
 from seas.generate.outputs import PairFolder, export_anomalib
 from seas.generate.pipeline import Job, MaskedSampler
-from seas.stage1.artifacts import load_generator
+from seas.integrity import combined_id, file_sha256, recorded_hashes
+from seas.stage1.artifacts import generator_weight_files, load_generator
 from seas.stage1.tokens import TokenMap
 from seas.stage2.train import load_rmp, read_stage1_configs
 
@@ -42,24 +42,20 @@ def job_seed(base_seed: int, index: int, attempt: int) -> int:
     return base_seed + index + attempt * RETRY_STRIDE
 
 
-def _sha256(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 24), b""):
-                digest.update(block)
-    return digest.hexdigest()[:16]
-
-
 def checkpoint_ids(run_dir: Path) -> dict[str, str]:
-    """Content hashes of the generator and RMP weights (cached in ``<run>/checkpoint_ids.json``)."""
-    cache = run_dir / "checkpoint_ids.json"
-    if cache.is_file():
-        return json.loads(cache.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-    generator = sorted((run_dir / "unet").glob("*.safetensors")) + sorted(run_dir.glob("token_embeddings.safetensors"))
-    generator += sorted((run_dir / "text_encoder").glob("*.safetensors"))
-    ids = {"generator": _sha256(generator), "rmp": _sha256([run_dir / "rmp" / "model.safetensors"])}
-    atomic_write_json(cache, ids)
+    """Identities of the generator and RMP weights, from the sha256 records written with them.
+
+    Recomputed on every call (a folder without a record is hashed directly), so an identity never
+    outlives the files it names; ``<run>/checkpoint_ids.json`` is written for the report, never read back.
+    """
+    ids = {}
+    for key, folder, files in (("generator", run_dir, generator_weight_files(run_dir)),
+                               ("rmp", run_dir / "rmp", [run_dir / "rmp" / "model.safetensors"])):  # fmt: skip
+        hashes = recorded_hashes(folder)
+        if hashes is None:
+            hashes = {p.relative_to(folder).as_posix(): file_sha256(p) for p in files if p.is_file()}
+        ids[key] = combined_id(hashes)
+    atomic_write_json(run_dir / "checkpoint_ids.json", ids)
     return ids
 
 

@@ -20,6 +20,7 @@ from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from seas.errors import ModelLoadError
+from seas.integrity import verify_weights
 from seas.models.builtin import BUILTIN_MODELS, BUILTIN_PRIORS, build_builtin, prior_dir, tokenizer_dir
 
 __all__ = ["SDComponents", "load_base_model"]
@@ -122,12 +123,14 @@ def load_base_model(spec: str, seed: int = 0, resolution: int = 512) -> SDCompon
         parts = build_builtin(spec, seed, resolution)
         identity: dict[str, Any] = {"kind": "builtin", "name": spec, "seed": seed}
     elif spec in BUILTIN_PRIORS:
+        verify_weights(prior_dir(spec), "reinstall seas (pip install --force-reinstall) or rebuild the prior")
         parts = _from_shipped_prior(spec)
         unet_file = prior_dir(spec) / "unet" / "diffusion_pytorch_model.safetensors"
         identity = {"kind": "builtin-prior", "name": spec, "unet_sha256": _file_hash(unet_file)}
     elif path.is_dir():
         if not (path / "unet").is_dir():
             raise ModelLoadError(path, "not a diffusers model folder (no unet/ sub-folder)", _FIX)
+        verify_weights(path, "the folder changed since seas pretrain wrote it: rebuild it or restore a copy")
         parts = _guarded(lambda: _from_folder_or_hub(str(path), local_only=True), path)
         identity = {"kind": "folder", "path": str(path.resolve())}
     elif path.is_file():

@@ -27,6 +27,7 @@ import torch
 
 from seas.config import DataConfig, ModelConfig, PretrainConfig, write_run_record
 from seas.files import atomic_write_dir, atomic_write_json
+from seas.integrity import record_weights, weight_files
 from seas.models.builtin import BUILTIN_MODELS
 from seas.models.loading import SDComponents, load_base_model
 from seas.pretrain.images import NormalImages, list_prior_images
@@ -265,6 +266,7 @@ def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) 
     for module in (parts.unet, parts.vae, parts.text_encoder):
         module.to("cpu")
     _export(parts, out)
+    record_weights(out, [p for name in ("unet", "vae", "text_encoder") for p in weight_files(out / name)])
     atomic_write_json(out / "pretrain_complete.json", {"vae_steps": vae_steps, "unet_steps": cfg.unet_steps,
                                                        "prompt": prompt, "images": len(paths)})  # fmt: skip
     return out

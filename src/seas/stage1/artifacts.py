@@ -14,10 +14,11 @@ from diffusers import UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from seas.errors import ModelLoadError
+from seas.integrity import verify_weights
 from seas.models.loading import SDComponents, load_base_model
 from seas.stage1.tokens import TokenMap, load_token_rows
 
-__all__ = ["load_generator", "missing_generator_files"]
+__all__ = ["generator_problem", "generator_weight_files", "load_generator", "missing_generator_files"]
 
 
 def missing_generator_files(run_dir: Path) -> list[Path]:
@@ -29,6 +30,24 @@ def missing_generator_files(run_dir: Path) -> list[Path]:
     if not rows.is_file() and not encoder.is_file():
         missing.append(rows)
     return missing
+
+
+def generator_weight_files(run_dir: Path) -> list[Path]:
+    """The weights files of a finished stage-1 run's hand-over (U-Net, token rows or text encoder)."""
+    files = sorted((run_dir / "unet").glob("*.safetensors")) + sorted(run_dir.glob("token_embeddings.safetensors"))
+    return files + sorted((run_dir / "text_encoder").glob("*.safetensors"))
+
+
+def generator_problem(run_dir: Path) -> str | None:
+    """Why a finished stage-1 run's hand-over cannot be used (a missing or damaged file), or None."""
+    missing = missing_generator_files(run_dir)
+    if missing:
+        return f"{missing[0]} is missing"
+    try:
+        verify_weights(run_dir, None)
+    except ModelLoadError as exc:
+        return str(exc)
+    return None
 
 
 def load_generator(run_dir: Path) -> tuple[SDComponents, TokenMap]:
@@ -43,6 +62,7 @@ def load_generator(run_dir: Path) -> tuple[SDComponents, TokenMap]:
     if missing:  # a local path: never let the loaders fall through to a hub lookup
         raise ModelLoadError(missing[0], "missing from this finished stage-1 run",
                              f"rerun seas train --output-dir {run_dir} (same flags) to write it again")  # fmt: skip
+    verify_weights(run_dir, f"rerun seas train --output-dir {run_dir} (same flags) to write it again")
     record = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
     model_cfg = record["config"]["ModelConfig"]
     parts = load_base_model(model_cfg["base_model"], model_cfg["model_seed"], model_cfg["resolution"])

@@ -23,8 +23,9 @@ from seas.data.catalog import load_product
 from seas.data.inspection import inspect_product
 from seas.data.split import DataSplit, make_split, read_split, write_split
 from seas.files import atomic_write_dir, atomic_write_json, atomic_write_text
+from seas.integrity import record_weights
 from seas.models.loading import SDComponents, load_base_model
-from seas.stage1.artifacts import missing_generator_files
+from seas.stage1.artifacts import generator_problem, generator_weight_files
 from seas.stage1.attention import AttentionCapture, DACaptureProcessor, capturing, install_capture_processors
 from seas.stage1.losses import denoise_target, step_losses
 from seas.stage1.sampling import LatentEncoder, MicroBatchPlan, plan_micro_batch, step_generator
@@ -186,6 +187,7 @@ def _export(s: Session, unet: Any, text_encoder: Any, run_dir: Path, steps: int)
     else:
         atomic_write_dir(run_dir / "text_encoder", lambda d: text_encoder.save_pretrained(d, safe_serialization=True))
     atomic_write_text(run_dir / "token_map.json", s.token_map.to_json() + "\n")
+    record_weights(run_dir, generator_weight_files(run_dir))  # after every weights file, before the marker
     atomic_write_json(run_dir / "train_complete.json", {"steps": steps, "embeddings": s.cfg.embeddings})
 
 
@@ -193,11 +195,11 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig) -> Pat
     """Run stage 1 and return the run folder (see the module docstring for its contents)."""
     run_dir = cfg.output_dir
     if (run_dir / "train_complete.json").is_file():
-        missing = missing_generator_files(run_dir)
-        if not missing:
+        problem = generator_problem(run_dir)
+        if problem is None:
             logger.warning("%s already holds a finished stage-1 run; nothing to do", run_dir)
             return run_dir
-        logger.warning("%s is missing; training again from the last checkpoint to write it", missing[0])
+        logger.warning("%s; training again from the last checkpoint to write it", problem)
         (run_dir / "train_complete.json").unlink()
     check_optional_packages(cfg.optimizer, cfg.lora_rank)
     check_resume_settings(run_dir, [data_cfg, model_cfg, cfg])

@@ -23,6 +23,7 @@ from seas.data.catalog import load_product
 from seas.data.split import read_split
 from seas.errors import ModelLoadError
 from seas.files import atomic_write_dir, atomic_write_json
+from seas.integrity import record_weights, verify_weights
 from seas.stage1.artifacts import load_generator
 from seas.stage1.sampling import LatentEncoder, plan_micro_batch, step_generator
 from seas.stage1.train import encode_prompts, prompt_tables
@@ -75,8 +76,12 @@ def train_mask(cfg: MaskTrainConfig) -> Path:
     run_dir = cfg.model
     out_dir, work_dir = run_dir / "rmp", run_dir / "stage2"
     if (out_dir / "model.safetensors").is_file():
-        logger.warning("%s already holds trained RMP weights; nothing to do", out_dir)
-        return out_dir
+        try:
+            verify_weights(out_dir, None)
+            logger.warning("%s already holds trained RMP weights; nothing to do", out_dir)
+            return out_dir
+        except ModelLoadError as exc:
+            logger.warning("%s; writing the RMP weights again from the last checkpoint", exc)
     check_optional_packages(cfg.optimizer)
     check_resume_settings(work_dir, [cfg])
     data_cfg, model_cfg, train_cfg = read_stage1_configs(run_dir)
@@ -175,6 +180,7 @@ def train_mask(cfg: MaskTrainConfig) -> Path:
                                                        "steps": total, "focal_target": cfg.focal_target,
                                                        "bn_calibration_batches": cfg.bn_calibration_batches,
                                                        "bn_calibration_max_t": cfg.bn_calibration_max_t})  # fmt: skip
+            record_weights(folder)  # last: lists model.safetensors with its sha256
 
         atomic_write_dir(out_dir, write)
     accelerator.end_training()
@@ -187,6 +193,7 @@ def load_rmp(run_dir: Path) -> RMPHead:
     if not (folder / "model.safetensors").is_file():
         raise ModelLoadError(folder, "no trained RMP weights", "run seas train-mask --model RUN first")
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    verify_weights(folder, f"delete {folder} and rerun seas train-mask --model {run_dir}")
     head = RMPHead(tuple(config["unet_channels"]), tuple(config["vae_channels"]))  # type: ignore[arg-type]
     head.load_state_dict(load_file(str(folder / "model.safetensors")))
     return head.eval()

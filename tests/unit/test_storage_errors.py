@@ -1,0 +1,115 @@
+"""Operating-system failures while writing: one line naming the path, nothing half-written left (issue 10)."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from seas.cli import main
+from seas.errors import StorageError, storage_error
+from seas.files import atomic_write_bytes, atomic_write_dir
+
+# What the libraries raise on a full disk (the issue's reports): torch.save's writer and safetensors.
+TORCH_FULL = RuntimeError("[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed writing file "
+                          "data/0: file write failed")  # fmt: skip
+SAFETENSORS_FULL = Exception('Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space '
+                             'left on device" })')  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("exc", "problem"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), "no space left on device"),
+        (OSError(errno.EROFS, "Read-only file system"), "read-only file system; choose a writable output folder"),
+        (PermissionError(errno.EACCES, "Permission denied"), "permission denied"),
+        (TORCH_FULL, "could not be written"),
+        (SAFETENSORS_FULL, "no space left on device"),
+    ],
+)
+def test_a_failed_folder_write_names_the_folder_and_leaves_nothing(tmp_path: Path, exc: Exception,
+                                                                     problem: str) -> None:  # fmt: skip
+    target = tmp_path / "run" / "checkpoint-3"
+
+    def fill(folder: Path) -> None:
+        (folder / "model.safetensors").write_bytes(b"\0" * 1000)  # half of a checkpoint
+        raise exc
+
+    with pytest.raises(StorageError) as caught:
+        atomic_write_dir(target, fill)
+    message = str(caught.value)
+    assert message.startswith(f"{target}: {problem}")
+    assert "\n" not in message
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == []  # no checkpoint-3, no temporary folder
+
+
+def test_a_failed_file_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "image" / "0001.png"
+    atomic_write_bytes(target, b"old")
+
+    def full(_fd: int) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(StorageError, match=r"0001\.png: no space left on device \(\d+ MB free there\)"):
+        atomic_write_bytes(target, b"new")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["0001.png"]
+
+
+def test_errors_that_are_not_storage_failures_keep_their_type(tmp_path: Path) -> None:
+    assert storage_error(tmp_path, ValueError("shape mismatch")) is None
+    assert storage_error(tmp_path, OSError(errno.EINVAL, "Invalid argument")) is None
+
+    def broken(_folder: Path) -> None:
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):
+        atomic_write_dir(tmp_path / "x", broken)
+
+
+def test_an_output_path_under_a_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    out = tmp_path / "file" / "run"
+    assert main(["train", "--base-model", "tiny", "--output-dir", str(out), "--max-steps", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert err.startswith("error: ")
+    assert str(tmp_path / "file") in err
+    assert "Traceback" not in err
+
+
+def test_disk_full_during_a_checkpoint_is_one_line_and_the_run_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from accelerate import Accelerator
+
+    from tests.conftest import TIRE_ROOT
+
+    out = tmp_path / "run"
+    argv = ["train", "--data", str(TIRE_ROOT), "--layout", "mvtec", "--product", "tire", "--base-model", "tiny",
+            "--resolution", "64", "--max-steps", "3", "--checkpointing-steps", "1", "--log-steps", "1",
+            "--validation-steps", "0", "--output-dir", str(out)]  # fmt: skip
+    real = Accelerator.save_state
+    calls = []
+
+    def save_state(self: Accelerator, output_dir: str, **kwargs: object) -> object:
+        calls.append(output_dir)
+        if len(calls) == 2:  # the second checkpoint finds the disk full
+            raise TORCH_FULL
+        return real(self, output_dir, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Accelerator, "save_state", save_state)
+    assert main(argv) == 2
+    stderr = capsys.readouterr().err
+    err = re.findall(r"error: [^\r\n]*", stderr)  # the rest is the progress bar
+    assert len(err) == 1
+    assert "Traceback" not in stderr
+    assert err[0].startswith(f"error: {out / 'checkpoint-2'}: could not be written")
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith((".", "checkpoint"))) == ["checkpoint-1"]
+    monkeypatch.setattr(Accelerator, "save_state", real)
+    assert main(argv) == 0  # space freed: resumes from checkpoint-1 and finishes
+    assert (out / "train_complete.json").is_file()
