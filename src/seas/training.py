@@ -121,52 +121,83 @@ class LossLog:
         return values
 
     def truncate(self, step: int) -> None:
-        """Drop lines past ``step`` (written by a run killed after its last checkpoint)."""
+        """Drop lines past ``step`` (written by a run killed after its last checkpoint) and any cut-off line."""
         if self.path.is_file():
-            text = self.path.read_text(encoding="utf-8")
-            lines = [line for line in text.splitlines() if json.loads(line)["step"] <= step]
-            atomic_write_text(self.path, "".join(f"{line}\n" for line in lines))
+            kept = []
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    if json.loads(line)["step"] <= step:
+                        kept.append(line)
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    continue  # a line cut off by a kill mid-write
+            atomic_write_text(self.path, "".join(f"{line}\n" for line in kept))
 
 
-def check_resume_settings(run_dir: Path, configs: list[Any], checkpoint_dirs: Sequence[Path] = ()) -> None:
-    """Refuse to resume a run folder whose recorded settings differ from ``configs`` (beyond RESUMABLE_CHANGES).
+def check_resume_settings(run_dir: Path, configs: list[Any], checkpoint_dirs: Sequence[Path] = (),
+                          finished_marker: Path | None = None) -> None:  # fmt: skip
+    """Refuse to continue a run folder whose recorded settings differ from ``configs`` (beyond RESUMABLE_CHANGES).
+
+    Checked whenever the folder holds a settings record, whether it has checkpoints, a finished
+    export, or nothing yet (a run killed before its first checkpoint already wrote its split and
+    record). The folder's own path is not compared (a moved or respelled folder is the same run);
+    other paths compare resolved.
 
     Args:
         run_dir: Folder holding ``config.json`` (and, by default, the checkpoints).
         configs: The new run's config dataclasses.
         checkpoint_dirs: Other folders whose checkpoints also belong to this run (``seas pretrain`` phases).
+        finished_marker: The file whose presence means the run finished (only changes the message).
 
     Raises:
         ConfigError: Names the differing settings.
     """
+    import dataclasses
+
     from seas.config import config_to_dict
 
     record_path = run_dir / "config.json"
-    has_progress = any(resolve_resume(d, "latest") is not None or (d / "complete.json").is_file()
-                       for d in [run_dir, *checkpoint_dirs])  # fmt: skip
-    if not has_progress or not record_path.is_file():
+    if not record_path.is_file():
         return
     recorded = json.loads(record_path.read_text(encoding="utf-8")).get("config", {})
     changed = []
     for cfg in configs:
         old = recorded.get(type(cfg).__name__, {})
+        paths = {f.name for f in dataclasses.fields(cfg) if "Path" in str(f.type)}
         for key, value in config_to_dict(cfg).items():
-            if key in old and key not in RESUMABLE_CHANGES and old[key] != value:
-                changed.append(f"{flag(key)} {old[key]!r} -> {value!r}")
+            if key not in old or key in RESUMABLE_CHANGES or key in _FOLDER_ITSELF or old[key] == value:
+                continue
+            if key in paths and _same_path(old[key], value):
+                continue
+            changed.append(f"{flag(key)} {old[key]!r} -> {value!r}")
     if changed:
-        raise ConfigError(run_dir, f"has checkpoints made with other settings ({'; '.join(changed)})",
-                          "rerun with the same settings to resume, or choose a new --output-dir")  # fmt: skip
+        has_progress = any(resolve_resume(d, "latest") is not None or (d / "complete.json").is_file()
+                           for d in [run_dir, *checkpoint_dirs])  # fmt: skip
+        what = "has checkpoints made with" if has_progress else "was started with"
+        if finished_marker is not None and finished_marker.is_file():
+            what = "holds a finished run made with"
+        raise ConfigError(run_dir, f"{what} other settings ({'; '.join(changed)})",
+                          "rerun with the same settings to continue it, or choose a new --output-dir")  # fmt: skip
+
+
+# A run folder's own location (moved, or spelled relative vs absolute) does not change the run.
+_FOLDER_ITSELF = frozenset({"output_dir", "model"})
+
+
+def _same_path(old: object, new: object) -> bool:
+    if not isinstance(old, str) or not isinstance(new, str):
+        return False
+    return Path(old).expanduser().resolve() == Path(new).expanduser().resolve()
 
 
 def resume_step(accelerator: Accelerator, run_dir: Path, resume: str | None, log: LossLog) -> int:
     """Load the checkpoint named by ``resume`` (``latest``: the newest, if any); returns its step (0 if none)."""
     folder = resolve_resume(run_dir, resume)
-    if folder is None:
-        return 0
-    accelerator.load_state(str(folder))
-    step = int(json.loads((folder / "seas_state.json").read_text())["step"])
+    step = 0
+    if folder is not None:
+        accelerator.load_state(str(folder))
+        step = int(json.loads((folder / "seas_state.json").read_text())["step"])
     if accelerator.is_main_process:
-        log.truncate(step)
+        log.truncate(step)  # also at 0: a run killed before its first checkpoint logged steps it will redo
     return step
 
 

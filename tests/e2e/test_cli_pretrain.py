@@ -55,6 +55,14 @@ def test_pretrain_from_scratch_writes_a_loadable_diffusers_folder(tmp_path: Path
     before = _tensors(out)
     assert main(argv) == 0  # a finished prior is not retrained
     assert all(torch.equal(before[k], v) for k, v in _tensors(out).items())
+    from seas.errors import ModelLoadError
+
+    recorded = json.loads((out / "sha256.json").read_text())["files"]
+    assert sorted(recorded) == sorted(str(p.relative_to(out)) for p in out.glob("*/*.safetensors"))
+    vae_file = out / "vae" / "diffusion_pytorch_model.safetensors"
+    vae_file.write_bytes(vae_file.read_bytes()[:-8])
+    with pytest.raises(ModelLoadError, match=r"vae/diffusion_pytorch_model\.safetensors: damaged"):
+        load_base_model(str(out))
 
 
 def test_pretrain_from_a_checkpoint_keeps_vae_and_text_encoder_bit_identical(tmp_path: Path) -> None:

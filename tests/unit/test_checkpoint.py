@@ -56,3 +56,29 @@ def test_latest_passes_over_a_damaged_checkpoint_and_an_explicit_one_is_refused(
     assert resolve_resume(tmp_path, "latest") == tmp_path / "checkpoint-2"
     with pytest.raises(ModelLoadError, match=r"checkpoint-4/model\.safetensors: damaged: its sha256 differs"):
         resolve_resume(tmp_path, str(tmp_path / "checkpoint-4"))
+
+
+def test_loss_log_keeps_each_step_once_after_kills(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from seas.checkpoint import save_checkpoint
+    from seas.training import LossLog, resume_step
+
+    path = tmp_path / "logs.jsonl"
+    lines = [json.dumps({"step": s, "total": 1.0}) for s in (1, 2, 3)]
+    path.write_text("\n".join(lines) + '\n{"step": 4, "tot')  # killed mid-line, before any checkpoint
+    log = LossLog(path, ("total",))
+    main_process = SimpleNamespace(is_main_process=True)
+    assert resume_step(main_process, tmp_path, "latest", log) == 0  # type: ignore[arg-type]
+    assert path.read_text() == ""  # the restart redoes steps 1-3: their old lines go
+
+    path.write_text("\n".join(lines) + "\n" + json.dumps({"step": 4, "total": 1.0}) + "\n")
+    save_checkpoint(tmp_path, 2, lambda folder: None, {}, total_limit=None)
+
+    class Loader(SimpleNamespace):
+        def load_state(self, folder: str) -> None:
+            self.loaded = folder
+
+    acc = Loader(is_main_process=True)
+    assert resume_step(acc, tmp_path, "latest", log) == 2  # type: ignore[arg-type]
+    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [1, 2]

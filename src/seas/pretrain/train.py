@@ -233,6 +233,12 @@ def _phase_done(phase_dir: Path) -> bool:
 def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) -> Path:
     """Train a product prior and return its folder (a diffusers model; see the module docstring)."""
     out = cfg.output_dir
+    check_resume_settings(
+        out,
+        [data_cfg, model_cfg, cfg],
+        [out / "vae_train", out / "unet_train"],
+        finished_marker=out / "pretrain_complete.json",
+    )
     if (out / "pretrain_complete.json").is_file():
         logger.warning("%s already holds a finished prior; nothing to do", out)
         return out
@@ -241,7 +247,6 @@ def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) 
     from_scratch = model_cfg.base_model in BUILTIN_MODELS
     vae_steps = cfg.vae_steps if cfg.vae_steps is not None else (VAE_STEPS_FROM_SCRATCH if from_scratch else 0)
     lr = cfg.unet_learning_rate if cfg.unet_learning_rate is not None else (3e-4 if from_scratch else 1e-5)
-    check_resume_settings(out, [data_cfg, model_cfg, cfg], [out / "vae_train", out / "unet_train"])
     images = NormalImages(paths, model_cfg.resolution, cfg.resize, cfg.augment)  # every file decoded: fails early
     torch.manual_seed(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)

@@ -194,6 +194,7 @@ def _export(s: Session, unet: Any, text_encoder: Any, run_dir: Path, steps: int)
 def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig) -> Path:
     """Run stage 1 and return the run folder (see the module docstring for its contents)."""
     run_dir = cfg.output_dir
+    check_resume_settings(run_dir, [data_cfg, model_cfg, cfg], finished_marker=run_dir / "train_complete.json")
     if (run_dir / "train_complete.json").is_file():
         problem = generator_problem(run_dir)
         if problem is None:
@@ -202,7 +203,6 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig) -> Pat
         logger.warning("%s; training again from the last checkpoint to write it", problem)
         (run_dir / "train_complete.json").unlink()
     check_optional_packages(cfg.optimizer, cfg.lora_rank)
-    check_resume_settings(run_dir, [data_cfg, model_cfg, cfg])
     accelerator = make_accelerator(cfg.mixed_precision, cfg.grad_accum, cfg.cpu, run_dir)
     torch.manual_seed(cfg.seed)
     run_dir.mkdir(parents=True, exist_ok=True)

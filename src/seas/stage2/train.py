@@ -75,6 +75,7 @@ def train_mask(cfg: MaskTrainConfig) -> Path:
     """Train the RMP head of a finished stage-1 run; returns the ``rmp`` folder."""
     run_dir = cfg.model
     out_dir, work_dir = run_dir / "rmp", run_dir / "stage2"
+    check_resume_settings(work_dir, [cfg], finished_marker=out_dir / "model.safetensors")
     if (out_dir / "model.safetensors").is_file():
         try:
             verify_weights(out_dir, None)
@@ -83,7 +84,6 @@ def train_mask(cfg: MaskTrainConfig) -> Path:
         except ModelLoadError as exc:
             logger.warning("%s; writing the RMP weights again from the last checkpoint", exc)
     check_optional_packages(cfg.optimizer)
-    check_resume_settings(work_dir, [cfg])
     data_cfg, model_cfg, train_cfg = read_stage1_configs(run_dir)
     accelerator = make_accelerator(cfg.mixed_precision, cfg.grad_accum, cfg.cpu, work_dir)
     device = accelerator.device
