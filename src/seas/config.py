@@ -636,8 +636,11 @@ class BenchmarkConfig:
     )
     gradient_checkpointing: bool = field(default=False, metadata=_help("Enable U-Net gradient checkpointing."))
     optimizer: Literal["adamw", "adamw8bit"] = field(default="adamw", metadata=_help("AdamW or 8-bit AdamW."))
+    lora_rank: int = field(
+        default=0, metadata=_help("Train LoRA adapters of this rank instead of the whole U-Net (both variants).")
+    )
     results: Path | None = field(
-        default=None, metadata=_help("Append the result here as JSON (default: docs/benchmarks/<what>/results.jsonl).")
+        default=None, metadata=_help("Append the result to this JSON-lines file (default: print only, write nothing).")
     )
 
     def __post_init__(self) -> None:

@@ -8,15 +8,15 @@ plus RMP mask on the last steps, reference start). The ratio is the price of the
 
 from __future__ import annotations
 
-import gc
 import platform
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from diffusers import StableDiffusionImg2ImgPipeline
 from PIL import Image
 
-from seas.benchmark.timing import time_calls
+from seas.benchmark.timing import time_interleaved
 from seas.config import BenchmarkConfig, DataConfig, GenerateConfig, config_to_dict, package_versions
 from seas.data.catalog import load_product
 from seas.generate.pipeline import Job, MaskedSampler
@@ -43,31 +43,33 @@ def run_generate_benchmark(base_model: str, resolution: int, bench: BenchmarkCon
         feature_extractor=None, requires_safety_checker=False,
     ).to(device, dtype)  # fmt: skip
     pipe.set_progress_bar_config(disable=True)
-    holder = {"pipe": pipe}
-    del pipe
+    unet_ch, vae_ch = rmp_channels(parts.unet, parts.vae)
+    cfg = GenerateConfig(steps=steps, guidance=guidance, batch_size=batch)
+    jobs = [Job(i, 0, i, "a photo of an object with a defect", references[i % len(references)], True)
+            for i in range(batch)]  # fmt: skip
 
-    def stock() -> None:
-        prompts = ["a photo of an object with a defect"] * batch
-        generator = torch.Generator(device).manual_seed(0)
-        holder["pipe"](prompts, image=images, strength=1.0, num_inference_steps=steps, guidance_scale=guidance,
-                       output_type="np", generator=generator)  # fmt: skip
+    def stock() -> Callable[[], object]:
+        def call() -> None:
+            prompts = ["a photo of an object with a defect"] * batch
+            generator = torch.Generator(device).manual_seed(0)
+            pipe(prompts, image=images, strength=1.0, num_inference_steps=steps, guidance_scale=guidance,
+                 output_type="np", generator=generator)  # fmt: skip
+
+        return call
+
+    def seas() -> Callable[[], object]:  # the same U-Net, VAE and text encoder modules as the stock pipeline
+        sampler = MaskedSampler(parts, RMPHead(unet_ch, vae_ch).eval(), cfg, resolution, device, dtype)
+        return lambda: sampler.run(jobs)
 
     results: dict[str, Any] = {"base_model": base_model, "resolution": resolution, "batch": batch, "steps": steps,
                                "guidance": guidance, "device": device.type, "dtype": str(dtype)}  # fmt: skip
-    results["stock_img2img"] = time_calls(stock, max(bench.warmup, 1), bench.steps, device)
-    holder.clear()  # free the stock pipeline's device copies before measuring ours
-    gc.collect()
-    unet_ch, vae_ch = rmp_channels(parts.unet, parts.vae)
-    cfg = GenerateConfig(steps=steps, guidance=guidance, batch_size=batch)
-    sampler = MaskedSampler(parts, RMPHead(unet_ch, vae_ch).eval(), cfg, resolution, device, dtype)
-    jobs = [Job(i, 0, i, "a photo of an object with a defect", references[i % len(references)], True)
-            for i in range(batch)]  # fmt: skip
-    results["seas_image_and_mask"] = time_calls(lambda: sampler.run(jobs), max(bench.warmup, 1), bench.steps, device)
+    timed = time_interleaved({"stock_img2img": stock, "seas_image_and_mask": seas}, max(bench.warmup, 1),
+                             bench.steps, device)  # fmt: skip
+    results.update(timed["variants"])
     for key in ("stock_img2img", "seas_image_and_mask"):
-        results[key]["ms_per_image"] = 1000 * results[key]["median_batch_s"] / batch
-    results["seas_over_stock"] = (
-        results["seas_image_and_mask"]["median_batch_s"] / results["stock_img2img"]["median_batch_s"]
-    )
+        results[key]["ms_per_image"] = 1000 * results[key]["median_s"] / batch
+    results["seas_over_stock"] = timed["ratio"]["seas_image_and_mask"]["median"]
+    results["seas_over_stock_spread"] = timed["ratio"]["seas_image_and_mask"]
     results["hardware"] = torch.cuda.get_device_name() if device.type == "cuda" else platform.machine()
     results["threads"] = torch.get_num_threads()
     results["settings"] = config_to_dict(bench)

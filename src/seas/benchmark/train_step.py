@@ -21,9 +21,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from seas.benchmark.timing import time_calls
+from seas.benchmark.timing import time_interleaved
 from seas.config import BenchmarkConfig, config_to_dict, package_versions
+from seas.files import atomic_write_text
 from seas.models.loading import load_base_model
+from seas.models.lora import add_lora
 from seas.stage1.attention import AttentionCapture, capturing, install_capture_processors
 from seas.stage1.losses import step_losses
 from seas.stage1.tokens import add_prompt_tokens, make_token_map, token_positions
@@ -83,6 +85,8 @@ def _stock_step(settings: BenchmarkSettings, device: torch.device, dtype: torch.
         parts.tokenizer,
         parts.scheduler,
     )
+    if settings.lora_rank:
+        add_lora(unet, settings.lora_rank)
     if settings.gradient_checkpointing:
         unet.enable_gradient_checkpointing()
     te.requires_grad_(False)
@@ -90,7 +94,7 @@ def _stock_step(settings: BenchmarkSettings, device: torch.device, dtype: torch.
               padding="max_length", max_length=77, return_tensors="pt").input_ids.to(device)  # fmt: skip
     x = _inputs(settings, device)
     noisy = sched.add_noise(x["latents"], x["noise"], x["timesteps"].cpu()).to(device)
-    opt = _optimizer([{"params": list(unet.parameters()), "lr": 4e-6}], settings.optimizer)
+    opt = _optimizer([{"params": [p for p in unet.parameters() if p.requires_grad], "lr": 4e-6}], settings.optimizer)
 
     def step() -> None:
         for _ in range(settings.grad_accum):
@@ -114,6 +118,8 @@ def _seas_step(settings: BenchmarkSettings, device: torch.device, dtype: torch.d
     processors = install_capture_processors(unet, "down")
     unet.to(device).train()
     te.to(device)
+    if settings.lora_rank:
+        add_lora(unet, settings.lora_rank)
     if settings.gradient_checkpointing:
         unet.enable_gradient_checkpointing()
     types = ["crack", "scratch"][: settings.batch_anomaly] * settings.batch_anomaly
@@ -128,7 +134,8 @@ def _seas_step(settings: BenchmarkSettings, device: torch.device, dtype: torch.d
     x = _inputs(settings, device)
     noisy = sched.add_noise(x["latents"], x["noise"], x["timesteps"].cpu()).to(device)
     index = torch.tensor(row_of, device=device)
-    groups = [{"params": list(unet.parameters()), "lr": 4e-6}, {"params": token_params, "lr": 4e-5}]
+    groups = [{"params": [p for p in unet.parameters() if p.requires_grad], "lr": 4e-6},
+              {"params": token_params, "lr": 4e-5}]  # fmt: skip
     opt = _optimizer(groups, settings.optimizer)
     latent = settings.resolution // 8
 
@@ -148,7 +155,7 @@ def _seas_step(settings: BenchmarkSettings, device: torch.device, dtype: torch.d
 
 
 def run_train_benchmark(settings: BenchmarkSettings) -> dict[str, Any]:  # Any: JSON values
-    """Measure the stock step, then the SeaS step, and return both with their ratio and the environment."""
+    """Build both steps, time them interleaved, and return both with their ratio and the environment."""
     torch.manual_seed(settings.seed)
     device, dtype = _device_and_dtype(settings)
     results: dict[str, Any] = {
@@ -156,25 +163,25 @@ def run_train_benchmark(settings: BenchmarkSettings) -> dict[str, Any]:  # Any: 
         "resolution": settings.resolution,
         "settings": config_to_dict(settings.config),
         "device": device.type,
+        "dtype": str(dtype or torch.float32),
     }
-    for name, build in (("stock_step", _stock_step), ("seas_step", _seas_step)):
-        step = build(settings, device, dtype)
-        results[name] = time_calls(step, settings.warmup, settings.steps, device)
-        del step
-        gc.collect()
-        if device.type == "cuda":
-            torch.cuda.empty_cache()
-    results["seas_over_stock"] = results["seas_step"]["median_s"] / results["stock_step"]["median_s"]
+    timed = time_interleaved({"stock_step": lambda: _stock_step(settings, device, dtype),
+                              "seas_step": lambda: _seas_step(settings, device, dtype)},
+                             settings.warmup, settings.steps, device)  # fmt: skip
+    results.update(timed["variants"])
+    ratio = timed["ratio"]["seas_step"]
+    results["seas_over_stock"] = ratio["median"]
+    results["seas_over_stock_spread"] = ratio
     results["hardware"] = (
         torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or platform.machine()
     )
     results["threads"] = torch.get_num_threads()
     results["versions"] = package_versions()
+    gc.collect()
     return results
 
 
 def write_result(results: dict[str, Any], path: Path) -> None:  # Any: JSON values
-    """Append one JSON line to ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(results, sort_keys=True) + "\n")
+    """Append one JSON line to ``path`` (the whole file rewritten atomically)."""
+    old = path.read_text(encoding="utf-8") if path.is_file() else ""
+    atomic_write_text(path, old + json.dumps(results, sort_keys=True) + "\n")

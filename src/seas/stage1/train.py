@@ -25,6 +25,7 @@ from seas.data.split import DataSplit, make_split, read_split, write_split
 from seas.files import atomic_write_dir, atomic_write_json, atomic_write_text
 from seas.integrity import record_weights
 from seas.models.loading import SDComponents, load_base_model
+from seas.models.lora import add_lora
 from seas.stage1.artifacts import generator_problem, generator_weight_files
 from seas.stage1.attention import AttentionCapture, DACaptureProcessor, capturing, install_capture_processors
 from seas.stage1.losses import denoise_target, step_losses
@@ -101,15 +102,6 @@ def prompt_tables(
         wanted = torch.tensor(tok.convert_tokens_to_ids(list(token_map.normal) + list(token_map.anomaly[defect_type])))
         positions[defect_type] = token_positions(ids[None], wanted[None])[0]
     return prompt_ids, positions
-
-
-def _add_lora(unet: Any, rank: int) -> None:  # Any: UNet2DConditionModel
-    """Freeze the U-Net and give its attention projections trainable LoRA adapters (peft, through diffusers)."""
-    from peft import LoraConfig  # checked at start-up by check_optional_packages
-
-    unet.requires_grad_(False)
-    targets = ["to_q", "to_k", "to_v", "to_out.0"]
-    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian", target_modules=targets))
 
 
 def _build_optimizer(
@@ -219,7 +211,7 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig) -> Pat
         parts.vae.to(dtype=torch.bfloat16)
     parts.unet.train()
     if cfg.lora_rank:
-        _add_lora(parts.unet, cfg.lora_rank)
+        add_lora(parts.unet, cfg.lora_rank)
     if cfg.gradient_checkpointing:
         parts.unet.enable_gradient_checkpointing()
     optimizer = _build_optimizer(parts.unet, token_params, cfg)
