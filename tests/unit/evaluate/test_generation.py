@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,12 +102,27 @@ def test_inception_score_extremes() -> None:
     assert math.isfinite(score["is_mean"])
 
 
-def test_missing_metric_networks_fail_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_metric_networks_fail_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Holds whether the optional packages are installed or not: each case is made missing here."""
+    import importlib.util
+
+    # weights missing (an empty TORCH_HOME / a file that does not exist), packages as installed
+    if all(importlib.util.find_spec(m) is not None for m in ("lpips", "torchvision")):
+        with pytest.raises(ModelLoadError, match="LPIPS alex backbone weights not found"):
+            load_lpips("alex", torch_home=tmp_path)
+    if importlib.util.find_spec("torch_fidelity") is not None:
+        with pytest.raises(ModelLoadError, match="Inception-v3 weights file not found"):
+            load_inception(tmp_path / "missing.pth")
+    # packages missing
+    real = importlib.util.find_spec
+    hidden = {"lpips", "torchvision", "torch_fidelity"}
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in hidden else real(name, *a))
     with pytest.raises(ModelLoadError) as exc:
-        load_lpips("alex")
-    assert "\n" not in str(exc.value)
-    assert "IC-LPIPS" in str(exc.value) or "weights" in str(exc.value)
+        load_lpips("alex", torch_home=tmp_path)
+    assert str(exc.value) == ("IC-LPIPS: needs the optional package(s) lpips, torchvision; pip install lpips "
+                              "torchvision (matching your torch build) to compute it")  # fmt: skip
     monkeypatch.delenv("SEAS_INCEPTION_WEIGHTS", raising=False)
     with pytest.raises(ModelLoadError) as exc:
         load_inception()
     assert "\n" not in str(exc.value)
+    assert "torch-fidelity" in str(exc.value)
