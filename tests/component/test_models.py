@@ -15,8 +15,8 @@ def test_tiny_is_deterministic_per_seed() -> None:
     b = load_base_model("tiny", seed=0, resolution=64)
     c = load_base_model("tiny", seed=1, resolution=64)
     wa, wb, wc = (m.unet.conv_in.weight for m in (a, b, c))
-    assert torch.equal(wa, wb)
-    assert not torch.equal(wa, wc)
+    assert torch.equal(wa, wb)  # same machine: the same seeded initialisation twice
+    assert not torch.equal(wa, wc)  # another seed
     assert a.scaling_factor == pytest.approx(0.18215)
     assert a.prediction_type == "epsilon"
     assert a.text_width == 32
@@ -37,11 +37,12 @@ def test_save_and_reload_as_diffusers_folder(tmp_path: Path) -> None:
     parts = load_base_model("tiny", resolution=64)
     for name in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
         getattr(parts, name).save_pretrained(tmp_path / name)
+    # exact: saved and loaded: a copy
     assert torch.equal(UNet2DConditionModel.from_pretrained(tmp_path / "unet").conv_in.weight,
                        parts.unet.conv_in.weight)  # fmt: skip
     again = load_base_model(str(tmp_path))
     assert again.identity["kind"] == "folder"
-    assert torch.equal(
+    assert torch.equal(  # saved and loaded: a copy
         again.text_encoder.get_input_embeddings().weight, parts.text_encoder.get_input_embeddings().weight
     )
 

@@ -75,7 +75,7 @@ def test_inputs_text_and_unet_forward(ref: dict[str, Any]) -> None:
     ids = ref["tokenizer"](
         prompts, padding="max_length", max_length=77, truncation=True, return_tensors="pt"
     ).input_ids
-    assert torch.equal(ids, S["input_ids"])
+    assert torch.equal(ids, S["input_ids"])  # integer token ids
     # Across CPUs (AMD vs Intel vector paths) add_noise may differ in the last bit: compare with a tolerance.
     noisy = ref["scheduler"].add_noise(S["z0"], S["noise"], S["timesteps"])
     torch.testing.assert_close(noisy, S["noisy_latents"], rtol=1e-6, atol=1e-6)

@@ -54,7 +54,7 @@ def test_pretrain_from_scratch_writes_a_loadable_diffusers_folder(tmp_path: Path
     assert grid.shape == (64, 64 * 8, 3)
     before = _tensors(out)
     assert main(argv) == 0  # a finished prior is not retrained
-    assert all(torch.equal(before[k], v) for k, v in _tensors(out).items())
+    assert all(torch.equal(before[k], v) for k, v in _tensors(out).items())  # not retrained: the same files
     from seas.errors import ModelLoadError
 
     recorded = json.loads((out / "sha256.json").read_text())["files"]
@@ -80,9 +80,9 @@ def test_pretrain_from_a_checkpoint_keeps_vae_and_text_encoder_bit_identical(tmp
     for part in ("vae", "text_encoder"):
         a, b = _tensors(base / part), _tensors(out / part)
         assert a.keys() == b.keys()
-        assert all(torch.equal(a[k], b[k]) for k in a), part
+        assert all(torch.equal(a[k], b[k]) for k in a), part  # frozen parts are written back untouched
     a, b = _tensors(base / "unet"), _tensors(out / "unet")
-    assert any(not torch.equal(a[k], b[k]) for k in a)
+    assert any(not torch.equal(a[k], b[k]) for k in a)  # the U-Net was trained
     record = json.loads((out / "config.json").read_text())
     assert record["base_model"]["kind"] == "folder"
 

@@ -52,7 +52,7 @@ def test_train_on_tire_writes_a_loadable_generator(tire_root: Path, tmp_path: Pa
     before = {k: v.clone() for k, v in _weights(run).items()}
     assert main(argv) == 0  # a rerun of a finished run does nothing
     after = _weights(run)
-    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert all(torch.equal(before[k], after[k]) for k in before)  # frozen weights are not touched
 
 
 def test_validation_grid_every_n_steps(tmp_path: Path) -> None:
@@ -94,7 +94,7 @@ def test_lora_changes_only_attention_projections_and_exports_a_plain_unet(tmp_pa
     base = build_builtin("tiny", 0, 64)["unet"].state_dict()
     trained = load_file(str(run / "unet" / "diffusion_pytorch_model.safetensors"))
     assert trained.keys() == base.keys()  # adapters merged: no lora_A/lora_B keys left
-    changed = [k for k in base if not torch.equal(base[k], trained[k])]
+    changed = [k for k in base if not torch.equal(base[k], trained[k])]  # which weights training moved at all
     assert changed
     assert all(any(t in k for t in ("to_q", "to_k", "to_v", "to_out.0")) for k in changed)
 
@@ -119,6 +119,7 @@ def test_kill_9_and_resume_is_bit_identical(tmp_path: Path) -> None:
     subprocess.run(_train_cmd(killed, 8), env=env, check=True, capture_output=True)
     a, b = _weights(straight), _weights(killed)
     assert a.keys() == b.keys()
+    # exact: same machine: resume claim
     assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])][:5]
     kept = sorted(p.name for p in killed.glob("checkpoint-*"))
     assert kept == ["checkpoint-4", "checkpoint-6"]  # total limit 2; no checkpoint at the final step

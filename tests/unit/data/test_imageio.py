@@ -18,13 +18,13 @@ def test_modes_become_rgb(tmp_path: Path) -> None:
     assert read_rgb(tmp_path / "g.png")[0, 1].tolist() == [128, 128, 128]
     rgba = Image.fromarray(np.dstack([RGB, np.full((2, 2), 17, np.uint8)]), "RGBA")
     rgba.save(tmp_path / "a.png")
-    assert np.array_equal(read_rgb(tmp_path / "a.png"), RGB)
+    assert np.array_equal(read_rgb(tmp_path / "a.png"), RGB)  # uint8 pixels of a lossless file
     Image.fromarray(RGB).convert("P").save(tmp_path / "p.png")
     assert read_rgb(tmp_path / "p.png").shape == (2, 2, 3)
     Image.fromarray(RGB).convert("CMYK").save(tmp_path / "c.tif")
     assert np.abs(read_rgb(tmp_path / "c.tif").astype(int) - RGB).max() <= 2
     Image.fromarray(RGB).save(tmp_path / "t.tiff")
-    assert np.array_equal(read_rgb(tmp_path / "t.tiff"), RGB)
+    assert np.array_equal(read_rgb(tmp_path / "t.tiff"), RGB)  # uint8 pixels of a lossless file
 
 
 def test_16_bit_is_scaled_not_clipped(tmp_path: Path) -> None:

@@ -29,8 +29,8 @@ def test_stack_pairs_fills_uint8_from_an_iterator_as_from_a_list() -> None:
     assert images.shape == (5, 3, 32, 32)
     assert masks.dtype == torch.bool
     assert consumed == [0, 1, 2, 3, 4]
-    assert torch.equal(images, listed[0])
-    assert torch.equal(images[2].permute(1, 2, 0), torch.from_numpy(items[2][0]))
+    assert torch.equal(images, listed[0])  # uint8 pixels, copied not computed
+    assert torch.equal(images[2].permute(1, 2, 0), torch.from_numpy(items[2][0]))  # uint8 pixels, copied not computed
     assert stack_pairs([])[0].shape[0] == 0
 
 
@@ -40,10 +40,12 @@ def test_synthetic_sets_are_seeded_per_kind_and_uint8() -> None:
     again = list(synthetic_pairs("cutpaste", normals, 6, seed=3))
     perlin = list(synthetic_pairs("perlin", normals, 6, seed=3))
     assert all(i.dtype == np.uint8 and m.any() for i, m in cut + perlin)
+    # exact: uint8 images and masks from the same seeded draws
     assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]) for a, b in zip(cut, again, strict=True))
     other = list(synthetic_pairs("cutpaste", normals, 6, seed=4))
-    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(cut, other, strict=True))
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(cut, other, strict=True))  # uint8 masks
     outside = ~cut[0][1]
+    # exact: uint8 pixels outside the pasted patch are copied
     base_matches = [np.array_equal(cut[0][0][outside], n[0][outside]) for n in normals]
     assert any(base_matches)  # outside its mask a CutPaste image is one of the normals, unchanged
 
@@ -55,7 +57,8 @@ def test_segmenter_on_uint8_equals_float_input() -> None:
     a = train_segmenter(images, masks, 1, 2, 1e-3, 0, torch.device("cpu"))
     b = train_segmenter(images.float() / 255.0, masks, 1, 2, 1e-3, 0, torch.device("cpu"))
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
-        assert torch.equal(pa, pb)
+        assert torch.equal(pa, pb)  # same machine: one computation, two batchings
     probs = defect_probabilities(a, images, torch.device("cpu"), batch=3)
     assert probs.shape == (4, 32, 32)
+    # exact: same machine: the same float computation from uint8 or float input
     assert np.array_equal(probs, defect_probabilities(b, images.float() / 255.0, torch.device("cpu"), batch=3))

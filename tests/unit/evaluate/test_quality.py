@@ -44,7 +44,7 @@ def test_derangement_has_no_fixed_point_and_is_seeded() -> None:
         order = derangement(n, seed=4)
         assert sorted(order.tolist()) == list(range(n))
         assert not np.any(order == np.arange(n))
-        assert np.array_equal(order, derangement(n, seed=4))
+        assert np.array_equal(order, derangement(n, seed=4))  # integer permutation
 
 
 def test_pixel_scores_perfect_chance_and_missing_class() -> None:

@@ -42,8 +42,8 @@ def test_new_rows_train_and_every_other_row_stays_bit_identical() -> None:
     new_ids = tok.convert_tokens_to_ids(tm.new_tokens)
     assert new_ids == list(range(49408, 49413))
     object_id, defect_id = (tok.encode(w, add_special_tokens=False)[0] for w in ("object", "defect"))
-    assert torch.equal(params[0][0], before[object_id])
-    assert torch.equal(params[0][1], before[defect_id])
+    assert torch.equal(params[0][0], before[object_id])  # rows copied, not computed
+    assert torch.equal(params[0][1], before[defect_id])  # rows copied, not computed
     opt = torch.optim.AdamW(params, lr=1e-2, weight_decay=0.5)  # strong decay: would shrink frozen rows
     ids = tok(tm.prompt("crack"), padding="max_length", max_length=77, return_tensors="pt").input_ids
     for _ in range(3):
@@ -52,8 +52,8 @@ def test_new_rows_train_and_every_other_row_stays_bit_identical() -> None:
         opt.zero_grad()
     spliced = te.get_input_embeddings()
     assert isinstance(spliced, SplicedEmbedding)
-    assert torch.equal(spliced.base.weight, before)
-    assert not torch.equal(params[0][1], before[defect_id])
+    assert torch.equal(spliced.base.weight, before)  # frozen rows are not touched
+    assert not torch.equal(params[0][1], before[defect_id])  # an optimiser step changed it
     assert [n for n, p in te.named_parameters() if p.requires_grad] == ["embeddings.token_embedding.new_rows"]
 
 

@@ -64,7 +64,7 @@ def test_batchnorm_recalibration_averages_inference_batches_and_keeps_weights() 
     assert int(norm.num_batches_tracked) == 2
     expected = torch.stack([x.mean(dim=(0, 2, 3)) for x in seen]).mean(dim=0)  # plain average of batch means
     assert torch.allclose(norm.running_mean, expected, atol=1e-6)
-    assert all(torch.equal(v, weights[k]) for k, v in head.named_parameters())
+    assert all(torch.equal(v, weights[k]) for k, v in head.named_parameters())  # parameters are not touched at all
     # a single batch: eval mode then normalises with that batch's own mean (the variance differs only by n/(n-1))
     recalibrate_batchnorm(head, batches[:1])
     assert torch.allclose(norm.running_mean, seen[0].mean(dim=(0, 2, 3)), atol=1e-6)
@@ -123,7 +123,7 @@ def test_reference_weights_load_after_renaming() -> None:
     assert not unexpected
     for key, value in ours.state_dict().items():
         if not key.endswith("num_batches_tracked"):
-            assert torch.equal(fresh.state_dict()[key], value), key
+            assert torch.equal(fresh.state_dict()[key], value), key  # a state-dict copy
     with pytest.raises(KeyError, match="unexpected key"):
         load_reference_rmp_state({"time_embedding.weight": torch.zeros(1)})
 
