@@ -126,6 +126,47 @@ def _coerce(cls: type, name: str, value: Any, source: str) -> Any:
         raise ConfigError(source, f"{name} must be {getattr(tp, '__name__', tp)}, got {value!r}", None) from exc
 
 
+# Stage sections of a config file: values that apply to one stage only (e.g. ``train_mask: {max_steps: 40}``
+# next to a shared ``max_steps: 20``), the way accelerate's config scopes settings per launcher.
+STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "pretrain": ("PretrainConfig",),
+    "train": ("TrainConfig",),
+    "train_mask": ("MaskTrainConfig",),
+    "generate": ("GenerateConfig",),
+    "evaluate": ("DownstreamConfig", "QualityConfig", "GenerationMetricsConfig"),
+}
+STAGE_SECTIONS_OF = {cls: section for section, classes in STAGE_SECTIONS.items() for cls in classes}
+
+
+def _stage_sections(file_values: dict[str, Any], config_classes: list[type], path: Path) -> dict[str, dict[str, Any]]:
+    """Remove the stage sections from ``file_values``; returns config class name -> that section's values.
+
+    Sections of stages the command does not run are ignored (one file can serve every command); a key
+    that the section's stage does not have is an error.
+    """
+    scoped: dict[str, dict[str, Any]] = {}
+    by_name = {cls.__name__: cls for cls in config_classes}
+    for section, classes in STAGE_SECTIONS.items():
+        if section not in file_values:
+            continue
+        values = file_values.pop(section)
+        if not isinstance(values, dict):
+            raise ConfigError(path, f"section {section!r} must be a mapping of option names to values", None)
+        values = {str(k).replace("-", "_"): v for k, v in values.items()}
+        present = [by_name[c] for c in classes if c in by_name]
+        if not present:
+            continue
+        fields = {f.name for cls in present for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - fields)
+        if unknown:
+            raise ConfigError(path, f"unknown option(s) in section {section!r}: {', '.join(unknown)}",
+                              f"valid there: {', '.join(sorted(fields))}")  # fmt: skip
+        for cls in present:
+            names = {f.name for f in dataclasses.fields(cls)}
+            scoped[cls.__name__] = {k: v for k, v in values.items() if k in names}
+    return scoped
+
+
 def resolve_configs(config_classes: list[type], namespace: argparse.Namespace) -> list[Any]:
     """Build the config instances from defaults, preset, ``--config`` file and flags, in that order.
 
@@ -142,9 +183,11 @@ def resolve_configs(config_classes: list[type], namespace: argparse.Namespace) -
     known = {f.name: cls for cls in config_classes for f in dataclasses.fields(cls)}
     cli = {k: v for k, v in vars(namespace).items() if k in known}
     file_values: dict[str, Any] = {}
+    scoped: dict[str, dict[str, Any]] = {}  # config class name -> values of its stage section
     config_path = getattr(namespace, "config", None)
     if config_path is not None:
         file_values = load_config_file(Path(config_path))
+        scoped = _stage_sections(file_values, config_classes, Path(config_path))
         unknown = sorted(set(file_values) - set(known))
         if unknown:
             raise ConfigError(
@@ -158,6 +201,10 @@ def resolve_configs(config_classes: list[type], namespace: argparse.Namespace) -
     instances = []
     for cls in config_classes:
         names = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: _coerce(cls, k, v, src) for k, (v, src) in merged.items() if k in names}
+        mine = dict(merged)
+        for key, value in scoped.get(cls.__name__, {}).items():
+            if key not in cli:  # a flag still overrides the file, section or not
+                mine[key] = (value, f"{config_path} ({STAGE_SECTIONS_OF[cls.__name__]}: section)")
+        kwargs = {k: _coerce(cls, k, v, src) for k, (v, src) in mine.items() if k in names}
         instances.append(cls(**kwargs))
     return instances

@@ -136,3 +136,35 @@ def test_largest_seed_is_accepted() -> None:
     import seas.config as c
 
     assert c.GenerateConfig(seed=c.SEED_MAX).seed == 2**32 - 1
+
+
+def test_stage_sections_scope_values_and_flags_still_win(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from seas.cli import main
+
+    path = tmp_path / "run.yaml"
+    path.write_text("max_steps: 5\nmixed_precision: 'no'\ntrain_mask:\n  max_steps: 7\n  mixed-precision: bf16\n"
+                    "generate:\n  steps: 9\nevaluate:\n  seg_epochs: 2\n")  # fmt: skip
+    assert main(["run", "--config", str(path), "--print-config"]) == 0
+    resolved = json.loads(capsys.readouterr().out)
+    assert resolved["TrainConfig"]["max_steps"] == 5
+    assert resolved["TrainConfig"]["mixed_precision"] == "no"
+    assert resolved["MaskTrainConfig"]["max_steps"] == 7
+    assert resolved["MaskTrainConfig"]["mixed_precision"] == "bf16"
+    assert resolved["GenerateConfig"]["steps"] == 9
+    assert resolved["DownstreamConfig"]["seg_epochs"] == 2
+    assert main(["run", "--config", str(path), "--max-steps", "3", "--print-config"]) == 0
+    resolved = json.loads(capsys.readouterr().out)
+    assert resolved["TrainConfig"]["max_steps"] == resolved["MaskTrainConfig"]["max_steps"] == 3
+    # a section of a stage the command does not run is ignored: one file serves every command
+    capsys.readouterr()
+    path.write_text("train_mask:\n  max_steps: 7\ngenerate:\n  steps: 9\n")
+    assert main(["train-mask", "--config", str(path), "--print-config"]) == 0
+    assert json.loads(capsys.readouterr().out)["MaskTrainConfig"]["max_steps"] == 7
+    path.write_text("train_mask:\n  guidance: 2\n")
+    assert main(["run", "--config", str(path), "--print-config"]) == 2
+    assert "unknown option(s) in section 'train_mask': guidance" in capsys.readouterr().err
+    path.write_text("train_mask: 7\n")
+    assert main(["run", "--config", str(path), "--print-config"]) == 2
+    assert "section 'train_mask' must be a mapping" in capsys.readouterr().err
