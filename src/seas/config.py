@@ -513,7 +513,15 @@ class GenerateConfig:
     )
     cpu: bool = field(default=False, metadata=_help("Generate on CPU even when a GPU is present."))
     export_anomalib: Path | None = field(
-        default=None, metadata=_help("Also write an anomalib Folder dataset (normal/abnormal/mask) here, as symlinks.")
+        default=None,
+        metadata=_help(
+            "Also write an anomalib Folder dataset (normal/abnormal/mask) here, as symlinks, holding exactly this "
+            "run's pairs (rebuilt on every run)."
+        ),
+    )
+    overwrite: bool = field(
+        default=False,
+        metadata=_help("Delete the product's earlier pairs in --out first (needed to change pixel settings there)."),
     )
 
     def __post_init__(self) -> None:

@@ -176,7 +176,7 @@ def check_resume_settings(run_dir: Path, configs: list[Any], checkpoint_dirs: Se
         if finished_marker is not None and finished_marker.is_file():
             what = "holds a finished run made with"
         raise ConfigError(run_dir, f"{what} other settings ({'; '.join(changed)})",
-                          "rerun with the same settings to continue it, or choose a new --output-dir")  # fmt: skip
+                          "rerun with the same settings to continue it, or start a new run folder")  # fmt: skip
 
 
 # A run folder's own location (moved, or spelled relative vs absolute) does not change the run.

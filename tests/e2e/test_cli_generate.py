@@ -248,3 +248,49 @@ def test_pairs_with_other_settings_never_share_a_folder(run: Path, tmp_path: Pat
     assert main([*argv, "2", "--seed", "0", "--batch-size", "1"]) == 0  # more pairs, same pixel settings: fine
     manifest = (out / "tire" / "cut" / "manifest.jsonl").read_text().splitlines()
     assert [json.loads(line)["seed"] for line in manifest] == [0, 1]
+
+
+def test_counts_overwrite_retrained_weights_and_exact_exports(run: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    import shutil
+
+    import seas.generate.run as gen_run
+    from seas.generate.pipeline import Result
+
+    def fast(self: object, jobs: list) -> list:  # only the folder bookkeeping is under test here
+        return [Result(j, np.full((64, 64, 3), j.seed % 250, np.uint8), np.ones((64, 64), bool), 1.0) for j in jobs]
+
+    monkeypatch.setattr(gen_run.MaskedSampler, "run", fast)
+    out, export = tmp_path / "out", tmp_path / "anomalib"
+    argv = ["generate", "--model", str(run), "--out", str(out), "--export-anomalib", str(export)]
+    assert main([*argv, "--num-per-type", "3", "--normals", "2"]) == 0
+    assert len(list((export / "tire" / "abnormal").iterdir())) == 12  # 4 types x 3
+    assert len(list((export / "tire" / "normal").iterdir())) == 2  # the generated normals
+    capsys.readouterr()
+    # fewer pairs than the folder holds: refused, never a summary that disagrees with the files
+    assert main([*argv, "--num-per-type", "2", "--defect-type", "cut"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {out / 'tire' / 'cut'}: holds 3 finished pairs, more than --num-per-type 2" in err
+    # only cut, no generated normals this time: the export is rebuilt with exactly that
+    assert main([*argv, "--num-per-type", "3", "--defect-type", "cut"]) == 0
+    assert sorted(p.name for p in (export / "tire" / "abnormal").iterdir()) == [
+        "cut_0000.png", "cut_0001.png", "cut_0002.png"]  # fmt: skip
+    normals = sorted((export / "tire" / "normal").iterdir())
+    assert len(normals) == 60  # the real normal training images stage 1 used
+    assert all(p.resolve().is_file() for p in normals)
+    # --overwrite deletes the earlier pairs first, then the smaller count is what is on disk
+    assert main([*argv, "--num-per-type", "2", "--defect-type", "cut", "--seed", "5", "--overwrite"]) == 0
+    assert sorted(p.name for p in (out / "tire").iterdir() if p.is_dir()) == ["cut"]
+    assert sorted(p.name for p in (out / "tire" / "cut" / "image").iterdir()) == ["0000.png", "0001.png"]
+    # retrained weights: pairs made with the old RMP are not mixed with new ones
+    copy = tmp_path / "copy"
+    shutil.copytree(run, copy, ignore=shutil.ignore_patterns("generated"))
+    argv = ["generate", "--model", str(copy), "--out", str(tmp_path / "o2"), "--defect-type", "cut"]
+    assert main([*argv, "--num-per-type", "1"]) == 0
+    shutil.rmtree(copy / "rmp")
+    shutil.rmtree(copy / "stage2")  # a new stage 2 with other settings, so other weights
+    assert main(["train-mask", "--model", str(copy), "--max-steps", "2", "--bn-calibration-batches", "3"]) == 0
+    capsys.readouterr()
+    assert main([*argv, "--num-per-type", "2"]) == 2
+    assert "rmp weights" in capsys.readouterr().err

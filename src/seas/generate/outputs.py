@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from seas.files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from seas.files import atomic_write_bytes, atomic_write_dir, atomic_write_json, atomic_write_text
 
 __all__ = ["PairFolder", "export_anomalib"]
 
@@ -67,37 +67,44 @@ class PairFolder:
         return len(lines)
 
 
-def export_anomalib(tree: Path, product: str, target: Path, normal_images: list[Path]) -> dict[str, int]:
-    """Write an anomalib ``Folder`` dataset of symlinks: ``normal/``, ``abnormal/`` and ``mask/`` (same names).
+def export_anomalib(product_dir: Path, base: Path, wanted: dict[str, int], normal_count: int,
+                    normal_images: list[Path]) -> dict[str, int]:  # fmt: skip
+    """Write an anomalib ``Folder`` dataset of symlinks at ``base``: ``normal/``, ``abnormal/`` and ``mask/``.
 
-    Defect pairs of every type folder become ``<type>_NNNN.png``; the normal images are the generated
-    ``good/`` images if there are any, else ``normal_images`` (the real normal training images).
+    It holds exactly this run's pairs: pairs ``0..count-1`` of each folder in ``wanted`` become
+    ``<type>_NNNN.png``; the normal images are the first ``normal_count`` generated ``good/`` images
+    when this run generated normals, else ``normal_images`` (the real normal training images). The
+    folder is rebuilt whole and swapped in, so links from an earlier export never linger.
 
     Returns:
         Counts per folder.
     """
-    base = target / product
-    for sub in ("normal", "abnormal", "mask"):
-        (base / sub).mkdir(parents=True, exist_ok=True)
-
-    def link(source: Path, dest: Path) -> None:
-        if dest.is_symlink() or dest.exists():
-            dest.unlink()
-        dest.symlink_to(os.path.relpath(source.resolve(), dest.parent.resolve()))
-
     counts = {"normal": 0, "abnormal": 0, "mask": 0}
-    product_dir = tree / product
-    for type_dir in sorted(p for p in product_dir.iterdir() if p.is_dir() and p.name != "good"):
-        for image in sorted((type_dir / "image").glob("*.png")):
-            if not (type_dir / ".records" / f"{image.stem}.json").is_file():
-                continue  # unfinished pair of an interrupted run
-            name = f"{type_dir.name}_{image.name}"
-            link(image, base / "abnormal" / name)
-            link(type_dir / "mask" / image.name, base / "mask" / name)
-            counts["abnormal"] += 1
-            counts["mask"] += 1
-    generated_good = sorted((product_dir / "good" / "image").glob("*.png")) if (product_dir / "good").is_dir() else []
-    for i, image in enumerate(generated_good or normal_images):
-        link(image, base / "normal" / f"{i:04d}{image.suffix}")
-        counts["normal"] += 1
+
+    def fill(folder: Path) -> None:
+        for sub in ("normal", "abnormal", "mask"):
+            (folder / sub).mkdir()
+
+        def link(source: Path, dest: Path) -> None:
+            # relative to the final location, so the links survive the rename into place
+            dest.symlink_to(os.path.relpath(source.resolve(), (base / dest.parent.name).resolve()))
+
+        for name, count in sorted(wanted.items()):
+            folder_of_type = product_dir / name
+            for index in range(count):
+                stem = f"{index:04d}"
+                if not (folder_of_type / ".records" / f"{stem}.json").is_file():
+                    continue  # unfinished pair of an interrupted run
+                link(folder_of_type / "image" / f"{stem}.png", folder / "abnormal" / f"{name}_{stem}.png")
+                link(folder_of_type / "mask" / f"{stem}.png", folder / "mask" / f"{name}_{stem}.png")
+                counts["abnormal"] += 1
+                counts["mask"] += 1
+        good = product_dir / "good"
+        generated = [good / "image" / f"{i:04d}.png" for i in range(normal_count)
+                     if (good / ".records" / f"{i:04d}.json").is_file()]  # fmt: skip
+        for i, image in enumerate(generated if normal_count else normal_images):
+            link(image, folder / "normal" / f"{i:04d}{image.suffix}")
+            counts["normal"] += 1
+
+    atomic_write_dir(base, fill)
     return counts

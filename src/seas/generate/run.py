@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -87,11 +88,11 @@ PIXEL_SETTINGS = ("seed", "steps", "guidance", "negative_prompt", "start", "stre
                   "max_mask_fraction", "max_attempts", "dtype")  # fmt: skip
 
 
-def check_same_settings(product_out: Path, cfg: GenerateConfig) -> None:
-    """Refuse to add pairs to a folder whose existing pairs were made with other pixel settings or model.
+def check_same_settings(product_out: Path, cfg: GenerateConfig, ids: dict[str, str] | None = None) -> None:
+    """Refuse to add pairs to a folder whose existing pairs were made with other pixel settings or weights.
 
     Raises:
-        ConfigError: Names every differing flag (old -> new).
+        ConfigError: Names every differing flag (old -> new), or the weights that changed.
     """
     record = product_out / "config.json"
     has_pairs = any(product_out.glob("*/manifest.jsonl")) or any(product_out.glob("*/.records/*.json"))
@@ -102,9 +103,36 @@ def check_same_settings(product_out: Path, cfg: GenerateConfig) -> None:
     changed = [f"{flag(k)} {old[k]!r} -> {new[k]!r}" for k in PIXEL_SETTINGS if k in old and old[k] != new[k]]
     if "model" in old and Path(old["model"]).resolve() != cfg.model.resolve():
         changed.append(f"--model {old['model']} -> {cfg.model}")
+    made_with = _weights_of_pairs(product_out)
+    if ids is not None and made_with is not None and made_with != ids:
+        changed += [f"{key} weights {made_with.get(key)} -> {ids.get(key)} (retrained)"
+                    for key in sorted(ids) if made_with.get(key) != ids.get(key)]  # fmt: skip
     if changed:
         raise ConfigError(product_out, f"holds pairs made with other settings ({'; '.join(changed)})",
-                          "rerun with the same settings to add pairs, or choose another --out")  # fmt: skip
+                          "rerun with the same settings to add pairs, choose another --out, or pass --overwrite "
+                          "to delete them first")  # fmt: skip
+
+
+def _weights_of_pairs(product_out: Path) -> dict[str, str] | None:
+    """The weight identities recorded with one finished pair of the folder (all share them), or None."""
+    for record in sorted(product_out.glob("*/.records/*.json"))[:1]:
+        return json.loads(record.read_text(encoding="utf-8")).get("checkpoint")  # type: ignore[no-any-return]
+    return None
+
+
+def check_counts(product_out: Path, groups: list[tuple[str, list[str] | None, int]]) -> None:
+    """Refuse a count below the pairs already finished in a folder (the summary would disagree with the files).
+
+    Raises:
+        ConfigError: Names the folder, what it holds and the ways out.
+    """
+    for name, _types, count in groups:
+        done = [int(p.stem) for p in (product_out / name / ".records").glob("*.json") if p.stem.isdigit()]
+        if done and max(done) >= count:
+            option = "--normals" if name == "good" else "--num-per-type"
+            raise ConfigError(product_out / name, f"holds {len(done)} finished pairs, more than {option} {count}",
+                              f"pass {option} {max(done) + 1} or more to keep them (and add pairs), choose another "
+                              "--out, or pass --overwrite to delete them first")  # fmt: skip
 
 
 def generate(cfg: GenerateConfig) -> dict[str, Any]:  # Any: JSON summary
@@ -114,13 +142,18 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:  # Any: JSON summary
     data = load_product(data_cfg)
     split = read_split(run_dir / "split.json", data)
     product_out = cfg.out / split.product
-    check_same_settings(product_out, cfg)  # before any weights load
+    if cfg.overwrite and product_out.exists():
+        logger.warning("--overwrite: deleting the earlier pairs in %s", product_out)
+        shutil.rmtree(product_out)
+    token_map = TokenMap.from_json((run_dir / "token_map.json").read_text(encoding="utf-8"))
+    groups = _groups(cfg, token_map)
+    ids = checkpoint_ids(run_dir)
+    check_same_settings(product_out, cfg, ids)  # all before any weights load
+    check_counts(product_out, groups)
     parts, token_map = load_generator(run_dir)
     rmp = load_rmp(run_dir)
     state = PartialState(cpu=cfg.cpu or not torch.cuda.is_available())
     device, dtype = state.device, _dtype(cfg, state.device)
-    groups = _groups(cfg, token_map)
-    ids = checkpoint_ids(run_dir)
     if state.is_main_process:
         write_run_record(product_out, [cfg], parts.identity, "generate")
     sampler = MaskedSampler(parts, rmp, cfg, model_cfg.resolution, device, dtype)
@@ -168,5 +201,8 @@ def generate(cfg: GenerateConfig) -> dict[str, Any]:  # Any: JSON summary
         if state.is_main_process:
             summary[name] = folder.finalize(count)
     if cfg.export_anomalib is not None and state.is_main_process:
-        summary["anomalib"] = export_anomalib(cfg.out, split.product, cfg.export_anomalib, references)
+        wanted = {name: count for name, types, count in groups if types is not None}
+        normal_count = next((count for name, types, count in groups if types is None), 0)
+        summary["anomalib"] = export_anomalib(product_out, cfg.export_anomalib / split.product, wanted, normal_count,
+                                              references)  # fmt: skip
     return summary
