@@ -164,6 +164,7 @@ def _run_product(name: str, configs: list[Any]) -> None:
     """Every stage of one product, in order; each skips work that is already finished."""
     from seas.data.catalog import load_product
     from seas.evaluate.downstream import evaluate_segmentation, format_table
+    from seas.evaluate.inputs import evaluation_inputs, is_current
     from seas.evaluate.quality import evaluate_quality, format_quality
     from seas.generate.run import generate
     from seas.report.build import build_report
@@ -178,11 +179,12 @@ def _run_product(name: str, configs: list[Any]) -> None:
     train_mask(mask_cfg)
     print(f"[{name}] {_pairs_line(generate(gen_cfg))}")
     if run_cfg.evaluate:
-        if not (eval_cfg.model / "evaluation" / "segmentation.json").is_file():
-            evaluate_segmentation(eval_cfg)
+        inputs = evaluation_inputs(train_cfg.output_dir, gen_cfg.out / data.product)
+        if not is_current(eval_cfg.model / "evaluation" / "segmentation.json", eval_cfg, inputs):
+            evaluate_segmentation(eval_cfg)  # first time, or the pairs, weights or settings changed
         print(f"[{name}] downstream segmentation ({eval_cfg.model / 'evaluation'}):")
         print(format_table(json.loads((eval_cfg.model / "evaluation" / "segmentation.json").read_text())))
-        if not (quality_cfg.model / "evaluation" / "quality.json").is_file():
+        if not is_current(quality_cfg.model / "evaluation" / "quality.json", quality_cfg, inputs):
             evaluate_quality(quality_cfg)
         print(f"[{name}] pair quality ({quality_cfg.model / 'evaluation'}/quality.md):")
         print(format_quality(json.loads((quality_cfg.model / "evaluation" / "quality.json").read_text())))

@@ -29,14 +29,16 @@ def test_run_then_rerun_skips_finished_stages(demo: Path, capsys: pytest.Capture
     for t in ("combined", "contamination", "cut", "hole"):
         assert len((demo / "generated" / "tire" / t / "manifest.jsonl").read_text().splitlines()) == 1
     stamps = {p: p.stat().st_mtime_ns for p in [demo / "unet" / "diffusion_pytorch_model.safetensors",
-                                                 demo / "rmp" / "model.safetensors"]}  # fmt: skip
+                                                 demo / "rmp" / "model.safetensors",
+                                                 demo / "evaluation" / "segmentation.json",
+                                                 demo / "evaluation" / "quality.json"]}  # fmt: skip
     assert main([*ARGV, "--output-dir", str(demo), "--seg-epochs", "1", "--eval-resolution", "64"]) == 0
     out = capsys.readouterr().out
     assert "[tire] image/mask pairs in" in out
     assert "| real + SeaS pairs |" in out
     assert "[tire] report:" in out
     assert "[tire] pair quality" in out
-    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())  # evaluation current: not redone
     record = json.loads((demo / "generated" / "tire" / "config.json").read_text())
     assert record["config"]["GenerateConfig"]["num_per_type"] == 1
 
@@ -120,3 +122,17 @@ def test_print_config_shows_flag_over_file(tmp_path: Path, capsys: pytest.Captur
     assert '"guidance": 2.0' in printed
     assert '"augment": "none"' in printed
     assert '"da_region": "any"' in printed
+
+
+def test_more_pairs_make_the_evaluation_current_again(demo: Path, tmp_path: Path) -> None:
+    run = tmp_path / "demo"
+    shutil.copytree(demo, run)
+    old = json.loads((run / "evaluation" / "segmentation.json").read_text())
+    assert old["counts"]["extra_pairs"] == 4
+    assert main([*ARGV, "--num-per-type", "2", "--output-dir", str(run), "--seg-epochs", "1",
+                 "--eval-resolution", "64"]) == 0  # fmt: skip  # the later --num-per-type wins
+    new = json.loads((run / "evaluation" / "segmentation.json").read_text())
+    assert new["counts"]["extra_pairs"] == 8  # was: the old table, 4 pairs, while 8 are on disk
+    assert new["inputs"]["pairs"] != old["inputs"]["pairs"]
+    quality = json.loads((run / "evaluation" / "quality.json").read_text())
+    assert {row["pairs"] for row in quality["mask_agreement"].values()} == {2}

@@ -26,6 +26,7 @@ from seas.data.catalog import load_product
 from seas.data.imageio import read_mask, read_rgb
 from seas.data.split import read_split
 from seas.errors import InputFileError
+from seas.evaluate.inputs import evaluation_inputs
 from seas.evaluate.segmentation import segmentation_metrics
 from seas.evaluate.segmenter import RECIPE, defect_probabilities, train_segmenter
 from seas.evaluate.synthetic import cutpaste, perlin_defect
@@ -150,13 +151,15 @@ def evaluate_segmentation(cfg: DownstreamConfig) -> dict[str, Any]:  # Any: JSON
     # Stacked once: every variant is scored on the same tensors.
     test = {t: stack_pairs(list(load_eval_pairs(split.types[t].heldout, size)) + test_good) for t in types}
     paths: list[tuple[Path, Path]] = []
+    tree = (cfg.generated or cfg.model / "generated") / split.product
     if any(v in cfg.variants for v in ("seas", *SYNTHETIC_KINDS)):  # the synthetic sets match the SeaS count
-        paths = generated_pairs((cfg.generated or cfg.model / "generated") / split.product, types)
+        paths = generated_pairs(tree, types)
     count = len(paths)
     counts = {"real_pairs": len(real), "normals": len(normals), "extra_pairs": count,
               "test_defect": sum(len(split.types[t].heldout) for t in types), "test_good": len(test_good)}  # fmt: skip
     results: dict[str, Any] = {"recipe": RECIPE, "config": config_to_dict(cfg), "product": split.product,
-                               "counts": counts, "versions": package_versions(), "variants": {}}  # fmt: skip
+                               "counts": counts, "versions": package_versions(), "variants": {},
+                               "inputs": evaluation_inputs(cfg.model, tree)}  # fmt: skip
     for variant in cfg.variants:
         extra: Iterator[tuple[np.ndarray, np.ndarray]]
         if variant == "real":

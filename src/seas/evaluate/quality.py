@@ -25,6 +25,7 @@ from seas.data.catalog import load_product
 from seas.data.imageio import read_rgb
 from seas.data.split import read_split
 from seas.evaluate.downstream import generated_pairs, load_eval_pairs, stack_pairs
+from seas.evaluate.inputs import evaluation_inputs
 from seas.evaluate.pairs import derangement, pixel_scores, rmp_segmentation
 from seas.evaluate.reconstruction import reconstruct, reconstruction_metrics, strip
 from seas.evaluate.segmenter import defect_probabilities, train_segmenter
@@ -101,6 +102,7 @@ def evaluate_quality(cfg: QualityConfig) -> dict[str, Any]:  # Any: JSON results
         "config": config_to_dict(cfg), "versions": package_versions(), "reconstruction": recon,
         "rmp_segmentation": rmp_segmentation(parts, rmp, prompts, split, model_cfg.resolution, cfg.seed, device),
         "mask_agreement": _mask_agreement(cfg, split, types, device),
+        "inputs": evaluation_inputs(cfg.model, (cfg.generated or cfg.model / "generated") / split.product),
     }  # fmt: skip
     results["seconds"] = time.perf_counter() - started
     out = cfg.model / "evaluation"

@@ -101,8 +101,7 @@ def check_same_settings(product_out: Path, cfg: GenerateConfig, ids: dict[str, s
     old = json.loads(record.read_text(encoding="utf-8")).get("config", {}).get("GenerateConfig", {})
     new = config_to_dict(cfg)
     changed = [f"{flag(k)} {old[k]!r} -> {new[k]!r}" for k in PIXEL_SETTINGS if k in old and old[k] != new[k]]
-    if "model" in old and Path(old["model"]).resolve() != cfg.model.resolve():
-        changed.append(f"--model {old['model']} -> {cfg.model}")
+    # The model is compared by its weights, not its path: a moved or respelled run folder is the same model.
     made_with = _weights_of_pairs(product_out)
     if ids is not None and made_with is not None and made_with != ids:
         changed += [f"{key} weights {made_with.get(key)} -> {ids.get(key)} (retrained)"
