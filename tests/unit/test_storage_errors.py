@@ -113,3 +113,48 @@ def test_disk_full_during_a_checkpoint_is_one_line_and_the_run_resumes(
     monkeypatch.setattr(Accelerator, "save_state", real)
     assert main(argv) == 0  # space freed: resumes from checkpoint-1 and finishes
     assert (out / "train_complete.json").is_file()
+
+
+def _mount_tmpfs(folder: Path, megabytes: int) -> str | None:
+    """Mount a small tmpfs at ``folder``; the reason it cannot be done, or None when mounted."""
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        return "needs root and mount(8) to create a small file system"
+    folder.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(folder)],
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    return None if done.returncode == 0 else f"mount -t tmpfs refused: {done.stderr.strip()}"
+
+
+def test_a_really_full_disk_is_one_line_and_the_run_finishes_once_space_is_freed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import subprocess
+
+    from tests.conftest import TIRE_ROOT
+
+    disk = tmp_path / "disk"
+    reason = _mount_tmpfs(disk, 24)  # the tiny U-Net's checkpoint needs about 40 MB
+    if reason is not None:
+        pytest.skip(reason)  # the injected-error tests above still cover every message
+    try:
+        out = disk / "run"
+        argv = ["train", "--data", str(TIRE_ROOT), "--layout", "mvtec", "--product", "tire", "--base-model", "tiny",
+                "--resolution", "64", "--max-steps", "3", "--checkpointing-steps", "1", "--log-steps", "1",
+                "--validation-steps", "0", "--output-dir", str(out)]  # fmt: skip
+        assert main(argv) == 2
+        stderr = capsys.readouterr().err
+        err = re.findall(r"error: [^\r\n]*", stderr)
+        assert len(err) == 1, stderr[-2000:]
+        assert "Traceback" not in stderr
+        assert "no space left on device" in err[0] or "could not be written" in err[0]
+        assert str(out) in err[0]
+        leftovers = [p.name for p in out.iterdir() if p.name.startswith(".") or p.name.startswith("checkpoint")]
+        assert leftovers == []  # nothing half-written that a later run would trust
+        subprocess.run(["mount", "-o", "remount,size=400m", str(disk)], check=True)  # space freed
+        assert main(argv) == 0
+        assert (out / "train_complete.json").is_file()
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
