@@ -156,5 +156,10 @@ def test_a_really_full_disk_is_one_line_and_the_run_finishes_once_space_is_freed
         subprocess.run(["mount", "-o", "remount,size=400m", str(disk)], check=True)  # space freed
         assert main(argv) == 0
         assert (out / "train_complete.json").is_file()
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+        capsys.readouterr()
+        assert main([*argv[:-1], str(disk / "other")]) == 2
+        err = re.findall(r"error: [^\r\n]*", capsys.readouterr().err)
+        assert err == [f"error: {disk / 'other'}: read-only file system; choose a writable output folder"]
     finally:
         subprocess.run(["umount", str(disk)], check=False)
