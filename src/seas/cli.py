@@ -9,7 +9,6 @@ shows the traceback instead.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import sys
@@ -28,25 +27,15 @@ from seas.config import (
     ModelConfig,
     PretrainConfig,
     QualityConfig,
-    RunConfig,
     TrainConfig,
     dumps,
 )
 from seas.config_flags import add_config_flags, resolve_configs
 from seas.errors import ConfigError, SeasError, storage_error
 from seas.locks import writer_lock, writer_locks
+from seas.pipeline import RUN_CONFIGS
 
 Handler = Callable[[argparse.Namespace, list[Any]], int]  # Any: the command's resolved config dataclasses
-RUN_CONFIGS = [
-    RunConfig,
-    DataConfig,
-    ModelConfig,
-    TrainConfig,
-    MaskTrainConfig,
-    GenerateConfig,
-    DownstreamConfig,
-    QualityConfig,
-]
 
 
 def _log_to_console() -> None:
@@ -112,84 +101,32 @@ def _generate(_args: argparse.Namespace, configs: list[Any]) -> int:
     return 0
 
 
-def _products(args: argparse.Namespace) -> list[str | None]:
-    """Products named by ``--product`` (``all``: every product folder under ``--data``)."""
-    named = list(getattr(args, "product", []) or [])
-    if named != ["all"]:
-        return list(named) or [None]
-    root = Path(getattr(args, "data", "") or "")
-    if not root.is_dir():
-        subject = "--product all"
-        raise ConfigError(subject, "needs --data with product folders", "pass --data ROOT")
-    return [p.name for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
-
-
-def _product_configs(args: argparse.Namespace, product: str | None) -> tuple[str, list[Any]]:
-    """Resolved configs of one product of ``seas run``, with its run and output folders filled in."""
-    from seas.data.catalog import load_product
-
-    ns = argparse.Namespace(**vars(args))
-    if product is not None:
-        ns.product = product
-    elif hasattr(ns, "product"):
-        del ns.product
-    run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg = resolve_configs(
-        RUN_CONFIGS, ns
-    )
-    name = product or load_product(data_cfg).product
-    run_dir = train_cfg.output_dir / name if product is not None else train_cfg.output_dir
-    out = gen_cfg.out if "out" in vars(args) else run_dir / "generated"
-    train_cfg = dataclasses.replace(train_cfg, output_dir=run_dir)
-    mask_cfg = dataclasses.replace(mask_cfg, model=run_dir)
-    gen_cfg = dataclasses.replace(gen_cfg, model=run_dir, out=out)
-    eval_cfg = dataclasses.replace(eval_cfg, model=run_dir, generated=out)
-    quality_cfg = dataclasses.replace(quality_cfg, model=run_dir, generated=out)
-    return name, [run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg]
-
-
 def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
+    from seas.config_flags import load_config_file
+    from seas.pipeline import product_run, products, run_product
+
     _log_to_console()
-    for product in _products(args):
-        name, configs = _product_configs(args, product)
+    if "model" in vars(args):
+        subject = "--model"
+        raise ConfigError(subject, "seas run trains its own model into --output-dir",
+                          "drop it, or use seas generate --model RUN for an existing run")  # fmt: skip
+    from_file = load_config_file(args.config) if getattr(args, "config", None) else {}
+    named = vars(args).get("product", from_file.get("product"))
+    runs = []
+    for product in products(named, vars(args).get("data", from_file.get("data"))):
+        ns = argparse.Namespace(**vars(args))
+        if product is not None:
+            ns.product = product  # one product per resolution (a flag beats the file's list)
+        elif hasattr(ns, "product"):
+            del ns.product
+        runs.append(product_run(resolve_configs(RUN_CONFIGS, ns), product, out_given="out" in vars(args)))
+    for run in runs:  # every product's settings checked before the first one starts
         if args.print_config:
-            print(dumps(configs))
+            print(dumps([run.run, run.data, run.model, run.train, run.mask, run.generate, run.evaluate, run.quality]))
             continue
-        train_cfg, gen_cfg = configs[3], configs[5]
-        with writer_locks([train_cfg.output_dir, gen_cfg.out]):  # the run folder and the pairs' folder
-            _run_product(name, configs)
+        with writer_locks([run.train.output_dir, run.generate.out]):  # the run folder and the pairs' folder
+            run_product(run)
     return 0
-
-
-def _run_product(name: str, configs: list[Any]) -> None:
-    """Every stage of one product, in order; each skips work that is already finished."""
-    from seas.data.catalog import load_product
-    from seas.evaluate.downstream import evaluate_segmentation, format_table
-    from seas.evaluate.inputs import evaluation_inputs, is_current
-    from seas.evaluate.quality import evaluate_quality, format_quality
-    from seas.generate.run import generate
-    from seas.report.build import build_report
-    from seas.stage1.train import train
-    from seas.stage2.train import train_mask
-
-    run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg = configs
-    data = load_product(data_cfg)
-    # Listing only: train() decodes and checks every file (and logs its warnings) before any weights load.
-    print(f"[{name}] data: {len(data.defect_types)} defect types, {len(data.normals)} normal images")
-    train(data_cfg, model_cfg, train_cfg)
-    train_mask(mask_cfg)
-    print(f"[{name}] {_pairs_line(generate(gen_cfg))}")
-    if run_cfg.evaluate:
-        inputs = evaluation_inputs(train_cfg.output_dir, gen_cfg.out / data.product)
-        if not is_current(eval_cfg.model / "evaluation" / "segmentation.json", eval_cfg, inputs):
-            evaluate_segmentation(eval_cfg)  # first time, or the pairs, weights or settings changed
-        print(f"[{name}] downstream segmentation ({eval_cfg.model / 'evaluation'}):")
-        print(format_table(json.loads((eval_cfg.model / "evaluation" / "segmentation.json").read_text())))
-        if not is_current(quality_cfg.model / "evaluation" / "quality.json", quality_cfg, inputs):
-            evaluate_quality(quality_cfg)
-        print(f"[{name}] pair quality ({quality_cfg.model / 'evaluation'}/quality.md):")
-        print(format_quality(json.loads((quality_cfg.model / "evaluation" / "quality.json").read_text())))
-    if run_cfg.report:
-        print(f"[{name}] report: {build_report(train_cfg.output_dir, generated=gen_cfg.out)}")
 
 
 def _evaluate_segmentation(_args: argparse.Namespace, configs: list[Any]) -> int:

@@ -1,0 +1,121 @@
+"""``seas run`` as plain functions: which products, each product's resolved configs, and its stages in order.
+
+The command line only parses; everything here works on resolved config dataclasses (testable
+without argparse). Flag scope: a flag that several stages share (``--max-steps``, ``--seed``,
+``--mixed-precision``, ...) reaches each of them, a config file's stage sections give one stage its
+own value (see :mod:`seas.config_flags`), and the folders are fixed by the pipeline: stage 2,
+generation and evaluation always use the run folder stage 1 trains, so ``--model`` is refused here
+and a checkpoint passed to ``--resume`` belongs to stage 1 only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from seas.config import (
+    DataConfig,
+    DownstreamConfig,
+    GenerateConfig,
+    MaskTrainConfig,
+    ModelConfig,
+    QualityConfig,
+    RunConfig,
+    TrainConfig,
+)
+from seas.errors import ConfigError
+
+__all__ = ["RUN_CONFIGS", "ProductRun", "product_run", "products", "run_product"]
+
+RUN_CONFIGS = [RunConfig, DataConfig, ModelConfig, TrainConfig, MaskTrainConfig, GenerateConfig, DownstreamConfig,
+               QualityConfig]  # fmt: skip
+
+
+class ProductRun(NamedTuple):
+    """The resolved configs of one product's run, folders filled in."""
+
+    name: str
+    run: RunConfig
+    data: DataConfig
+    model: ModelConfig
+    train: TrainConfig
+    mask: MaskTrainConfig
+    generate: GenerateConfig
+    evaluate: DownstreamConfig
+    quality: QualityConfig
+
+
+def products(named: list[str] | str | None, data_root: str | Path | None) -> list[str | None]:
+    """The products a run covers; ``[None]`` means the data config's own product.
+
+    ``named`` is what the flag or the config file gives: a name, a list, or ``all`` (every product
+    folder under ``data_root``).
+
+    Raises:
+        ConfigError: ``all`` without a data folder.
+    """
+    names = [named] if isinstance(named, str) else [str(n) for n in (named or [])]
+    if names != ["all"]:
+        return list(names) or [None]
+    root = Path(data_root) if data_root else None
+    if root is None or not root.is_dir():
+        subject = "--product all"
+        raise ConfigError(subject, "needs --data (flag or config file) with product folders", "pass --data ROOT")
+    return [p.name for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+
+
+def product_run(configs: list[Any], product: str | None, out_given: bool) -> ProductRun:  # Any: RUN_CONFIGS
+    """One product's configs with its folders filled in (``RUN/<product>`` when products are named).
+
+    Raises:
+        ConfigError: ``--model`` given (the run trains its own), or a ``--resume`` checkpoint outside stage 1.
+    """
+    from seas.data.catalog import load_product
+
+    run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg = configs
+    name = product or load_product(data_cfg).product
+    run_dir = train_cfg.output_dir / name if product is not None else train_cfg.output_dir
+    out = gen_cfg.out if out_given else run_dir / "generated"
+    stage2_resume = mask_cfg.resume if mask_cfg.resume in (None, "latest") else "latest"  # a path is stage 1's
+    train_cfg = dataclasses.replace(train_cfg, output_dir=run_dir)
+    mask_cfg = dataclasses.replace(mask_cfg, model=run_dir, resume=stage2_resume)
+    gen_cfg = dataclasses.replace(gen_cfg, model=run_dir, out=out)
+    eval_cfg = dataclasses.replace(eval_cfg, model=run_dir, generated=out)
+    quality_cfg = dataclasses.replace(quality_cfg, model=run_dir, generated=out)
+    return ProductRun(name, run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg)
+
+
+def run_product(p: ProductRun) -> None:
+    """Every stage of one product, in order; each skips work that is already finished and current."""
+    from seas.data.catalog import load_product
+    from seas.evaluate.downstream import evaluate_segmentation, format_table
+    from seas.evaluate.inputs import evaluation_inputs, is_current
+    from seas.evaluate.quality import evaluate_quality, format_quality
+    from seas.generate.run import generate
+    from seas.report.build import build_report
+    from seas.stage1.train import train
+    from seas.stage2.train import train_mask
+
+    data = load_product(p.data)
+    # Listing only: train() decodes and checks every file (and logs its warnings) before any weights load.
+    print(f"[{p.name}] data: {len(data.defect_types)} defect types, {len(data.normals)} normal images")
+    train(p.data, p.model, p.train)
+    train_mask(p.mask)
+    summary = generate(p.generate)
+    counts = ", ".join(f"{k}: {v}" for k, v in summary.items() if k not in ("out", "anomalib"))
+    print(f"[{p.name}] image/mask pairs in {summary['out']} ({counts})")
+    evaluation = p.train.output_dir / "evaluation"
+    if p.run.evaluate:
+        inputs = evaluation_inputs(p.train.output_dir, p.generate.out / data.product)
+        if not is_current(evaluation / "segmentation.json", p.evaluate, inputs):
+            evaluate_segmentation(p.evaluate)  # first time, or the pairs, weights or settings changed
+        print(f"[{p.name}] downstream segmentation ({evaluation}):")
+        print(format_table(json.loads((evaluation / "segmentation.json").read_text(encoding="utf-8"))))
+        if not is_current(evaluation / "quality.json", p.quality, inputs):
+            evaluate_quality(p.quality)
+        print(f"[{p.name}] pair quality ({evaluation}/quality.md):")
+        print(format_quality(json.loads((evaluation / "quality.json").read_text(encoding="utf-8"))))
+    if p.run.report:
+        print(f"[{p.name}] report: {build_report(p.train.output_dir, generated=p.generate.out)}")
