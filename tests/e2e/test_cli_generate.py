@@ -225,6 +225,11 @@ def test_stage2_recalibrates_only_batchnorm_statistics(run: Path, tmp_path: Path
     assert not torch.equal(reference["head.0.running_mean"], calibrated["head.0.running_mean"])  # calibration moved it
     assert int(calibrated["head.0.num_batches_tracked"]) == 16
     assert json.loads((run / "rmp" / "config.json").read_text())["bn_calibration_batches"] == 16
+    from seas.stage2.train import load_rmp
+
+    as_trained = load_rmp(run, statistics="training").state_dict()  # the reference statistics, kept beside
+    assert all(torch.equal(as_trained[k], reference[k]) for k in stats)  # same machine: one deterministic stage 2
+    assert "training_bn_statistics.safetensors" in json.loads((run / "rmp" / "sha256.json").read_text())["files"]
 
 
 def test_pairs_with_other_settings_never_share_a_folder(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -39,9 +39,11 @@ from seas.training import (
     run_steps,
 )
 
-__all__ = ["ddpm_previous", "load_rmp", "read_stage1_configs", "train_mask"]
+__all__ = ["TRAINING_BN_STATISTICS", "ddpm_previous", "load_rmp", "read_stage1_configs", "train_mask"]
 
 logger = logging.getLogger(__name__)
+# BatchNorm statistics before the calibration (``rmp_bn`` as the reference trains them), for comparisons.
+TRAINING_BN_STATISTICS = "training_bn_statistics.safetensors"
 
 
 def read_stage1_configs(run_dir: Path) -> tuple[DataConfig, ModelConfig, TrainConfig]:
@@ -166,6 +168,9 @@ def train_mask(cfg: MaskTrainConfig) -> Path:
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         head = accelerator.unwrap_model(rmp)
+        # the statistics as training left them (the reference behaviour), kept for comparison
+        training_stats = {k: v.detach().cpu().clone() for k, v in head.state_dict().items()
+                          if k.endswith(("running_mean", "running_var", "num_batches_tracked"))}  # fmt: skip
         if cfg.bn_calibration_batches:
             first = total * cfg.grad_accum * accelerator.num_processes  # the micro-batches after training's
             with accelerator.autocast():
@@ -176,6 +181,8 @@ def train_mask(cfg: MaskTrainConfig) -> Path:
                 {k: v.detach().cpu().contiguous() for k, v in head.state_dict().items()},
                 str(folder / "model.safetensors"),
             )
+            if cfg.bn_calibration_batches:
+                save_file(training_stats, str(folder / TRAINING_BN_STATISTICS))
             atomic_write_json(folder / "config.json", {"unet_channels": list(unet_ch), "vae_channels": list(vae_ch),
                                                        "steps": total, "focal_target": cfg.focal_target,
                                                        "bn_calibration_batches": cfg.bn_calibration_batches,
@@ -187,13 +194,22 @@ def train_mask(cfg: MaskTrainConfig) -> Path:
     return out_dir
 
 
-def load_rmp(run_dir: Path) -> RMPHead:
-    """The trained RMP head of a run (eval mode, float32, CPU)."""
+def load_rmp(run_dir: Path, statistics: str = "calibrated") -> RMPHead:
+    """The trained RMP head of a run (eval mode, float32, CPU).
+
+    Args:
+        run_dir: Run folder.
+        statistics: ``calibrated`` (as saved) or ``training`` (BatchNorm statistics as training left them,
+            when the run was calibrated; the same head otherwise).
+    """
     folder = run_dir / "rmp"
     if not (folder / "model.safetensors").is_file():
         raise ModelLoadError(folder, "no trained RMP weights", "run seas train-mask --model RUN first")
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     verify_weights(folder, f"delete {folder} and rerun seas train-mask --model {run_dir}")
     head = RMPHead(tuple(config["unet_channels"]), tuple(config["vae_channels"]))  # type: ignore[arg-type]
-    head.load_state_dict(load_file(str(folder / "model.safetensors")))
+    state = load_file(str(folder / "model.safetensors"))
+    if statistics == "training" and (folder / TRAINING_BN_STATISTICS).is_file():
+        state.update(load_file(str(folder / TRAINING_BN_STATISTICS)))
+    head.load_state_dict(state)
     return head.eval()
