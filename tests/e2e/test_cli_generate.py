@@ -225,7 +225,7 @@ def test_stage2_recalibrates_only_batchnorm_statistics(run: Path, tmp_path: Path
     assert not torch.equal(reference["head.0.running_mean"], calibrated["head.0.running_mean"])  # calibration moved it
     assert int(calibrated["head.0.num_batches_tracked"]) == 16
     assert json.loads((run / "rmp" / "config.json").read_text())["bn_calibration_batches"] == 16
-    from seas.stage2.train import load_rmp
+    from seas.stage2.artifacts import load_rmp
 
     as_trained = load_rmp(run, statistics="training").state_dict()  # the reference statistics, kept beside
     assert all(torch.equal(as_trained[k], reference[k]) for k in stats)  # same machine: one deterministic stage 2

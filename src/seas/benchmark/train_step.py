@@ -28,6 +28,7 @@ from seas.models.loading import load_base_model
 from seas.models.lora import add_lora
 from seas.stage1.attention import AttentionCapture, capturing, install_capture_processors
 from seas.stage1.losses import step_losses
+from seas.stage1.prompts import tokenize
 from seas.stage1.tokens import add_prompt_tokens, make_token_map, token_positions
 
 __all__ = ["BenchmarkSettings", "run_train_benchmark"]
@@ -90,8 +91,8 @@ def _stock_step(settings: BenchmarkSettings, device: torch.device, dtype: torch.
     if settings.gradient_checkpointing:
         unet.enable_gradient_checkpointing()
     te.requires_grad_(False)
-    ids = tok(["a photo of an object with a defect"] * (settings.batch_anomaly + settings.batch_normal),
-              padding="max_length", max_length=77, return_tensors="pt").input_ids.to(device)  # fmt: skip
+    rows = settings.batch_anomaly + settings.batch_normal
+    ids = torch.stack([tokenize(tok, "a photo of an object with a defect")] * rows).to(device)
     x = _inputs(settings, device)
     noisy = sched.add_noise(x["latents"], x["noise"], x["timesteps"].cpu()).to(device)
     opt = _optimizer([{"params": [p for p in unet.parameters() if p.requires_grad], "lr": 4e-6}], settings.optimizer)
@@ -125,7 +126,7 @@ def _seas_step(settings: BenchmarkSettings, device: torch.device, dtype: torch.d
     types = ["crack", "scratch"][: settings.batch_anomaly] * settings.batch_anomaly
     types = types[: settings.batch_anomaly]
     prompts = [token_map.prompt(t) for t in types] + [token_map.prompt(None)]
-    ids = tok(prompts, padding="max_length", max_length=77, return_tensors="pt").input_ids.to(device)
+    ids = torch.stack([tokenize(tok, p) for p in prompts]).to(device)
     row_of = [*range(len(types)), *([len(types)] * settings.batch_normal)]
     wanted = torch.tensor(
         [tok.convert_tokens_to_ids(list(token_map.normal) + list(token_map.anomaly[t])) for t in types]

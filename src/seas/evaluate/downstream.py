@@ -31,7 +31,7 @@ from seas.evaluate.segmentation import segmentation_metrics
 from seas.evaluate.segmenter import RECIPE, defect_probabilities, train_segmenter
 from seas.evaluate.synthetic import cutpaste, perlin_defect
 from seas.files import atomic_write_json, atomic_write_text
-from seas.stage2.train import read_stage1_configs
+from seas.stage1.artifacts import read_stage1_configs
 
 __all__ = [
     "evaluate_segmentation",

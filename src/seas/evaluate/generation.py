@@ -184,7 +184,7 @@ def evaluate_generation(cfg: Any) -> dict[str, Any]:  # Any: GenerationMetricsCo
     from seas.data.catalog import load_product
     from seas.data.split import read_split
     from seas.files import atomic_write_json
-    from seas.stage2.train import read_stage1_configs
+    from seas.stage1.artifacts import read_stage1_configs
 
     device = "cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu"
     distance = load_lpips(cfg.net, cfg.torch_home, device)

@@ -30,8 +30,8 @@ from seas.evaluate.pairs import derangement, pixel_scores, rmp_segmentation
 from seas.evaluate.reconstruction import reconstruct, reconstruction_metrics, strip
 from seas.evaluate.segmenter import defect_probabilities, train_segmenter
 from seas.files import atomic_write_bytes, atomic_write_json, atomic_write_text
-from seas.stage1.artifacts import load_generator
-from seas.stage2.train import load_rmp, read_stage1_configs
+from seas.stage1.artifacts import load_generator, read_stage1_configs
+from seas.stage2.artifacts import load_rmp
 
 __all__ = ["evaluate_quality", "format_quality"]
 

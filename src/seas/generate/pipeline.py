@@ -20,7 +20,7 @@ from seas.data.augment import to_training_rgb
 from seas.data.imageio import read_rgb
 from seas.generate.sampler import make_scheduler, start_latents
 from seas.models.loading import SDComponents
-from seas.stage1.train import tokenize
+from seas.stage1.prompts import tokenize
 from seas.stage2.features import unet_features, vae_decoder_features
 from seas.stage2.rmp import RMPHead
 

@@ -28,9 +28,9 @@ from seas.files import atomic_write_json
 from seas.generate.outputs import PairFolder, export_anomalib
 from seas.generate.pipeline import Job, MaskedSampler
 from seas.integrity import combined_id, file_sha256, recorded_hashes
-from seas.stage1.artifacts import generator_weight_files, load_generator
+from seas.stage1.artifacts import generator_weight_files, load_generator, read_stage1_configs
 from seas.stage1.tokens import TokenMap
-from seas.stage2.train import load_rmp, read_stage1_configs
+from seas.stage2.artifacts import load_rmp
 
 __all__ = ["RETRY_STRIDE", "checkpoint_ids", "generate", "job_seed"]
 

@@ -13,12 +13,19 @@ from pathlib import Path
 from diffusers import UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
 
+from seas.config import DataConfig, ModelConfig, TrainConfig, config_from_dict
 from seas.errors import ModelLoadError
 from seas.integrity import verify_weights
 from seas.models.loading import SDComponents, load_base_model
 from seas.stage1.tokens import TokenMap, load_token_rows
 
-__all__ = ["generator_problem", "generator_weight_files", "load_generator", "missing_generator_files"]
+__all__ = [
+    "generator_problem",
+    "generator_weight_files",
+    "load_generator",
+    "missing_generator_files",
+    "read_stage1_configs",
+]
 
 
 def missing_generator_files(run_dir: Path) -> list[Path]:
@@ -74,3 +81,21 @@ def load_generator(run_dir: Path) -> tuple[SDComponents, TokenMap]:
         load_token_rows(run_dir / "token_embeddings.safetensors", parts.text_encoder)
     token_map = TokenMap.from_json((run_dir / "token_map.json").read_text(encoding="utf-8"))
     return parts, token_map
+
+
+def read_stage1_configs(run_dir: Path) -> tuple[DataConfig, ModelConfig, TrainConfig]:
+    """The resolved stage-1 configs recorded in ``<run>/config.json``.
+
+    Raises:
+        ModelLoadError: No such run folder, or its record is unreadable.
+    """
+    path = run_dir / "config.json"
+    if not path.is_file():
+        problem = "not a seas run folder (no config.json)" if run_dir.is_dir() else "no such folder"
+        raise ModelLoadError(run_dir, problem, "pass the --output-dir of a seas train run")
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))["config"]
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ModelLoadError(path, f"unreadable run record ({type(exc).__name__})", "rerun seas train") from exc
+    return (config_from_dict(DataConfig, record["DataConfig"]), config_from_dict(ModelConfig, record["ModelConfig"]),
+            config_from_dict(TrainConfig, record["TrainConfig"]))  # fmt: skip

@@ -29,8 +29,9 @@ from seas.models.lora import add_lora
 from seas.stage1.artifacts import generator_problem, generator_weight_files
 from seas.stage1.attention import AttentionCapture, DACaptureProcessor, capturing, install_capture_processors
 from seas.stage1.losses import denoise_target, step_losses
+from seas.stage1.prompts import encode_prompts, prompt_tables
 from seas.stage1.sampling import LatentEncoder, MicroBatchPlan, plan_micro_batch, step_generator
-from seas.stage1.tokens import TokenMap, add_prompt_tokens, make_token_map, save_token_rows, token_positions
+from seas.stage1.tokens import TokenMap, add_prompt_tokens, make_token_map, save_token_rows
 from seas.training import (
     LossLog,
     check_optional_packages,
@@ -41,7 +42,7 @@ from seas.training import (
     run_steps,
 )
 
-__all__ = ["encode_prompts", "prompt_tables", "tokenize", "train"]
+__all__ = ["train"]
 
 logger = logging.getLogger(__name__)
 LOGGED = ("total", "anomaly_mse", "na", "da_32", "da_16", "empty_regions")
@@ -78,32 +79,6 @@ def _prepare_data(data_cfg: DataConfig, run_dir: Path) -> DataSplit:
     return split
 
 
-def tokenize(tokenizer: Any, prompt: str) -> torch.Tensor:  # Any: CLIP tokenizer
-    """``[T]`` token ids of ``prompt``, padded/truncated to the tokenizer's length, no attention mask (spec 2.3)."""
-    return tokenizer(prompt, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                     return_tensors="pt").input_ids[0]  # fmt: skip
-
-
-def prompt_tables(
-    parts: SDComponents, token_map: TokenMap
-) -> tuple[dict[str | None, torch.Tensor], dict[str, torch.Tensor]]:
-    """Token ids of every prompt and the token columns DA reads, located once in the tokenizer output.
-
-    Returns:
-        (defect type or None for the normal prompt -> ``[T]`` ids, defect type -> ``[m]`` columns of its
-        product tokens then defect tokens).
-    """
-    tok = parts.tokenizer
-    prompt_ids: dict[str | None, torch.Tensor] = {None: tokenize(tok, token_map.prompt(None))}
-    positions = {}
-    for defect_type in token_map.defect_types:
-        ids = tokenize(tok, token_map.prompt(defect_type))
-        prompt_ids[defect_type] = ids
-        wanted = torch.tensor(tok.convert_tokens_to_ids(list(token_map.normal) + list(token_map.anomaly[defect_type])))
-        positions[defect_type] = token_positions(ids[None], wanted[None])[0]
-    return prompt_ids, positions
-
-
 def _build_optimizer(
     unet: torch.nn.Module, token_params: list[torch.nn.Parameter], cfg: TrainConfig
 ) -> torch.optim.Optimizer:
@@ -117,15 +92,6 @@ def _build_optimizer(
         "weight_decay": cfg.weight_decay,
     }
     return make_adamw(groups, cfg.optimizer, **kwargs)
-
-
-def encode_prompts(text_encoder: Any, prompt_ids: dict[str | None, torch.Tensor], keys: list[str | None],
-                   device: torch.device) -> torch.Tensor:  # fmt: skip
-    """Text context ``[B, T, D]`` for per-row prompt keys, each distinct prompt encoded once."""
-    unique = list(dict.fromkeys(keys))
-    ids = torch.stack([prompt_ids[k] for k in unique]).to(device)  # [U, T]
-    hidden = text_encoder(ids)[0]  # [U, T, D]
-    return hidden[torch.tensor([unique.index(k) for k in keys], device=device)]
 
 
 def _micro_step(s: Session, unet: Any, text_encoder: Any, split: DataSplit, index: int) -> dict[str, torch.Tensor]:

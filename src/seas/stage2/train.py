@@ -9,24 +9,24 @@ config); checkpoints and logs go to ``<run>/stage2/``.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
-from seas.config import DataConfig, MaskTrainConfig, ModelConfig, TrainConfig, config_from_dict, write_run_record
+from seas.config import MaskTrainConfig, write_run_record
 from seas.data.catalog import load_product
 from seas.data.split import read_split
 from seas.errors import ModelLoadError
 from seas.files import atomic_write_dir, atomic_write_json
 from seas.integrity import record_weights, verify_weights
-from seas.stage1.artifacts import load_generator
+from seas.stage1.artifacts import load_generator, read_stage1_configs
+from seas.stage1.prompts import encode_prompts, prompt_tables
 from seas.stage1.sampling import LatentEncoder, plan_micro_batch, step_generator
-from seas.stage1.train import encode_prompts, prompt_tables
+from seas.stage2.artifacts import TRAINING_BN_STATISTICS
 from seas.stage2.features import rmp_channels, unet_features, vae_decoder_features
 from seas.stage2.rmp import RMPHead, focal_loss, focal_targets, recalibrate_batchnorm
 from seas.training import (
@@ -39,29 +39,9 @@ from seas.training import (
     run_steps,
 )
 
-__all__ = ["TRAINING_BN_STATISTICS", "ddpm_previous", "load_rmp", "read_stage1_configs", "train_mask"]
+__all__ = ["ddpm_previous", "train_mask"]
 
 logger = logging.getLogger(__name__)
-# BatchNorm statistics before the calibration (``rmp_bn`` as the reference trains them), for comparisons.
-TRAINING_BN_STATISTICS = "training_bn_statistics.safetensors"
-
-
-def read_stage1_configs(run_dir: Path) -> tuple[DataConfig, ModelConfig, TrainConfig]:
-    """The resolved stage-1 configs recorded in ``<run>/config.json``.
-
-    Raises:
-        ModelLoadError: No such run folder, or its record is unreadable.
-    """
-    path = run_dir / "config.json"
-    if not path.is_file():
-        problem = "not a seas run folder (no config.json)" if run_dir.is_dir() else "no such folder"
-        raise ModelLoadError(run_dir, problem, "pass the --output-dir of a seas train run")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))["config"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ModelLoadError(path, f"unreadable run record ({type(exc).__name__})", "rerun seas train") from exc
-    return (config_from_dict(DataConfig, record["DataConfig"]), config_from_dict(ModelConfig, record["ModelConfig"]),
-            config_from_dict(TrainConfig, record["TrainConfig"]))  # fmt: skip
 
 
 def ddpm_previous(scheduler: Any, model_pred: torch.Tensor, timesteps: torch.Tensor, latents: torch.Tensor,
@@ -192,24 +172,3 @@ def train_mask(cfg: MaskTrainConfig) -> Path:
         atomic_write_dir(out_dir, write)
     accelerator.end_training()
     return out_dir
-
-
-def load_rmp(run_dir: Path, statistics: str = "calibrated") -> RMPHead:
-    """The trained RMP head of a run (eval mode, float32, CPU).
-
-    Args:
-        run_dir: Run folder.
-        statistics: ``calibrated`` (as saved) or ``training`` (BatchNorm statistics as training left them,
-            when the run was calibrated; the same head otherwise).
-    """
-    folder = run_dir / "rmp"
-    if not (folder / "model.safetensors").is_file():
-        raise ModelLoadError(folder, "no trained RMP weights", "run seas train-mask --model RUN first")
-    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    verify_weights(folder, f"delete {folder} and rerun seas train-mask --model {run_dir}")
-    head = RMPHead(tuple(config["unet_channels"]), tuple(config["vae_channels"]))  # type: ignore[arg-type]
-    state = load_file(str(folder / "model.safetensors"))
-    if statistics == "training" and (folder / TRAINING_BN_STATISTICS).is_file():
-        state.update(load_file(str(folder / TRAINING_BN_STATISTICS)))
-    head.load_state_dict(state)
-    return head.eval()
