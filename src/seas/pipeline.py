@@ -25,6 +25,7 @@ from seas.config import (
     RunConfig,
     TrainConfig,
 )
+from seas.data.catalog import ProductData
 from seas.errors import ConfigError
 
 __all__ = ["RUN_CONFIGS", "ProductRun", "product_run", "products", "run_product"]
@@ -45,6 +46,7 @@ class ProductRun(NamedTuple):
     generate: GenerateConfig
     evaluate: DownstreamConfig
     quality: QualityConfig
+    listing: ProductData  # the product's samples, listed once and handed to every stage
 
 
 def products(named: list[str] | str | None, data_root: str | Path | None) -> list[str | None]:
@@ -67,15 +69,18 @@ def products(named: list[str] | str | None, data_root: str | Path | None) -> lis
 
 
 def product_run(configs: list[Any], product: str | None, out_given: bool) -> ProductRun:  # Any: RUN_CONFIGS
-    """One product's configs with its folders filled in (``RUN/<product>`` when products are named).
+    """One product's configs, folders filled in (``RUN/<product>`` when products are named), and its listing.
+
+    The listing is made here, once; every stage gets it. A ``--resume`` checkpoint path is kept for stage 1.
 
     Raises:
-        ConfigError: ``--model`` given (the run trains its own), or a ``--resume`` checkpoint outside stage 1.
+        DatasetLayoutError: The product cannot be listed.
     """
     from seas.data.catalog import load_product
 
     run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg = configs
-    name = product or load_product(data_cfg).product
+    listing = load_product(data_cfg)
+    name = product or listing.product
     run_dir = train_cfg.output_dir / name if product is not None else train_cfg.output_dir
     out = gen_cfg.out if out_given else run_dir / "generated"
     stage2_resume = mask_cfg.resume if mask_cfg.resume in (None, "latest") else "latest"  # a path is stage 1's
@@ -84,12 +89,12 @@ def product_run(configs: list[Any], product: str | None, out_given: bool) -> Pro
     gen_cfg = dataclasses.replace(gen_cfg, model=run_dir, out=out)
     eval_cfg = dataclasses.replace(eval_cfg, model=run_dir, generated=out)
     quality_cfg = dataclasses.replace(quality_cfg, model=run_dir, generated=out)
-    return ProductRun(name, run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg)
+    return ProductRun(name, run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg,
+                      listing)  # fmt: skip
 
 
 def run_product(p: ProductRun) -> None:
     """Every stage of one product, in order; each skips work that is already finished and current."""
-    from seas.data.catalog import load_product
     from seas.evaluate.downstream import evaluate_segmentation, format_table
     from seas.evaluate.inputs import evaluation_inputs, is_current
     from seas.evaluate.quality import evaluate_quality, format_quality
@@ -98,23 +103,23 @@ def run_product(p: ProductRun) -> None:
     from seas.stage1.train import train
     from seas.stage2.train import train_mask
 
-    data = load_product(p.data)
+    data = p.listing
     # Listing only: train() decodes and checks every file (and logs its warnings) before any weights load.
     print(f"[{p.name}] data: {len(data.defect_types)} defect types, {len(data.normals)} normal images")
-    train(p.data, p.model, p.train)
-    train_mask(p.mask)
-    summary = generate(p.generate)
+    train(p.data, p.model, p.train, data)
+    train_mask(p.mask, data)
+    summary = generate(p.generate, data)
     counts = ", ".join(f"{k}: {v}" for k, v in summary.items() if k not in ("out", "anomalib"))
     print(f"[{p.name}] image/mask pairs in {summary['out']} ({counts})")
     evaluation = p.train.output_dir / "evaluation"
     if p.run.evaluate:
         inputs = evaluation_inputs(p.train.output_dir, p.generate.out / data.product)
         if not is_current(evaluation / "segmentation.json", p.evaluate, inputs):
-            evaluate_segmentation(p.evaluate)  # first time, or the pairs, weights or settings changed
+            evaluate_segmentation(p.evaluate, data)  # first time, or the pairs, weights or settings changed
         print(f"[{p.name}] downstream segmentation ({evaluation}):")
         print(format_table(json.loads((evaluation / "segmentation.json").read_text(encoding="utf-8"))))
         if not is_current(evaluation / "quality.json", p.quality, inputs):
-            evaluate_quality(p.quality)
+            evaluate_quality(p.quality, data)
         print(f"[{p.name}] pair quality ({evaluation}/quality.md):")
         print(format_quality(json.loads((evaluation / "quality.json").read_text(encoding="utf-8"))))
     if p.run.report:

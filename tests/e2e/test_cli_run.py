@@ -136,3 +136,20 @@ def test_more_pairs_make_the_evaluation_current_again(demo: Path, tmp_path: Path
     assert new["inputs"]["pairs"] != old["inputs"]["pairs"]
     quality = json.loads((run / "evaluation" / "quality.json").read_text())
     assert {row["pairs"] for row in quality["mask_agreement"].values()} == {2}
+
+
+def test_a_rerun_lists_the_dataset_once(demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import seas.data.catalog as catalog
+
+    run = tmp_path / "demo"
+    shutil.copytree(demo, run)
+    calls: list[str] = []
+    real = catalog._read_samples
+
+    def counting(*args: object) -> object:
+        calls.append(str(args[1]))
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(catalog, "_read_samples", counting)
+    assert main([*ARGV, "--output-dir", str(run), "--seg-epochs", "1", "--eval-resolution", "64"]) == 0
+    assert len(calls) == 1  # was: six listings in one seas run

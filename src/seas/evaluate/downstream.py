@@ -22,16 +22,15 @@ import torch
 from PIL import Image
 
 from seas.config import DownstreamConfig, config_to_dict, package_versions
-from seas.data.catalog import load_product
+from seas.data.catalog import ProductData
 from seas.data.imageio import read_mask, read_rgb
-from seas.data.split import read_split
 from seas.errors import InputFileError
 from seas.evaluate.inputs import evaluation_inputs
 from seas.evaluate.segmentation import segmentation_metrics
 from seas.evaluate.segmenter import RECIPE, defect_probabilities, train_segmenter
 from seas.evaluate.synthetic import cutpaste, perlin_defect
 from seas.files import atomic_write_json, atomic_write_text
-from seas.stage1.artifacts import read_stage1_configs
+from seas.stage1.artifacts import read_run
 
 __all__ = [
     "evaluate_segmentation",
@@ -133,15 +132,14 @@ def _variant_metrics(cfg: DownstreamConfig, variant: str, base: list[tuple[np.nd
     return {"per_type": per_type, "mean": mean, "seconds": time.perf_counter() - started}
 
 
-def evaluate_segmentation(cfg: DownstreamConfig) -> dict[str, Any]:  # Any: JSON results
+def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None) -> dict[str, Any]:  # Any: JSON
     """Train and evaluate every variant; write ``<run>/evaluation/segmentation.json`` and ``.md``.
 
     Images are held as uint8; the generated and synthetic sets are read or built only for the
     variants requested, while that variant's training set is stacked.
     """
-    data_cfg, _, _ = read_stage1_configs(cfg.model)
-    data = load_product(data_cfg)
-    split = read_split(cfg.model / "split.json", data)
+    run = read_run(cfg.model, data)  # ``data``: the product's listing when the caller already made it
+    data, split = run.data, run.split
     size = cfg.eval_resolution
     device = torch.device("cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu")
     types = sorted(split.types)

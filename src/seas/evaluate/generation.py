@@ -181,16 +181,13 @@ def describe(net: str, resolution: int) -> dict[str, Any]:  # Any: JSON values
 
 def evaluate_generation(cfg: Any) -> dict[str, Any]:  # Any: GenerationMetricsConfig / JSON results
     """IC-LPIPS and IS per defect type of a generated tree; writes ``<run>/evaluation/generation.json``."""
-    from seas.data.catalog import load_product
-    from seas.data.split import read_split
     from seas.files import atomic_write_json
-    from seas.stage1.artifacts import read_stage1_configs
+    from seas.stage1.artifacts import read_run
 
     device = "cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu"
     distance = load_lpips(cfg.net, cfg.torch_home, device)
     classify = load_inception(cfg.inception_weights, device)
-    data_cfg, _, _ = read_stage1_configs(cfg.model)
-    split = read_split(cfg.model / "split.json", load_product(data_cfg))
+    split = read_run(cfg.model).split
     tree = (cfg.generated or cfg.model / "generated") / split.product
     results: dict[str, Any] = {**describe(cfg.net, cfg.metric_resolution), "real_set": cfg.real_set, "types": {}}
     for t, entry in sorted(split.types.items()):

@@ -21,16 +21,15 @@ from PIL import Image
 
 from seas.config import QualityConfig, config_to_dict, package_versions
 from seas.data.augment import to_training_rgb
-from seas.data.catalog import load_product
+from seas.data.catalog import ProductData
 from seas.data.imageio import read_rgb
-from seas.data.split import read_split
 from seas.evaluate.downstream import generated_pairs, load_eval_pairs, stack_pairs
 from seas.evaluate.inputs import evaluation_inputs
 from seas.evaluate.pairs import derangement, pixel_scores, rmp_segmentation
 from seas.evaluate.reconstruction import reconstruct, reconstruction_metrics, strip
 from seas.evaluate.segmenter import defect_probabilities, train_segmenter
 from seas.files import atomic_write_bytes, atomic_write_json, atomic_write_text
-from seas.stage1.artifacts import load_generator, read_stage1_configs
+from seas.stage1.artifacts import load_generator, read_run
 from seas.stage2.artifacts import load_rmp
 
 __all__ = ["evaluate_quality", "format_quality"]
@@ -77,12 +76,11 @@ def _reconstruction(parts: Any, data: Any, split: Any, resolution: int) -> tuple
     return metrics, strip([originals, reconstruct(parts.vae, originals)])
 
 
-def evaluate_quality(cfg: QualityConfig) -> dict[str, Any]:  # Any: JSON results
+def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dict[str, Any]:  # Any: JSON results
     """Run the three measurements of the module docstring on a finished run; returns and writes the results."""
     started = time.perf_counter()
-    data_cfg, model_cfg, _ = read_stage1_configs(cfg.model)
-    data = load_product(data_cfg)
-    split = read_split(cfg.model / "split.json", data)
+    run = read_run(cfg.model, data)  # ``data``: the product's listing when the caller already made it
+    data, split, model_cfg = run.data, run.split, run.model_cfg
     types = sorted(split.types)
     device = torch.device("cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu")
     parts, token_map = load_generator(cfg.model)

@@ -21,14 +21,13 @@ from accelerate import PartialState
 from tqdm.auto import tqdm
 
 from seas.config import GenerateConfig, config_to_dict, write_run_record
-from seas.data.catalog import load_product
-from seas.data.split import read_split
+from seas.data.catalog import ProductData
 from seas.errors import ConfigError, SeasError, flag
 from seas.files import atomic_write_json
 from seas.generate.outputs import PairFolder, export_anomalib
 from seas.generate.pipeline import Job, MaskedSampler
 from seas.integrity import combined_id, file_sha256, recorded_hashes
-from seas.stage1.artifacts import generator_weight_files, load_generator, read_stage1_configs
+from seas.stage1.artifacts import generator_weight_files, load_generator, read_run
 from seas.stage1.tokens import TokenMap
 from seas.stage2.artifacts import load_rmp
 
@@ -134,12 +133,11 @@ def check_counts(product_out: Path, groups: list[tuple[str, list[str] | None, in
                               "--out, or pass --overwrite to delete them first")  # fmt: skip
 
 
-def generate(cfg: GenerateConfig) -> dict[str, Any]:  # Any: JSON summary
+def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, Any]:  # Any: JSON summary
     """Generate every requested folder; returns ``{folder: pairs on disk}`` and the output root."""
     run_dir = cfg.model
-    data_cfg, model_cfg, _ = read_stage1_configs(run_dir)
-    data = load_product(data_cfg)
-    split = read_split(run_dir / "split.json", data)
+    run = read_run(run_dir, data)  # ``data``: the product's listing when the caller already made it
+    data, split, model_cfg = run.data, run.split, run.model_cfg
     product_out = cfg.out / split.product
     if cfg.overwrite and product_out.exists():
         logger.warning("--overwrite: deleting the earlier pairs in %s", product_out)

@@ -8,22 +8,27 @@ tokens), ``token_embeddings.safetensors`` (``embeddings: new``) or ``text_encode
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from diffusers import UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from seas.config import DataConfig, ModelConfig, TrainConfig, config_from_dict
+from seas.data.catalog import ProductData, load_product
+from seas.data.split import DataSplit, read_split
 from seas.errors import ModelLoadError
 from seas.integrity import verify_weights
 from seas.models.loading import SDComponents, load_base_model
 from seas.stage1.tokens import TokenMap, load_token_rows
 
 __all__ = [
+    "RunRecord",
     "generator_problem",
     "generator_weight_files",
     "load_generator",
     "missing_generator_files",
+    "read_run",
     "read_stage1_configs",
 ]
 
@@ -99,3 +104,25 @@ def read_stage1_configs(run_dir: Path) -> tuple[DataConfig, ModelConfig, TrainCo
         raise ModelLoadError(path, f"unreadable run record ({type(exc).__name__})", "rerun seas train") from exc
     return (config_from_dict(DataConfig, record["DataConfig"]), config_from_dict(ModelConfig, record["ModelConfig"]),
             config_from_dict(TrainConfig, record["TrainConfig"]))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What every later stage reads first from a stage-1 run folder: its settings, its product and its split."""
+
+    data_cfg: DataConfig
+    model_cfg: ModelConfig
+    train_cfg: TrainConfig
+    data: ProductData
+    split: DataSplit
+
+
+def read_run(run_dir: Path, data: ProductData | None = None) -> RunRecord:
+    """The run's recorded configs, its product's listing (``data`` when the caller already listed it) and split.
+
+    Raises:
+        ModelLoadError: No such run folder, or its record is unreadable.
+    """
+    data_cfg, model_cfg, train_cfg = read_stage1_configs(run_dir)
+    data = data if data is not None else load_product(data_cfg)
+    return RunRecord(data_cfg, model_cfg, train_cfg, data, read_split(run_dir / "split.json", data))

@@ -19,7 +19,7 @@ import torch
 from accelerate import Accelerator
 
 from seas.config import DataConfig, ModelConfig, TrainConfig, write_run_record
-from seas.data.catalog import load_product
+from seas.data.catalog import ProductData, load_product
 from seas.data.inspection import inspect_product
 from seas.data.split import DataSplit, make_split, read_split, write_split
 from seas.files import atomic_write_dir, atomic_write_json, atomic_write_text
@@ -63,9 +63,9 @@ class Session:
     encoder: LatentEncoder
 
 
-def _prepare_data(data_cfg: DataConfig, run_dir: Path) -> DataSplit:
-    """Read the product, check every file, and fix the split (an earlier run's split.json wins)."""
-    data = load_product(data_cfg)
+def _prepare_data(data_cfg: DataConfig, run_dir: Path, data: ProductData | None) -> DataSplit:
+    """Read the product (unless listed already), check every file, and fix the split (an earlier split.json wins)."""
+    data = data if data is not None else load_product(data_cfg)
     existing = run_dir / "split.json"
     if data_cfg.split_file is not None:
         split = read_split(data_cfg.split_file, data)
@@ -149,7 +149,7 @@ def _export(s: Session, unet: Any, text_encoder: Any, run_dir: Path, steps: int)
     atomic_write_json(run_dir / "train_complete.json", {"steps": steps, "embeddings": s.cfg.embeddings})
 
 
-def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig) -> Path:
+def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig, data: ProductData | None = None) -> Path:
     """Run stage 1 and return the run folder (see the module docstring for its contents)."""
     run_dir = cfg.output_dir
     check_resume_settings(run_dir, [data_cfg, model_cfg, cfg], finished_marker=run_dir / "train_complete.json")
@@ -164,7 +164,7 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig) -> Pat
     accelerator = make_accelerator(cfg.mixed_precision, cfg.grad_accum, cfg.cpu, run_dir)
     torch.manual_seed(cfg.seed)
     run_dir.mkdir(parents=True, exist_ok=True)
-    split = _prepare_data(data_cfg, run_dir)
+    split = _prepare_data(data_cfg, run_dir, data)
     parts = load_base_model(model_cfg.base_model, model_cfg.model_seed, model_cfg.resolution)
     token_map = make_token_map(sorted(split.types), cfg.normal_token, cfg.anomaly_token, cfg.normal_tokens,
                                cfg.anomaly_tokens, cfg.normal_init, cfg.anomaly_init, parts.identity)  # fmt: skip

@@ -18,12 +18,11 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 
 from seas.config import MaskTrainConfig, write_run_record
-from seas.data.catalog import load_product
-from seas.data.split import read_split
+from seas.data.catalog import ProductData
 from seas.errors import ModelLoadError
 from seas.files import atomic_write_dir, atomic_write_json
 from seas.integrity import record_weights, verify_weights
-from seas.stage1.artifacts import load_generator, read_stage1_configs
+from seas.stage1.artifacts import load_generator, read_run
 from seas.stage1.prompts import encode_prompts, prompt_tables
 from seas.stage1.sampling import LatentEncoder, plan_micro_batch, step_generator
 from seas.stage2.artifacts import TRAINING_BN_STATISTICS
@@ -53,7 +52,7 @@ def ddpm_previous(scheduler: Any, model_pred: torch.Tensor, timesteps: torch.Ten
     return torch.cat(rows)
 
 
-def train_mask(cfg: MaskTrainConfig) -> Path:
+def train_mask(cfg: MaskTrainConfig, data: ProductData | None = None) -> Path:
     """Train the RMP head of a finished stage-1 run; returns the ``rmp`` folder."""
     run_dir = cfg.model
     out_dir, work_dir = run_dir / "rmp", run_dir / "stage2"
@@ -66,11 +65,11 @@ def train_mask(cfg: MaskTrainConfig) -> Path:
         except ModelLoadError as exc:
             logger.warning("%s; writing the RMP weights again from the last checkpoint", exc)
     check_optional_packages(cfg.optimizer)
-    data_cfg, model_cfg, train_cfg = read_stage1_configs(run_dir)
+    run = read_run(run_dir, data)  # ``data``: the product's listing when the caller already made it
+    model_cfg, train_cfg, split = run.model_cfg, run.train_cfg, run.split
     accelerator = make_accelerator(cfg.mixed_precision, cfg.grad_accum, cfg.cpu, work_dir)
     device = accelerator.device
     parts, token_map = load_generator(run_dir)
-    split = read_split(run_dir / "split.json", load_product(data_cfg))
     frozen_dtype = torch.bfloat16 if accelerator.mixed_precision == "bf16" else torch.float32
     for module in (parts.unet, parts.vae, parts.text_encoder):
         module.requires_grad_(False)
