@@ -1,0 +1,97 @@
+"""Peak memory (RSS) of generation, evaluation and the report at the scale users run: 8 folders x 1,000 pairs, 256².
+
+CPU, the tiny model (the pixels do not matter here, only what is held in memory). Each command runs
+in its own process under ``/usr/bin/time -v``:
+
+1. ``seas train`` and ``seas train-mask`` (1 step each) at 256 px, the bundled tire sample;
+2. ``seas generate`` into 8 folders (4 defect types + 4 two-type mixtures) with 4 and with 16 pairs per
+   folder: generation streams pairs to disk, so its peak must not grow with the count;
+3. a tree of 8 x 1,000 pairs made of hard links to those pairs (manifests included), then
+   ``seas evaluate segmentation`` (variant ``seas``: the largest training set; Perlin and CutPaste build
+   one set of the same size at a time), ``seas evaluate quality`` and ``seas report`` on it.
+
+Usage: python benchmarks/memory_scale.py WORK --out docs/benchmarks/memory
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+COMBOS = ["combined+cut", "contamination+hole", "cut+hole", "combined+hole"]
+
+
+def measured(label: str, args: list[str], rows: list[dict[str, object]]) -> None:
+    """Run ``seas ARGS`` under /usr/bin/time -v and record its peak RSS and wall time."""
+    done = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", "seas.cli", *args], capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    if done.returncode != 0:
+        message = f"{label} failed:\n{done.stderr[-3000:]}"
+        raise SystemExit(message)
+    rss_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr).group(1))  # type: ignore[union-attr]
+    wall = re.search(r"Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): ([\d:.]+)", done.stderr).group(1)  # type: ignore[union-attr]
+    rows.append({"step": label, "peak_rss_gib": round(rss_kb / 2**20, 3), "wall": wall})
+    print(f"{label}: {rss_kb / 2**20:.2f} GiB peak RSS, {wall}", flush=True)
+
+
+def fake_tree(source: Path, target: Path, per_folder: int) -> None:
+    """``per_folder`` pairs per folder of ``source`` (= <out>/<product>) as hard links, with manifests."""
+    for folder in sorted(p for p in source.iterdir() if p.is_dir()):
+        records = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+        out = target / folder.name
+        (out / "image").mkdir(parents=True, exist_ok=True)
+        (out / "mask").mkdir(parents=True, exist_ok=True)
+        lines = []
+        for index in range(per_folder):
+            record = dict(records[index % len(records)])
+            name = f"{index:04d}.png"
+            for kind in ("image", "mask"):
+                link = out / kind / name
+                if not link.exists():
+                    os.link(folder / record[kind], link)
+                record[kind] = f"{kind}/{name}"
+            record["index"] = index
+            lines.append(json.dumps(record, sort_keys=True))
+        (out / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("work", type=Path)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--pairs", type=int, default=1000, help="pairs per folder in the evaluated tree")
+    args = parser.parse_args()
+    work: Path = args.work
+    run = work / "run"
+    rows: list[dict[str, object]] = []
+    model = ["--base-model", "tiny", "--resolution", "256"]
+    if not (run / "rmp" / "model.safetensors").is_file():
+        measured("seas train (1 step, 256 px)", ["train", *model, "--max-steps", "1", "--output-dir", str(run)], rows)
+        measured("seas train-mask (1 step)", ["train-mask", "--model", str(run), "--max-steps", "1"], rows)
+    gen = ["generate", "--model", str(run), "--steps", "4", "--mask-steps", "2", "--combine", *COMBOS]
+    for count in (4, 16):
+        out = work / f"generated_{count}"
+        measured(f"seas generate, 8 folders x {count} pairs", [*gen, "--num-per-type", str(count), "--out", str(out)],
+                 rows)  # fmt: skip
+    big = work / "generated_big"
+    fake_tree(work / "generated_16" / "tire", big / "tire", args.pairs)
+    evaluation = ["--model", str(run), "--generated", str(big), "--eval-resolution", "256", "--seg-epochs", "1"]
+    measured(f"seas evaluate segmentation (seas variant, 4 x {args.pairs} pairs + real)",
+             ["evaluate", "segmentation", *evaluation, "--variants", "seas"], rows)  # fmt: skip
+    measured(f"seas evaluate quality (8 x {args.pairs} pairs on disk)", ["evaluate", "quality", *evaluation], rows)
+    measured("seas report", ["report", str(run), "--generated", str(big)], rows)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    table = ["| step | peak RSS (GiB) | wall |", "|---|---|---|"]
+    table += [f"| {r['step']} | {r['peak_rss_gib']:.2f} | {r['wall']} |" for r in rows]
+    (args.out / "results.md").write_text("\n".join(table) + "\n")
+    print("\n".join(table))
+
+
+if __name__ == "__main__":
+    main()
