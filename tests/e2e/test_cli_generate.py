@@ -299,3 +299,35 @@ def test_counts_overwrite_retrained_weights_and_exact_exports(run: Path, tmp_pat
     capsys.readouterr()
     assert main([*argv, "--num-per-type", "2"]) == 2
     assert "rmp weights" in capsys.readouterr().err
+
+
+def test_stage2_interrupted_then_resumed_equals_an_uninterrupted_run(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    import seas.stage2.train as stage2
+
+    argv = ["--max-steps", "4", "--checkpointing-steps", "2", "--grad-accum", "1", "--bn-calibration-batches", "2"]
+    copies = []
+    for name in ("whole", "stopped"):
+        copy = tmp_path / name
+        shutil.copytree(run, copy, ignore=shutil.ignore_patterns("rmp", "stage2", "generated", "checkpoint_ids.json"))
+        copies.append(copy)
+    assert main(["train-mask", "--model", str(copies[0]), *argv]) == 0
+    real, calls = stage2.focal_loss, []
+
+    def stop_at_step_three(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        if len(calls) == 5:  # two focal terms per micro-batch: the third micro-batch
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(stage2, "focal_loss", stop_at_step_three)
+    assert main(["train-mask", "--model", str(copies[1]), *argv]) == 130
+    assert (copies[1] / "stage2" / "checkpoint-2").is_dir()
+    assert not (copies[1] / "rmp").exists()
+    monkeypatch.setattr(stage2, "focal_loss", real)
+    assert main(["train-mask", "--model", str(copies[1]), *argv]) == 0  # resumes from checkpoint-2
+    a, b = ((c / "rmp" / "model.safetensors").read_bytes() for c in copies)
+    assert a == b  # same machine: resume claim, bit-identical
