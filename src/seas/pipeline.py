@@ -79,6 +79,11 @@ def product_run(configs: list[Any], product: str | None, out_given: bool) -> Pro
     from seas.data.catalog import load_product
 
     run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg = configs
+    if train_cfg.mixed_precision != mask_cfg.mixed_precision:  # accelerate fixes one precision per process
+        subject = "--mixed-precision"
+        raise ConfigError(subject, f"train {train_cfg.mixed_precision!r} and train_mask "
+                          f"{mask_cfg.mixed_precision!r} differ, but seas run trains both stages in one process",
+                          "use one value, or run seas train and seas train-mask separately")  # fmt: skip
     listing = load_product(data_cfg)
     name = product or listing.product
     run_dir = train_cfg.output_dir / name if product is not None else train_cfg.output_dir

@@ -146,12 +146,15 @@ def test_stage_sections_scope_values_and_flags_still_win(tmp_path: Path, capsys:
     path = tmp_path / "run.yaml"
     path.write_text("max_steps: 5\nmixed_precision: 'no'\ntrain_mask:\n  max_steps: 7\n  mixed-precision: bf16\n"
                     "generate:\n  steps: 9\nevaluate:\n  seg_epochs: 2\n")  # fmt: skip
+    assert main(["run", "--config", str(path), "--print-config"]) == 2  # one precision per process
+    assert "seas run trains both stages in one process" in capsys.readouterr().err
+    path.write_text(path.read_text().replace("mixed-precision: bf16", "rmp_lr: 0.001"))
     assert main(["run", "--config", str(path), "--print-config"]) == 0
     resolved = json.loads(capsys.readouterr().out)
     assert resolved["TrainConfig"]["max_steps"] == 5
     assert resolved["TrainConfig"]["mixed_precision"] == "no"
     assert resolved["MaskTrainConfig"]["max_steps"] == 7
-    assert resolved["MaskTrainConfig"]["mixed_precision"] == "bf16"
+    assert resolved["MaskTrainConfig"]["rmp_lr"] == 0.001
     assert resolved["GenerateConfig"]["steps"] == 9
     assert resolved["DownstreamConfig"]["seg_epochs"] == 2
     assert main(["run", "--config", str(path), "--max-steps", "3", "--print-config"]) == 0
