@@ -119,8 +119,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=600, help="optimiser steps per run")
     parser.add_argument("--prior-steps", type=int, default=600,
                         help="first train a denoising-only prior this long and start both runs from it")  # fmt: skip
+    parser.add_argument("--base-model", default="tiny",
+                        help="start both runs from this model (tiny-tire: no stand-in prior is trained)")  # fmt: skip
     args = parser.parse_args()
-    base = "tiny"
+    base = args.base_model
+    if base != "tiny":
+        args.prior_steps = 0
     if args.prior_steps:
         base = str(make_prior(args.work, args.data, args.resolution, args.prior_steps))
     runs = {"da_on": (args.work / "da_on", 1.0), "da_off": (args.work / "da_off", 0.0)}
@@ -130,7 +134,7 @@ def main() -> None:
         msg = "training failed; rerun one variant by hand with seas train to see why"
         raise SystemExit(msg)
     results: dict[str, object] = {"resolution": args.resolution, "steps": args.steps, "timesteps": TIMESTEPS,
-                                  "prior_steps": args.prior_steps}  # fmt: skip
+                                  "prior_steps": args.prior_steps, "base_model": base}  # fmt: skip
     for name, (run, _) in runs.items():
         results[name] = summarise(attention_maps(run, args.resolution, "heldout"))
         results[f"{name}_train_images"] = summarise(attention_maps(run, args.resolution, "train"))
@@ -139,6 +143,8 @@ def main() -> None:
         results[f"{name}_loss_curve"] = [{k: r[k] for k in keys} for r in logs]
     args.out.mkdir(parents=True, exist_ok=True)
     name = "results_with_prior.json" if args.prior_steps else "results.json"
+    if base != "tiny":
+        name = f"results_{base.replace('/', '_')}.json"
     (args.out / name).write_text(json.dumps(results, indent=2) + "\n")
     for name in runs:
         print(name, "held-out", json.dumps(results[name]))
