@@ -28,6 +28,7 @@ __all__ = [
     "check_resume_settings",
     "make_accelerator",
     "make_adamw",
+    "resolve_precision",
     "resume_step",
     "run_steps",
 ]
@@ -63,6 +64,13 @@ def make_adamw(groups: list[dict[str, Any]], optimizer: str, **kwargs: Any) -> t
     return torch.optim.AdamW(groups, **kwargs)
 
 
+def resolve_precision(mixed_precision: str, on_cuda: bool) -> str:
+    """``auto`` -> ``bf16`` on CUDA (the CUDA-only branch), ``no`` on CPU; other values unchanged."""
+    if mixed_precision != "auto":
+        return mixed_precision
+    return "bf16" if on_cuda else "no"
+
+
 def make_accelerator(mixed_precision: str, grad_accum: int, cpu: bool, project_dir: Path) -> Accelerator:
     """Accelerator with ``auto`` precision resolved: bf16 autocast on CUDA, fp32 on CPU.
 
@@ -70,8 +78,7 @@ def make_accelerator(mixed_precision: str, grad_accum: int, cpu: bool, project_d
     ``accelerate launch`` start data-parallel CPU processes.
     """
     cpu = cpu or not torch.cuda.is_available()
-    if mixed_precision == "auto":
-        mixed_precision = "bf16" if torch.cuda.is_available() and not cpu else "no"
+    mixed_precision = resolve_precision(mixed_precision, on_cuda=not cpu)
     return Accelerator(
         gradient_accumulation_steps=grad_accum, mixed_precision=mixed_precision, cpu=cpu, project_dir=str(project_dir)
     )

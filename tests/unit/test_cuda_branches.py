@@ -1,0 +1,50 @@
+"""The branches only a CUDA machine reaches, isolated so they run here (issue 8.2).
+
+Named CUDA-only parts: ``auto`` precision (bf16 training, fp16 generation on CUDA) and the 8-bit AdamW
+of bitsandbytes (a CUDA library; replaced by a stand-in module that records how it is called).
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+import torch
+
+from seas.config import GenerateConfig
+from seas.generate.run import _dtype
+from seas.training import make_adamw, resolve_precision
+
+
+def test_auto_precision_per_device() -> None:
+    assert resolve_precision("auto", on_cuda=True) == "bf16"  # CUDA-only branch
+    assert resolve_precision("auto", on_cuda=False) == "no"
+    assert resolve_precision("fp16", on_cuda=False) == "fp16"
+    assert resolve_precision("no", on_cuda=True) == "no"
+
+
+def test_generation_dtype_per_device() -> None:
+    assert _dtype(GenerateConfig(), torch.device("cuda")) == torch.float16  # CUDA-only branch
+    assert _dtype(GenerateConfig(), torch.device("cpu")) == torch.float32
+    assert _dtype(GenerateConfig(dtype="bf16"), torch.device("cpu")) == torch.bfloat16
+
+
+def test_8bit_adamw_gets_the_groups_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, object] = {}
+
+    class AdamW8bit(torch.optim.AdamW):  # stand-in for bitsandbytes.optim.AdamW8bit (CUDA-only)
+        def __init__(self, groups: list[dict[str, object]], **kwargs: object) -> None:
+            seen.update(groups=groups, kwargs=kwargs)
+            super().__init__(groups, **kwargs)  # type: ignore[arg-type]
+
+    fake = types.ModuleType("bitsandbytes")
+    fake.optim = types.SimpleNamespace(AdamW8bit=AdamW8bit)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bitsandbytes", fake)
+    weight = torch.nn.Parameter(torch.zeros(3))
+    groups = [{"params": [weight], "lr": 4e-6}]
+    optimizer = make_adamw(groups, "adamw8bit", weight_decay=0.01, betas=(0.9, 0.999))
+    assert isinstance(optimizer, AdamW8bit)
+    assert seen["groups"] == groups
+    assert seen["kwargs"] == {"weight_decay": 0.01, "betas": (0.9, 0.999)}
+    assert isinstance(make_adamw(groups, "adamw", weight_decay=0.01), torch.optim.AdamW)
