@@ -11,9 +11,9 @@ run=runs/pair_quality_tire
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 PYTHONHASHSEED=0 MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000
 start=$(date +%s)
-seas run --data "$data" --layout mvtec --product tire --preset mvtec3d --config configs/tiny-tire.yaml \
-    --num-per-type 16 --output-dir "$run" "$@"
+seas run --data "$data" --layout mvtec --product tire --config benchmarks/pair_quality_tire.yaml \
+    --output-dir "$run" "$@"
 echo "seconds: $(( $(date +%s) - start ))" | tee "$run/tire/seconds.txt"
 mkdir -p docs/benchmarks/pair_quality
 cp "$run/tire/evaluation/"{segmentation.json,segmentation.md,quality.json,quality.md,reconstruction.png} \
-    docs/benchmarks/pair_quality/
+    "$run/tire/seconds.txt" docs/benchmarks/pair_quality/
