@@ -4,8 +4,9 @@ CPU, the tiny model (the pixels do not matter here, only what is held in memory)
 in its own process under ``/usr/bin/time -v``:
 
 1. ``seas train`` and ``seas train-mask`` (1 step each) at 256 px, the bundled tire sample;
-2. ``seas generate`` into 8 folders (4 defect types + 4 two-type mixtures) with 4 and with 16 pairs per
-   folder: generation streams pairs to disk, so its peak must not grow with the count;
+2. ``seas generate`` into 8 folders (4 defect types + 4 two-type mixtures) with 4 and with 12 pairs per
+   folder, batch size 4 both times (the batch, not the count, sets the activations' size): generation
+   streams pairs to disk, so its peak must not grow with the count;
 3. a tree of 8 x 1,000 pairs made of hard links to those pairs (manifests included), then
    ``seas evaluate segmentation`` (variant ``seas``: the largest training set; Perlin and CutPaste build
    one set of the same size at a time), ``seas evaluate quality`` and ``seas report`` on it.
@@ -73,13 +74,15 @@ def main() -> None:
     if not (run / "rmp" / "model.safetensors").is_file():
         measured("seas train (1 step, 256 px)", ["train", *model, "--max-steps", "1", "--output-dir", str(run)], rows)
         measured("seas train-mask (1 step)", ["train-mask", "--model", str(run), "--max-steps", "1"], rows)
-    gen = ["generate", "--model", str(run), "--steps", "4", "--mask-steps", "2", "--combine", *COMBOS]
-    for count in (4, 16):
-        out = work / f"generated_{count}"
-        measured(f"seas generate, 8 folders x {count} pairs", [*gen, "--num-per-type", str(count), "--out", str(out)],
-                 rows)  # fmt: skip
+    gen = ["generate", "--model", str(run), "--steps", "4", "--mask-steps", "2", "--batch-size", "4",
+           "--combine", *COMBOS]  # fmt: skip
+    for count in (4, 12):
+        out = work / f"generated_b4_{count}"
+        measured(f"seas generate, 8 folders x {count} pairs, batch 4",
+                 [*gen, "--num-per-type", str(count), "--out", str(out)], rows)  # fmt: skip
     big = work / "generated_big"
-    fake_tree(work / "generated_16" / "tire", big / "tire", args.pairs)
+    if not big.is_dir():
+        fake_tree(work / "generated_b4_12" / "tire", big / "tire", args.pairs)
     evaluation = ["--model", str(run), "--generated", str(big), "--eval-resolution", "256", "--seg-epochs", "1"]
     measured(f"seas evaluate segmentation (seas variant, 4 x {args.pairs} pairs + real)",
              ["evaluate", "segmentation", *evaluation, "--variants", "seas"], rows)  # fmt: skip
