@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("work", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--pairs", type=int, default=1000, help="pairs per folder in the evaluated tree")
+    parser.add_argument("--only", choices=("all", "generate", "evaluate"), default="all", help="which part to measure")
     args = parser.parse_args()
     work: Path = args.work
     run = work / "run"
@@ -76,11 +77,14 @@ def main() -> None:
         measured("seas train-mask (1 step)", ["train-mask", "--model", str(run), "--max-steps", "1"], rows)
     gen = ["generate", "--model", str(run), "--steps", "4", "--mask-steps", "2", "--batch-size", "4",
            "--combine", *COMBOS]  # fmt: skip
-    for count in (4, 12):
+    for count in (4, 12) if args.only != "evaluate" else ():
         out = work / f"generated_b4_{count}"
         measured(f"seas generate, 8 folders x {count} pairs, batch 4",
                  [*gen, "--num-per-type", str(count), "--out", str(out)], rows)  # fmt: skip
     big = work / "generated_big"
+    if args.only == "generate":
+        _write(rows, args.out / "generate")
+        return
     if not big.is_dir():
         fake_tree(work / "generated_b4_12" / "tire", big / "tire", args.pairs)
     evaluation = ["--model", str(run), "--generated", str(big), "--eval-resolution", "256", "--seg-epochs", "1"]
@@ -88,11 +92,15 @@ def main() -> None:
              ["evaluate", "segmentation", *evaluation, "--variants", "seas"], rows)  # fmt: skip
     measured(f"seas evaluate quality (8 x {args.pairs} pairs on disk)", ["evaluate", "quality", *evaluation], rows)
     measured("seas report", ["report", str(run), "--generated", str(big)], rows)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
+    _write(rows, args.out)
+
+
+def _write(rows: list[dict[str, object]], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(rows, indent=2) + "\n")
     table = ["| step | peak RSS (GiB) | wall |", "|---|---|---|"]
     table += [f"| {r['step']} | {r['peak_rss_gib']:.2f} | {r['wall']} |" for r in rows]
-    (args.out / "results.md").write_text("\n".join(table) + "\n")
+    (out / "results.md").write_text("\n".join(table) + "\n")
     print("\n".join(table))
 
 
