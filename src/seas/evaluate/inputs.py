@@ -14,14 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from seas.config import config_to_dict
+from seas.stage2.artifacts import checkpoint_ids
 
 __all__ = ["evaluation_inputs", "is_current"]
 
 
 def evaluation_inputs(run_dir: Path, tree: Path) -> dict[str, Any]:  # Any: JSON values
     """Fingerprint of the pairs under ``tree`` (= <out>/<product>) and the run's weight identities."""
-    from seas.generate.run import checkpoint_ids  # imported here: generation's module is heavier than this one
-
     digest = hashlib.sha256()
     for manifest in sorted(tree.glob("*/manifest.jsonl")):
         digest.update(manifest.parent.name.encode() + b"\0" + manifest.read_bytes() + b"\0")

@@ -26,12 +26,11 @@ from seas.errors import ConfigError, SeasError, flag
 from seas.files import atomic_write_json
 from seas.generate.outputs import PairFolder, export_anomalib
 from seas.generate.pipeline import Job, MaskedSampler
-from seas.integrity import combined_id, file_sha256, recorded_hashes
-from seas.stage1.artifacts import generator_weight_files, load_generator, read_run
+from seas.stage1.artifacts import load_generator, read_run
 from seas.stage1.tokens import TokenMap
-from seas.stage2.artifacts import load_rmp
+from seas.stage2.artifacts import checkpoint_ids, load_rmp
 
-__all__ = ["RETRY_STRIDE", "checkpoint_ids", "generate", "job_seed"]
+__all__ = ["RETRY_STRIDE", "generate", "job_seed"]
 
 logger = logging.getLogger(__name__)
 RETRY_STRIDE = 10_000_019  # a prime above any realistic count, so retry seeds never meet first seeds
@@ -40,23 +39,6 @@ RETRY_STRIDE = 10_000_019  # a prime above any realistic count, so retry seeds n
 def job_seed(base_seed: int, index: int, attempt: int) -> int:
     """Seed of attempt ``attempt`` at image ``index``."""
     return base_seed + index + attempt * RETRY_STRIDE
-
-
-def checkpoint_ids(run_dir: Path) -> dict[str, str]:
-    """Identities of the generator and RMP weights, from the sha256 records written with them.
-
-    Recomputed on every call (a folder without a record is hashed directly), so an identity never
-    outlives the files it names; ``<run>/checkpoint_ids.json`` is written for the report, never read back.
-    """
-    ids = {}
-    for key, folder, files in (("generator", run_dir, generator_weight_files(run_dir)),
-                               ("rmp", run_dir / "rmp", [run_dir / "rmp" / "model.safetensors"])):  # fmt: skip
-        hashes = recorded_hashes(folder)
-        if hashes is None:
-            hashes = {p.relative_to(folder).as_posix(): file_sha256(p) for p in files if p.is_file()}
-        ids[key] = combined_id(hashes)
-    atomic_write_json(run_dir / "checkpoint_ids.json", ids)
-    return ids
 
 
 def _groups(cfg: GenerateConfig, token_map: TokenMap) -> list[tuple[str, list[str] | None, int]]:
@@ -153,6 +135,7 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
     device, dtype = state.device, _dtype(cfg, state.device)
     if state.is_main_process:
         write_run_record(product_out, [cfg], parts.identity, "generate")
+        atomic_write_json(run_dir / "checkpoint_ids.json", ids)  # for the report
     sampler = MaskedSampler(parts, rmp, cfg, model_cfg.resolution, device, dtype)
     references = list(split.normals) if cfg.reference_pool == "train" else data.train_normals
     sampler_keys = ("seed", "steps", "guidance", "start", "strength", "reference_pool", "extended_steps",
