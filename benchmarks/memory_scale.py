@@ -4,9 +4,9 @@ CPU, the tiny model (the pixels do not matter here, only what is held in memory)
 in its own process under ``/usr/bin/time -v``:
 
 1. ``seas train`` and ``seas train-mask`` (1 step each) at 256 px, the bundled tire sample;
-2. ``seas generate`` into 8 folders (4 defect types + 4 two-type mixtures) with 4 and with 12 pairs per
-   folder, batch size 4 both times (the batch, not the count, sets the activations' size): generation
-   streams pairs to disk, so its peak must not grow with the count;
+2. ``seas generate`` into 8 folders (4 defect types + 4 two-type mixtures): 4 and 12 pairs per folder
+   in batches of 4, and 12 in batches of 10 (the default): generation streams pairs to disk and runs
+   its full-resolution work one image at a time, so its peak must grow with neither;
 3. a tree of 8 x 1,000 pairs made of hard links to those pairs (manifests included), then
    ``seas evaluate segmentation`` (variant ``seas``: the largest training set; Perlin and CutPaste build
    one set of the same size at a time), ``seas evaluate quality`` and ``seas report`` on it.
@@ -20,10 +20,12 @@ import argparse
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+PARTS = ("generate", "segmentation", "quality", "report")
 COMBOS = ["combined+cut", "contamination+hole", "cut+hole", "combined+hole"]
 
 
@@ -66,7 +68,7 @@ def main() -> None:
     parser.add_argument("work", type=Path)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--pairs", type=int, default=1000, help="pairs per folder in the evaluated tree")
-    parser.add_argument("--only", choices=("all", "generate", "evaluate"), default="all", help="which part to measure")
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(PARTS), help="which parts to measure")
     args = parser.parse_args()
     work: Path = args.work
     run = work / "run"
@@ -75,24 +77,29 @@ def main() -> None:
     if not (run / "rmp" / "model.safetensors").is_file():
         measured("seas train (1 step, 256 px)", ["train", *model, "--max-steps", "1", "--output-dir", str(run)], rows)
         measured("seas train-mask (1 step)", ["train-mask", "--model", str(run), "--max-steps", "1"], rows)
-    gen = ["generate", "--model", str(run), "--steps", "4", "--mask-steps", "2", "--batch-size", "4",
-           "--combine", *COMBOS]  # fmt: skip
-    for count in (4, 12) if args.only != "evaluate" else ():
-        out = work / f"generated_b4_{count}"
-        measured(f"seas generate, 8 folders x {count} pairs, batch 4",
-                 [*gen, "--num-per-type", str(count), "--out", str(out)], rows)  # fmt: skip
+    gen = ["generate", "--model", str(run), "--steps", "4", "--mask-steps", "2", "--combine", *COMBOS]
+    # The count must not move the peak (pairs stream to disk), nor the batch size (full-resolution work
+    # runs one image at a time); 10 is the default batch size.
+    for count, batch in ((4, 4), (12, 4), (12, 10)) if "generate" in args.only else ():
+        out = work / f"generated_b{batch}_{count}"
+        shutil.rmtree(out, ignore_errors=True)  # a rerun into a finished folder would generate nothing
+        sizes = ["--num-per-type", str(count), "--batch-size", str(batch)]
+        measured(f"seas generate, 8 folders x {count} pairs, batch {batch}", [*gen, *sizes, "--out", str(out)], rows)
     big = work / "generated_big"
-    if args.only == "generate":
+    if args.only == ["generate"]:
         _write(rows, args.out / "generate")
         return
     if not big.is_dir():
         fake_tree(work / "generated_b4_12" / "tire", big / "tire", args.pairs)
     evaluation = ["--model", str(run), "--generated", str(big), "--eval-resolution", "256", "--seg-epochs", "1"]
-    measured(f"seas evaluate segmentation (seas variant, 4 x {args.pairs} pairs + real)",
-             ["evaluate", "segmentation", *evaluation, "--variants", "seas"], rows)  # fmt: skip
-    measured(f"seas evaluate quality (8 x {args.pairs} pairs on disk)", ["evaluate", "quality", *evaluation], rows)
-    measured("seas report", ["report", str(run), "--generated", str(big)], rows)
-    _write(rows, args.out)
+    if "segmentation" in args.only:
+        measured(f"seas evaluate segmentation (seas variant, 4 x {args.pairs} pairs + real)",
+                 ["evaluate", "segmentation", *evaluation, "--variants", "seas"], rows)  # fmt: skip
+    if "quality" in args.only:
+        measured(f"seas evaluate quality (8 x {args.pairs} pairs on disk)", ["evaluate", "quality", *evaluation], rows)
+    if "report" in args.only:
+        measured("seas report", ["report", str(run), "--generated", str(big)], rows)
+    _write(rows, args.out if args.only == list(PARTS) else args.out / "-".join(args.only))
 
 
 def _write(rows: list[dict[str, object]], out: Path) -> None:

@@ -30,7 +30,8 @@ from seas.data.split import read_split
 from seas.evaluate.pairs import rmp_segmentation
 from seas.generate.pipeline import Job, MaskedSampler
 from seas.generate.run import job_seed
-from seas.stage1.artifacts import load_generator, read_stage1_configs
+from seas.run_folder import read_stage1_configs
+from seas.stage1.artifacts import load_generator
 from seas.stage2.artifacts import load_rmp
 
 MODES = ("calibrated", "training", "batch")

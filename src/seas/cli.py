@@ -34,6 +34,7 @@ from seas.config_flags import add_config_flags, resolve_configs
 from seas.errors import ConfigError, SeasError, storage_error
 from seas.locks import writer_lock, writer_locks
 from seas.pipeline import RUN_CONFIGS
+from seas.run_folder import RunFolder
 
 Handler = Callable[[argparse.Namespace, list[Any]], int]  # Any: the command's resolved config dataclasses
 
@@ -133,10 +134,11 @@ def _evaluate_segmentation(_args: argparse.Namespace, configs: list[Any]) -> int
     from seas.evaluate.downstream import evaluate_segmentation, format_table
 
     (cfg,) = configs
-    with writer_lock(cfg.model / "evaluation"):
+    out = RunFolder(cfg.model).evaluation
+    with writer_lock(out):
         results = evaluate_segmentation(cfg)
     print(format_table(results))
-    print(f"written to {cfg.model / 'evaluation'}/segmentation.json and .md")
+    print(f"written to {out}/segmentation.json and .md")
     return 0
 
 
@@ -144,9 +146,10 @@ def _evaluate_quality(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.evaluate.quality import evaluate_quality, format_quality
 
     (cfg,) = configs
-    with writer_lock(cfg.model / "evaluation"):
+    out = RunFolder(cfg.model).evaluation
+    with writer_lock(out):
         print(format_quality(evaluate_quality(cfg)))
-    print(f"written to {cfg.model / 'evaluation'}/quality.json, quality.md and reconstruction.png")
+    print(f"written to {out}/quality.json, quality.md and reconstruction.png")
     return 0
 
 
@@ -154,7 +157,7 @@ def _evaluate_generation(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.evaluate.generation import evaluate_generation
 
     (cfg,) = configs
-    with writer_lock(cfg.model / "evaluation"):
+    with writer_lock(RunFolder(cfg.model).evaluation):
         results = evaluate_generation(cfg)
     print(f"IC-LPIPS {results['mean_ic_lpips']:.4f}, IS {results['mean_is_mean']:.4f} ({cfg.net}, cap {cfg.cap})")
     return 0

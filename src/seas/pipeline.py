@@ -27,6 +27,7 @@ from seas.config import (
 )
 from seas.data.catalog import ProductData
 from seas.errors import ConfigError
+from seas.run_folder import RunFolder
 
 __all__ = ["RUN_CONFIGS", "ProductRun", "product_run", "products", "run_product"]
 
@@ -87,7 +88,7 @@ def product_run(configs: list[Any], product: str | None, out_given: bool) -> Pro
     listing = load_product(data_cfg)
     name = product or listing.product
     run_dir = train_cfg.output_dir / name if product is not None else train_cfg.output_dir
-    out = gen_cfg.out if out_given else run_dir / "generated"
+    out = gen_cfg.out if out_given else RunFolder(run_dir).generated_out
     stage2_resume = mask_cfg.resume if mask_cfg.resume in (None, "latest") else "latest"  # a path is stage 1's
     train_cfg = dataclasses.replace(train_cfg, output_dir=run_dir)
     mask_cfg = dataclasses.replace(mask_cfg, model=run_dir, resume=stage2_resume)
@@ -116,9 +117,10 @@ def run_product(p: ProductRun) -> None:
     summary = generate(p.generate, data)
     counts = ", ".join(f"{k}: {v}" for k, v in summary.items() if k not in ("out", "anomalib"))
     print(f"[{p.name}] image/mask pairs in {summary['out']} ({counts})")
-    evaluation = p.train.output_dir / "evaluation"
+    folder = RunFolder(p.train.output_dir)
+    evaluation = folder.evaluation
     if p.run.evaluate:
-        inputs = evaluation_inputs(p.train.output_dir, p.generate.out / data.product)
+        inputs = evaluation_inputs(folder.root, folder.generated(data.product, p.generate.out))
         if not is_current(evaluation / "segmentation.json", p.evaluate, inputs):
             evaluate_segmentation(p.evaluate, data)  # first time, or the pairs, weights or settings changed
         print(f"[{p.name}] downstream segmentation ({evaluation}):")

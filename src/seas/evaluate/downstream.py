@@ -30,7 +30,7 @@ from seas.evaluate.segmentation import segmentation_metrics
 from seas.evaluate.segmenter import RECIPE, defect_probabilities, train_segmenter
 from seas.evaluate.synthetic import cutpaste, perlin_defect
 from seas.files import atomic_write_json, atomic_write_text
-from seas.stage1.artifacts import read_run
+from seas.run_folder import RunFolder, read_run
 
 __all__ = [
     "evaluate_segmentation",
@@ -149,7 +149,7 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
     # Stacked once: every variant is scored on the same tensors.
     test = {t: stack_pairs(list(load_eval_pairs(split.types[t].heldout, size)) + test_good) for t in types}
     paths: list[tuple[Path, Path]] = []
-    tree = (cfg.generated or cfg.model / "generated") / split.product
+    tree = RunFolder(cfg.model).generated(split.product, cfg.generated)
     if any(v in cfg.variants for v in ("seas", *SYNTHETIC_KINDS)):  # the synthetic sets match the SeaS count
         paths = generated_pairs(tree, types)
     count = len(paths)
@@ -167,7 +167,7 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
         else:
             extra, n = synthetic_pairs(variant, normals, count, cfg.seed), count
         results["variants"][variant] = _variant_metrics(cfg, variant, real + normals, extra, n, test, device)
-    out_dir = cfg.model / "evaluation"
+    out_dir = RunFolder(cfg.model).evaluation
     atomic_write_json(out_dir / "segmentation.json", results)
     atomic_write_text(out_dir / "segmentation.md", format_table(results) + "\n")
     return results

@@ -182,13 +182,13 @@ def describe(net: str, resolution: int) -> dict[str, Any]:  # Any: JSON values
 def evaluate_generation(cfg: Any) -> dict[str, Any]:  # Any: GenerationMetricsConfig / JSON results
     """IC-LPIPS and IS per defect type of a generated tree; writes ``<run>/evaluation/generation.json``."""
     from seas.files import atomic_write_json
-    from seas.stage1.artifacts import read_run
+    from seas.run_folder import RunFolder, read_run
 
     device = "cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu"
     distance = load_lpips(cfg.net, cfg.torch_home, device)
     classify = load_inception(cfg.inception_weights, device)
     split = read_run(cfg.model).split
-    tree = (cfg.generated or cfg.model / "generated") / split.product
+    tree = RunFolder(cfg.model).generated(split.product, cfg.generated)
     results: dict[str, Any] = {**describe(cfg.net, cfg.metric_resolution), "real_set": cfg.real_set, "types": {}}
     for t, entry in sorted(split.types.items()):
         real_paths = {"all": entry.train + entry.heldout, "train": entry.train, "holdout": entry.heldout}[cfg.real_set]
@@ -201,5 +201,5 @@ def evaluate_generation(cfg: Any) -> dict[str, Any]:  # Any: GenerationMetricsCo
             }
     for key in ("ic_lpips", "is_mean"):
         results[f"mean_{key}"] = float(np.mean([v[key] for v in results["types"].values()]))
-    atomic_write_json(cfg.model / "evaluation" / "generation.json", results)
+    atomic_write_json(RunFolder(cfg.model).evaluation / "generation.json", results)
     return results

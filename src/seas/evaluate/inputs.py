@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from seas.config import config_to_dict
-from seas.stage2.artifacts import checkpoint_ids
+from seas.run_folder import checkpoint_ids
 
 __all__ = ["evaluation_inputs", "is_current"]
 

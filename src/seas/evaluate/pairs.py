@@ -25,7 +25,7 @@ from seas.data.split import DataSplit
 from seas.evaluate.segmentation import aupro, auroc, average_precision
 from seas.stage2.features import unet_features, vae_decoder_features
 
-__all__ = ["RMP_TIMESTEPS", "derangement", "pixel_scores", "rmp_segmentation"]
+__all__ = ["RMP_TIMESTEPS", "PooledPixelScores", "derangement", "pixel_scores", "rmp_segmentation"]
 
 RMP_TIMESTEPS = (40, 80, 120)  # about the last three of 25 DPM-Solver++ steps (linspace 999 ... 40)
 
@@ -37,6 +37,44 @@ def pixel_scores(probs: np.ndarray, masks: np.ndarray) -> dict[str, float | None
         return {"pixel_auroc": None, "pixel_ap": None, "defect_rate": float(masks.mean())}
     return {"pixel_auroc": auroc(probs, masks), "pixel_ap": average_precision(probs, masks),
             "defect_rate": float(masks.mean())}  # fmt: skip
+
+
+class PooledPixelScores:
+    """Pooled pixel AUROC and AP of scores in [0, 1], accumulated batch by batch in fixed memory.
+
+    Scores are counted in ``bins`` equal bins (two int64 histograms, 16 MB at 2^20), so a thousand
+    256² masks cost what one does; the exact functions sort every pixel (65 M per type at that scale,
+    several GB). The results equal the exact definitions (ties counted half, step-wise AP) for scores
+    on the bin edges ``k / bins`` (a score of exactly 1 shares the top bin); otherwise only pixels whose
+    scores share a bin count as tied (a difference below 1e-5 on random score maps; tested).
+    """
+
+    def __init__(self, bins: int = 2**20) -> None:
+        self.bins = bins
+        self.positive = np.zeros(bins, dtype=np.int64)
+        self.negative = np.zeros(bins, dtype=np.int64)
+
+    def add(self, scores: np.ndarray, masks: np.ndarray) -> None:
+        """Count ``[N, H, W]`` scores against their bool masks."""
+        index = np.clip((np.asarray(scores, dtype=np.float64) * self.bins).astype(np.int64), 0, self.bins - 1).ravel()
+        labels = np.asarray(masks, dtype=bool).ravel()
+        self.positive += np.bincount(index[labels], minlength=self.bins)
+        self.negative += np.bincount(index[~labels], minlength=self.bins)
+
+    def result(self) -> dict[str, float | None]:
+        """``pixel_auroc``, ``pixel_ap`` (None where a class is missing), ``defect_rate``: as :func:`pixel_scores`."""
+        n_pos, n_neg = int(self.positive.sum()), int(self.negative.sum())
+        rate = n_pos / max(n_pos + n_neg, 1)
+        if n_pos == 0 or n_neg == 0:
+            return {"pixel_auroc": None, "pixel_ap": None, "defect_rate": rate}
+        pos, neg = self.positive.astype(np.float64), self.negative.astype(np.float64)
+        below = np.cumsum(neg) - neg  # negatives with a lower score than each bin
+        auroc_value = float(np.sum(pos * (below + neg / 2)) / (n_pos * n_neg))
+        filled = (pos + neg)[::-1] > 0  # thresholds at each occupied bin, highest first
+        tp, fp = np.cumsum(pos[::-1])[filled], np.cumsum(neg[::-1])[filled]
+        recall = tp / n_pos
+        ap = float(np.sum(np.diff(np.concatenate([[0.0], recall])) * tp / (tp + fp)))
+        return {"pixel_auroc": auroc_value, "pixel_ap": ap, "defect_rate": rate}
 
 
 def derangement(n: int, seed: int) -> np.ndarray:

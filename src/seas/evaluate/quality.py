@@ -18,18 +18,20 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
+from tqdm.auto import tqdm
 
 from seas.config import QualityConfig, config_to_dict, package_versions
 from seas.data.augment import to_training_rgb
 from seas.data.catalog import ProductData
 from seas.data.imageio import read_rgb
-from seas.evaluate.downstream import generated_pairs, load_eval_pairs, stack_pairs
+from seas.evaluate.downstream import generated_pairs, load_eval_mask, load_eval_pairs, stack_pairs
 from seas.evaluate.inputs import evaluation_inputs
-from seas.evaluate.pairs import derangement, pixel_scores, rmp_segmentation
+from seas.evaluate.pairs import PooledPixelScores, derangement, rmp_segmentation
 from seas.evaluate.reconstruction import reconstruct, reconstruction_metrics, strip
 from seas.evaluate.segmenter import defect_probabilities, train_segmenter
 from seas.files import atomic_write_bytes, atomic_write_json, atomic_write_text
-from seas.stage1.artifacts import load_generator, read_run
+from seas.run_folder import RunFolder, read_run
+from seas.stage1.artifacts import load_generator
 from seas.stage2.artifacts import load_rmp
 
 __all__ = ["evaluate_quality", "format_quality"]
@@ -40,6 +42,29 @@ def _images(paths: list[Any], resolution: int) -> torch.Tensor:  # Any: Path
     return torch.stack([torch.from_numpy(to_training_rgb(read_rgb(p), resolution, "crop")) for p in paths])
 
 
+def _streamed_scores(model: Any, pairs: list[Any], size: int, device: torch.device, shuffle_seed: int | None,
+                     batch: int = 32) -> tuple[dict[str, Any], dict[str, Any] | None]:  # fmt: skip
+    """Pooled pixel scores of ``model`` on ``pairs`` against their masks (and against a derangement of them).
+
+    Only the masks (bool) are held for all pairs; images are read and scored ``batch`` at a time, so
+    memory stays flat at 1,000 pairs of 256² per type.
+    """
+    masks = np.stack([load_eval_mask(m, size) for _, m in pairs])
+    shuffled = None
+    if shuffle_seed is not None:
+        order = derangement(len(pairs), shuffle_seed) if len(pairs) > 1 else np.arange(len(pairs))
+        shuffled = PooledPixelScores()
+    own = PooledPixelScores()
+    for k in range(0, len(pairs), batch):
+        chunk = pairs[k : k + batch]
+        x, _ = stack_pairs(load_eval_pairs(chunk, size), len(chunk))
+        probs = defect_probabilities(model, x, device)
+        own.add(probs, masks[k : k + batch])
+        if shuffled is not None:
+            shuffled.add(probs, masks[order[k : k + batch]])
+    return own.result(), shuffled.result() if shuffled is not None else None
+
+
 def _mask_agreement(cfg: QualityConfig, split: Any, types: list[str], device: torch.device) -> dict[str, Any]:
     """Real-only segmenter on generated images against generated masks; shuffled masks and real pairs as baselines."""
     size = cfg.eval_resolution
@@ -47,19 +72,16 @@ def _mask_agreement(cfg: QualityConfig, split: Any, types: list[str], device: to
     images, masks = stack_pairs(load_eval_pairs(train, size), len(train))
     model = train_segmenter(images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_lr, cfg.seed, device,
                             desc=f"segmenter (real only, {len(images)} images)")  # fmt: skip
-    tree = (cfg.generated or cfg.model / "generated") / split.product
+    del images, masks
+    tree = RunFolder(cfg.model).generated(split.product, cfg.generated)
     out: dict[str, Any] = {}
-    for t in types:
+    for t in tqdm(types, desc="mask agreement", unit="type", dynamic_ncols=True, leave=False):
         pairs = generated_pairs(tree, [t])
-        x, y = stack_pairs(load_eval_pairs(pairs, size), len(pairs))
-        probs, gen_masks = defect_probabilities(model, x, device), y.numpy()
-        shuffled = gen_masks[derangement(len(gen_masks), cfg.seed)] if len(gen_masks) > 1 else gen_masks
+        generated, shuffled = _streamed_scores(model, pairs, size, device, cfg.seed)
+        row: dict[str, Any] = {"pairs": len(pairs), "generated": generated, "shuffled_masks": shuffled}
         held = split.types[t].heldout
-        row: dict[str, Any] = {"pairs": len(pairs), "generated": pixel_scores(probs, gen_masks),
-                               "shuffled_masks": pixel_scores(probs, shuffled)}  # fmt: skip
         if held:
-            hx, hy = stack_pairs(load_eval_pairs(held, size), len(held))
-            row["real_heldout"] = pixel_scores(defect_probabilities(model, hx, device), hy.numpy())
+            row["real_heldout"] = _streamed_scores(model, list(held), size, device, None)[0]
         out[t] = row
     return out
 
@@ -100,10 +122,10 @@ def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dic
         "config": config_to_dict(cfg), "versions": package_versions(), "reconstruction": recon,
         "rmp_segmentation": rmp_segmentation(parts, rmp, prompts, split, model_cfg.resolution, cfg.seed, device),
         "mask_agreement": _mask_agreement(cfg, split, types, device),
-        "inputs": evaluation_inputs(cfg.model, (cfg.generated or cfg.model / "generated") / split.product),
+        "inputs": evaluation_inputs(cfg.model, RunFolder(cfg.model).generated(split.product, cfg.generated)),
     }  # fmt: skip
     results["seconds"] = time.perf_counter() - started
-    out = cfg.model / "evaluation"
+    out = RunFolder(cfg.model).evaluation
     buffer = io.BytesIO()
     Image.fromarray(picture).save(buffer, format="PNG")
     atomic_write_bytes(out / "reconstruction.png", buffer.getvalue())

@@ -26,9 +26,10 @@ from seas.errors import ConfigError, SeasError, flag
 from seas.files import atomic_write_json
 from seas.generate.outputs import PairFolder, export_anomalib
 from seas.generate.pipeline import Job, MaskedSampler
-from seas.stage1.artifacts import load_generator, read_run
+from seas.run_folder import RunFolder, checkpoint_ids, read_run, read_token_map
+from seas.stage1.artifacts import load_generator
 from seas.stage1.tokens import TokenMap
-from seas.stage2.artifacts import checkpoint_ids, load_rmp
+from seas.stage2.artifacts import load_rmp
 
 __all__ = ["RETRY_STRIDE", "generate", "job_seed"]
 
@@ -124,7 +125,7 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
     if cfg.overwrite and product_out.exists():
         logger.warning("--overwrite: deleting the earlier pairs in %s", product_out)
         shutil.rmtree(product_out)
-    token_map = TokenMap.from_json((run_dir / "token_map.json").read_text(encoding="utf-8"))
+    token_map = read_token_map(run_dir)
     groups = _groups(cfg, token_map)
     ids = checkpoint_ids(run_dir)
     check_same_settings(product_out, cfg, ids)  # all before any weights load
@@ -135,7 +136,7 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
     device, dtype = state.device, _dtype(cfg, state.device)
     if state.is_main_process:
         write_run_record(product_out, [cfg], parts.identity, "generate")
-        atomic_write_json(run_dir / "checkpoint_ids.json", ids)  # for the report
+        atomic_write_json(RunFolder(run_dir).weight_ids, ids)  # for the report
     sampler = MaskedSampler(parts, rmp, cfg, model_cfg.resolution, device, dtype)
     references = list(split.normals) if cfg.reference_pool == "train" else data.train_normals
     sampler_keys = ("seed", "steps", "guidance", "start", "strength", "reference_pool", "extended_steps",

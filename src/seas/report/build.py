@@ -19,6 +19,7 @@ from PIL import Image
 
 from seas.files import atomic_write_text
 from seas.report.charts import histogram_svg, line_chart_svg
+from seas.run_folder import RunFolder
 
 __all__ = ["build_report"]
 
@@ -80,8 +81,9 @@ def _link(path: Path, report_dir: Path) -> str:
 
 def _loss_section(run: Path) -> str:
     parts = []
-    curves = (("Stage 1 losses", run / "logs.jsonl", ("total", "anomaly_mse", "na", "da_32", "da_16")),
-              ("Stage 2 losses", run / "stage2" / "logs.jsonl", ("total", "focal_512", "focal_64")))  # fmt: skip
+    folder = RunFolder(run)
+    curves = (("Stage 1 losses", folder.logs, ("total", "anomaly_mse", "na", "da_32", "da_16")),
+              ("Stage 2 losses", folder.stage2 / "logs.jsonl", ("total", "focal_512", "focal_64")))  # fmt: skip
     for title, path, keys in curves:
         rows = _read_jsonl(path)
         series = {k: [float(r[k]) for r in rows] for k in keys if rows and k in rows[0]}
@@ -91,7 +93,7 @@ def _loss_section(run: Path) -> str:
 
 def _metrics_section(run: Path) -> str:
     out = ["<h2>Metrics</h2>"]
-    seg = run / "evaluation" / "segmentation.json"
+    seg = RunFolder(run).evaluation / "segmentation.json"
     if seg.is_file():
         data = json.loads(seg.read_text(encoding="utf-8"))
         present = next(iter(data["variants"].values()))["mean"]
@@ -106,7 +108,7 @@ def _metrics_section(run: Path) -> str:
         )
         out.append(f"<p>Downstream segmentation ({escape(data['recipe'])}), mean over defect types, percent:</p>"
                    f"<table id='segmentation'><tr><th>training set</th>{head}</tr>{rows}</table>")  # fmt: skip
-    gen = run / "evaluation" / "generation.json"
+    gen = RunFolder(run).evaluation / "generation.json"
     if gen.is_file():
         data = json.loads(gen.read_text(encoding="utf-8"))
         rows = "".join(f"<tr><td>{escape(t)}</td><td>{v['ic_lpips']:.4f}</td><td>{v['is_mean']:.4f}</td></tr>"
@@ -159,12 +161,12 @@ def _quality_section(run: Path, report: Path, config: dict[str, Any]) -> str:
         out.append(f"<p>Base model samples (\"a photo of a &lt;product&gt;\", from noise):</p>"
                    f"<div class='wide'><a href='{_link(prior, report)}'><img src='{_link(prior, report)}' "
                    f"alt='prior samples'></a></div>")  # fmt: skip
-    strip = run / "evaluation" / "reconstruction.png"
+    strip = RunFolder(run).evaluation / "reconstruction.png"
     if strip.is_file():
         out.append(f"<p>VAE: originals (top; test/good, then one held-out defect per type) over reconstructions:</p>"
                    f"<div class='wide'><img src='{_link(strip, report)}' alt='reconstruction strip'>"
                    "</div>")  # fmt: skip
-    quality = run / "evaluation" / "quality.md"
+    quality = RunFolder(run).evaluation / "quality.md"
     if quality.is_file():
         out.append(f"<div id='quality'>{_markdown_tables(quality.read_text(encoding='utf-8'))}</div>")
     if len(out) == 1:
@@ -206,15 +208,14 @@ def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], repor
 
 def build_report(run: Path, out: Path | None = None, generated: Path | None = None, per_type: int = 8) -> Path:
     """Write ``<out>/index.html`` (default ``<run>/report``) and its thumbnails; returns the html path."""
-    report = out or run / "report"
+    folder = RunFolder(run)
+    report = out or folder.report
     (report / "thumbs").mkdir(parents=True, exist_ok=True)
-    config = json.loads((run / "config.json").read_text(encoding="utf-8")) if (run / "config.json").is_file() else {}
-    split = json.loads((run / "split.json").read_text(encoding="utf-8")) if (run / "split.json").is_file() else {}
-    ids_path = run / "checkpoint_ids.json"
-    ids = json.loads(ids_path.read_text(encoding="utf-8")) if ids_path.is_file() else {}
+    config, split, ids = (json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
+                          for p in (folder.record, folder.split, folder.weight_ids))  # fmt: skip
     product = split.get("product", "?")
     root = Path(split.get("root", "."))
-    tree = (generated or run / "generated") / product
+    tree = folder.generated(product, generated)
     sections = []
     for name in sorted(split.get("types", {})):
         reals = [(root / p["image"], root / p["mask"]) for p in split["types"][name]["train"]]

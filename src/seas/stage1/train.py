@@ -26,7 +26,7 @@ from seas.files import atomic_write_dir, atomic_write_json, atomic_write_text
 from seas.integrity import record_weights
 from seas.models.loading import SDComponents, load_base_model
 from seas.models.lora import add_lora
-from seas.stage1.artifacts import generator_problem, generator_weight_files
+from seas.run_folder import RunFolder, generator_problem, generator_weight_files
 from seas.stage1.attention import AttentionCapture, DACaptureProcessor, capturing, install_capture_processors
 from seas.stage1.losses import denoise_target, step_losses
 from seas.stage1.prompts import encode_prompts, prompt_tables
@@ -66,7 +66,7 @@ class Session:
 def _prepare_data(data_cfg: DataConfig, run_dir: Path, data: ProductData | None) -> DataSplit:
     """Read the product (unless listed already), check every file, and fix the split (an earlier split.json wins)."""
     data = data if data is not None else load_product(data_cfg)
-    existing = run_dir / "split.json"
+    existing = RunFolder(run_dir).split
     if data_cfg.split_file is not None:
         split = read_split(data_cfg.split_file, data)
     elif existing.is_file():
@@ -138,28 +138,29 @@ def _export(s: Session, unet: Any, text_encoder: Any, run_dir: Path, steps: int)
     if s.cfg.lora_rank:  # merge the adapters, so later stages read a plain diffusers U-Net
         unet.fuse_lora()
         unet.unload_lora()
-    atomic_write_dir(run_dir / "unet", lambda d: unet.save_pretrained(d, safe_serialization=True))
-    atomic_write_dir(run_dir / "tokenizer", lambda d: s.parts.tokenizer.save_pretrained(d))
+    run = RunFolder(run_dir)
+    atomic_write_dir(run.unet, lambda d: unet.save_pretrained(d, safe_serialization=True))
+    atomic_write_dir(run.tokenizer, lambda d: s.parts.tokenizer.save_pretrained(d))
     if s.cfg.embeddings == "new":
-        save_token_rows(run_dir / "token_embeddings.safetensors", text_encoder, s.token_map, s.parts.tokenizer)
+        save_token_rows(run.token_rows, text_encoder, s.token_map, s.parts.tokenizer)
     else:
-        atomic_write_dir(run_dir / "text_encoder", lambda d: text_encoder.save_pretrained(d, safe_serialization=True))
-    atomic_write_text(run_dir / "token_map.json", s.token_map.to_json() + "\n")
+        atomic_write_dir(run.text_encoder, lambda d: text_encoder.save_pretrained(d, safe_serialization=True))
+    atomic_write_text(run.token_map, s.token_map.to_json() + "\n")
     record_weights(run_dir, generator_weight_files(run_dir))  # after every weights file, before the marker
-    atomic_write_json(run_dir / "train_complete.json", {"steps": steps, "embeddings": s.cfg.embeddings})
+    atomic_write_json(run.finished, {"steps": steps, "embeddings": s.cfg.embeddings})
 
 
 def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig, data: ProductData | None = None) -> Path:
     """Run stage 1 and return the run folder (see the module docstring for its contents)."""
-    run_dir = cfg.output_dir
-    check_resume_settings(run_dir, [data_cfg, model_cfg, cfg], finished_marker=run_dir / "train_complete.json")
-    if (run_dir / "train_complete.json").is_file():
+    run_dir, run = cfg.output_dir, RunFolder(cfg.output_dir)
+    check_resume_settings(run_dir, [data_cfg, model_cfg, cfg], finished_marker=run.finished)
+    if run.finished.is_file():
         problem = generator_problem(run_dir)
         if problem is None:
             logger.warning("%s already holds a finished stage-1 run; nothing to do", run_dir)
             return run_dir
         logger.warning("%s; training again from the last checkpoint to write it", problem)
-        (run_dir / "train_complete.json").unlink()
+        run.finished.unlink()
     check_optional_packages(cfg.optimizer, cfg.lora_rank)
     accelerator = make_accelerator(cfg.mixed_precision, cfg.grad_accum, cfg.cpu, run_dir)
     torch.manual_seed(cfg.seed)
@@ -186,9 +187,8 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig, data: 
     s = Session(cfg, model_cfg.resolution, accelerator, parts, token_map, processors, prompt_ids, positions, encoder)
     if accelerator.is_main_process:
         write_run_record(run_dir, [data_cfg, model_cfg, cfg], parts.identity, "train")
-        atomic_write_text(run_dir / "token_map.json", token_map.to_json() + "\n")
-    log = LossLog(run_dir / "logs.jsonl", LOGGED, ("empty_regions",),
-                  run_dir / "tensorboard" if accelerator.is_main_process else None)  # fmt: skip
+        atomic_write_text(run.token_map, token_map.to_json() + "\n")
+    log = LossLog(run.logs, LOGGED, ("empty_regions",), run.tensorboard if accelerator.is_main_process else None)
     start = resume_step(accelerator, run_dir, cfg.resume, log)
     total = cfg.total_steps(len(token_map.defect_types))
 

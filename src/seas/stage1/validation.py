@@ -17,6 +17,7 @@ from diffusers import DPMSolverMultistepScheduler, StableDiffusionPipeline
 from PIL import Image
 
 from seas.files import atomic_write_bytes
+from seas.run_folder import RunFolder
 from seas.stage1.tokens import TokenMap
 
 __all__ = ["write_validation_grid"]
@@ -50,6 +51,6 @@ def write_validation_grid(parts: Any, unet: Any, text_encoder: Any, token_map: T
     grid = np.concatenate(images, axis=1)  # [R, R * len(prompts), 3]
     buffer = io.BytesIO()
     Image.fromarray(grid).save(buffer, format="PNG")
-    path = run_dir / "validation" / f"step-{step}.png"
+    path = RunFolder(run_dir).validation / f"step-{step}.png"
     atomic_write_bytes(path, buffer.getvalue())
     return path

@@ -22,7 +22,8 @@ from seas.data.catalog import ProductData
 from seas.errors import ModelLoadError
 from seas.files import atomic_write_dir, atomic_write_json
 from seas.integrity import record_weights, verify_weights
-from seas.stage1.artifacts import load_generator, read_run
+from seas.run_folder import RunFolder, read_run
+from seas.stage1.artifacts import load_generator
 from seas.stage1.prompts import encode_prompts, prompt_tables
 from seas.stage1.sampling import LatentEncoder, plan_micro_batch, step_generator
 from seas.stage2.artifacts import TRAINING_BN_STATISTICS
@@ -55,9 +56,10 @@ def ddpm_previous(scheduler: Any, model_pred: torch.Tensor, timesteps: torch.Ten
 def train_mask(cfg: MaskTrainConfig, data: ProductData | None = None) -> Path:
     """Train the RMP head of a finished stage-1 run; returns the ``rmp`` folder."""
     run_dir = cfg.model
-    out_dir, work_dir = run_dir / "rmp", run_dir / "stage2"
-    check_resume_settings(work_dir, [cfg], finished_marker=out_dir / "model.safetensors")
-    if (out_dir / "model.safetensors").is_file():
+    folder = RunFolder(run_dir)
+    out_dir, work_dir = folder.rmp, folder.stage2
+    check_resume_settings(work_dir, [cfg], finished_marker=folder.rmp_weights)
+    if folder.rmp_weights.is_file():
         try:
             verify_weights(out_dir, None)
             logger.warning("%s already holds trained RMP weights; nothing to do", out_dir)

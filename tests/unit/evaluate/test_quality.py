@@ -6,7 +6,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seas.evaluate.pairs import derangement, pixel_scores
+from seas.evaluate.pairs import PooledPixelScores, derangement, pixel_scores
 from seas.evaluate.reconstruction import detail_ratio, psnr, ssim
 
 
@@ -60,3 +60,43 @@ def test_pixel_scores_perfect_chance_and_missing_class() -> None:
     empty = pixel_scores(np.ones((2, 8, 8)), np.zeros((2, 8, 8), dtype=bool))
     assert empty["pixel_auroc"] is None
     assert empty["pixel_ap"] is None
+
+
+def _scored_masks(seed: int, bins: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Scores that rank defects higher on average (on the bin edges ``k / bins`` when ``bins`` is given)."""
+    rng = np.random.default_rng(seed)
+    masks = rng.random((6, 16, 16)) < 0.1
+    scores = np.clip(rng.normal(0.4, 0.2, masks.shape) + 0.3 * masks, 0, 1)
+    if bins is not None:
+        scores = np.minimum(np.floor(scores * bins), bins - 1) / bins  # 1.0 shares the top bin
+    return scores, masks
+
+
+def test_pooled_pixel_scores_equal_the_exact_definitions_batch_by_batch() -> None:
+    # On the bin edges the binned counts are the exact ranking (ties included), added in any batches.
+    scores, masks = _scored_masks(seed=3, bins=64)
+    pooled = PooledPixelScores(bins=64)
+    for k in range(0, 6, 4):
+        pooled.add(scores[k : k + 4], masks[k : k + 4])
+    got, exact = pooled.result(), pixel_scores(scores, masks)
+    for key in ("pixel_auroc", "pixel_ap", "defect_rate"):
+        assert abs(got[key] - exact[key]) < 1e-12, key  # type: ignore[operator]
+    # Continuous scores: only pixels sharing one of the 2^20 bins count as tied.
+    scores, masks = _scored_masks(seed=4, bins=None)
+    pooled = PooledPixelScores()
+    pooled.add(scores, masks)
+    got, exact = pooled.result(), pixel_scores(scores, masks)
+    assert abs(got["pixel_auroc"] - exact["pixel_auroc"]) < 1e-5  # type: ignore[operator]
+    assert abs(got["pixel_ap"] - exact["pixel_ap"]) < 1e-5  # type: ignore[operator]
+
+
+def test_pooled_pixel_scores_missing_class_and_perfect_scores() -> None:
+    masks = np.zeros((2, 8, 8), dtype=bool)
+    empty = PooledPixelScores(bins=16)
+    empty.add(np.ones((2, 8, 8)), masks)
+    assert empty.result()["pixel_auroc"] is None
+    masks[0, 2:4, 2:4] = True
+    perfect = PooledPixelScores(bins=16)
+    perfect.add(masks.astype(float), masks)  # score 1.0 lands in the top bin, not past it
+    assert perfect.result()["pixel_auroc"] == 1.0
+    assert perfect.result()["pixel_ap"] == 1.0
