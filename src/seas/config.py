@@ -567,11 +567,16 @@ class DownstreamConfig:
     seg_epochs: int = field(default=30, metadata=_help("Segmenter epochs; the model of the last epoch is evaluated."))
     seg_batch_size: int = field(default=8, metadata=_help("Segmenter batch size."))
     seg_lr: float = field(default=1e-3, metadata=_help("Segmenter learning rate (AdamW)."))
+    seg_repeats: int = field(
+        default=1,
+        metadata=_help("Train each segmenter this many times (seeds seed, seed+1, ...; same training sets): the table "
+                       "shows the mean ± the standard deviation, the size of a difference that means something."),
+    )  # fmt: skip
     seed: int = field(default=0, metadata=_help("Seeds synthetic defects, initialisation and data order."))
     cpu: bool = field(default=False, metadata=_help("Evaluate on CPU even when a GPU is present."))
 
     def __post_init__(self) -> None:
-        check_numbers(self, at_least_one=("eval_resolution", "seg_epochs", "seg_batch_size"))
+        check_numbers(self, at_least_one=("eval_resolution", "seg_epochs", "seg_batch_size", "seg_repeats"))
         unknown = sorted(set(self.variants) - {"real", "perlin", "cutpaste", "seas"})
         if unknown:
             raise ConfigError(flag("variants"), f"unknown {', '.join(unknown)}", "use real, perlin, cutpaste, seas")

@@ -120,16 +120,31 @@ def _variant_metrics(cfg: DownstreamConfig, variant: str, base: list[tuple[np.nd
                      extra: Iterator[tuple[np.ndarray, np.ndarray]], extra_count: int,
                      test: dict[str, tuple[torch.Tensor, torch.Tensor]], device: torch.device,
                      ) -> dict[str, Any]:  # fmt: skip
-    """Train one variant's segmenter (its training stack lives only in this call) and score every type."""
+    """Train one variant's segmenter (its training stack lives only in this call) and score every type.
+
+    With ``seg_repeats`` > 1 the segmenter is trained once per seed on the same stack; ``per_type`` and
+    ``mean`` are averages over the runs, ``runs`` holds each run's mean over types and ``spread`` their
+    standard deviation (ddof 1).
+    """
     started = time.perf_counter()
     images, masks = stack_pairs(itertools.chain(base, extra), len(base) + extra_count)
-    model = train_segmenter(images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_lr, cfg.seed, device,
-                            desc=f"segmenter ({variant}, {len(images)} images)")  # fmt: skip
-    per_type = {}
-    for t, (x, y) in test.items():
-        per_type[t] = segmentation_metrics(defect_probabilities(model, x, device), y.numpy())
+    repeats = cfg.seg_repeats
+    runs = []
+    for r in range(repeats):
+        label = f"segmenter ({variant}, {len(images)} images" + (f", run {r + 1}/{repeats})" if repeats > 1 else ")")
+        model = train_segmenter(images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_lr, cfg.seed + r, device,
+                                desc=label)  # fmt: skip
+        runs.append({t: segmentation_metrics(defect_probabilities(model, x, device), y.numpy())
+                     for t, (x, y) in test.items()})  # fmt: skip
+    per_type = runs[0] if repeats == 1 else {t: {k: float(np.mean([run[t][k] for run in runs])) for k in METRICS}
+                                             for t in test}  # fmt: skip
     mean = {k: float(np.mean([per_type[t][k] for t in test])) for k in METRICS}
-    return {"per_type": per_type, "mean": mean, "seconds": time.perf_counter() - started}
+    out: dict[str, Any] = {"per_type": per_type, "mean": mean}
+    if repeats > 1:
+        out["runs"] = [{k: float(np.mean([run[t][k] for t in test])) for k in METRICS} for run in runs]
+        out["spread"] = {k: float(np.std([run[k] for run in out["runs"]], ddof=1)) for k in METRICS}
+    out["seconds"] = time.perf_counter() - started
+    return out
 
 
 def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None) -> dict[str, Any]:  # Any: JSON
@@ -174,7 +189,10 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
 
 
 def format_table(results: dict[str, Any]) -> str:  # Any: JSON results
-    """Markdown table in percent with 2 decimals: one row per training set (mean over defect types)."""
+    """Markdown table in percent with 2 decimals: one row per training set (mean over defect types).
+
+    With ``seg_repeats`` > 1 each cell also shows ± the standard deviation over the segmenter seeds.
+    """
     names = {"real": "real only", "perlin": "real + Perlin (DRAEM-style)", "cutpaste": "real + CutPaste",
              "seas": "real + SeaS pairs"}  # fmt: skip
     header = "| training set | " + " | ".join(METRICS) + " |"
@@ -182,6 +200,8 @@ def format_table(results: dict[str, Any]) -> str:  # Any: JSON results
     known = [v for v in names if v in results["variants"]]  # fixed row order: JSON files store keys sorted
     for variant in known + sorted(set(results["variants"]) - set(known)):
         value = results["variants"][variant]
-        cells = " | ".join(f"{100 * value['mean'][k]:.2f}" for k in METRICS)
+        spread = value.get("spread", {})
+        cells = " | ".join(f"{100 * value['mean'][k]:.2f}" + (f" ± {100 * spread[k]:.2f}" if k in spread else "")
+                           for k in METRICS)  # fmt: skip
         lines.append(f"| {names.get(variant, variant)} | {cells} |")
     return "\n".join(lines)

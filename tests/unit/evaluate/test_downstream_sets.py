@@ -62,3 +62,34 @@ def test_segmenter_on_uint8_equals_float_input() -> None:
     assert probs.shape == (4, 32, 32)
     # exact: same machine: the same float computation from uint8 or float input
     assert np.array_equal(probs, defect_probabilities(b, images.float() / 255.0, torch.device("cpu"), batch=3))
+
+
+def test_repeated_segmenters_report_each_run_their_mean_and_spread() -> None:
+    from seas.config import DownstreamConfig
+    from seas.evaluate.downstream import METRICS, _variant_metrics, format_table
+
+    rng = np.random.default_rng(1)
+    pairs = []
+    for k in range(6):  # a bright square is the defect; half the images have one
+        image = rng.integers(0, 60, (32, 32, 3), dtype=np.uint8)
+        mask = np.zeros((32, 32), bool)
+        if k % 2 == 0:
+            mask[8:14, 10:16] = True
+            image[mask] = 230
+        pairs.append((image, mask))
+    test = {"spot": stack_pairs(pairs[:4])}
+    device = torch.device("cpu")
+    one = _variant_metrics(DownstreamConfig(seg_epochs=1, seg_batch_size=2), "real", pairs, iter(()), 0, test, device)
+    three = _variant_metrics(DownstreamConfig(seg_epochs=1, seg_batch_size=2, seg_repeats=3), "real", pairs,
+                             iter(()), 0, test, device)  # fmt: skip
+    assert "runs" not in one  # one run: the format of a single segmenter, unchanged
+    assert len(three["runs"]) == 3
+    for k in METRICS:
+        assert three["runs"][0][k] == one["mean"][k]  # the first run uses --seed itself (same machine)
+        values = [run[k] for run in three["runs"]]
+        assert abs(three["mean"][k] - np.mean(values)) < 1e-12
+        assert abs(three["spread"][k] - np.std(values, ddof=1)) < 1e-12
+    assert len({run["pixel_ap"] for run in three["runs"]}) > 1  # other seeds, other segmenters
+    row = format_table({"variants": {"real": three}}).splitlines()[2]
+    assert row.count("±") == len(METRICS)
+    assert "±" not in format_table({"variants": {"real": one}})
