@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from seas.errors import ConfigError, ModelLoadError
+from seas.errors import ConfigError
 from seas.files import atomic_write_dir, atomic_write_json
-from seas.integrity import record_weights, verify_weights
+from seas.integrity import record_weights, verify_weights, weights_problem
 
 __all__ = ["list_checkpoints", "resolve_resume", "save_checkpoint"]
 
@@ -55,11 +55,10 @@ def resolve_resume(run_dir: Path, resume: str | None) -> Path | None:
         return None
     if resume == "latest":
         for _, folder in reversed(list_checkpoints(run_dir)):
-            try:
-                verify_weights(folder, None)
+            problem = weights_problem(folder)
+            if problem is None:
                 return folder
-            except ModelLoadError as exc:
-                logger.warning("%s; checkpoint passed over, trying the one before it", exc)
+            logger.warning("%s; checkpoint passed over, trying the one before it", problem)
         return None
     path = Path(resume)
     if not (path / "seas_state.json").is_file():

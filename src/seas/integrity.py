@@ -25,6 +25,7 @@ __all__ = [
     "recorded_hashes",
     "verify_weights",
     "weight_files",
+    "weights_problem",
 ]
 
 RECORD = "sha256.json"
@@ -81,6 +82,15 @@ def verify_weights(folder: Path, fix: str | None) -> bool:
         if file_sha256(path) != expected:
             raise ModelLoadError(path, "damaged: its sha256 differs from the one recorded when it was written", fix)
     return True
+
+
+def weights_problem(folder: Path) -> str | None:
+    """Why ``folder``'s recorded weights cannot be used (the one-line :func:`verify_weights` error), or None."""
+    try:
+        verify_weights(folder, None)
+    except ModelLoadError as exc:
+        return str(exc)
+    return None
 
 
 def combined_id(hashes: dict[str, str], names: Iterable[str] | None = None) -> str:

@@ -37,7 +37,7 @@ from seas.config import DataConfig, ModelConfig, TrainConfig, config_from_dict
 from seas.data.catalog import ProductData, load_product
 from seas.data.split import DataSplit, read_split
 from seas.errors import ModelLoadError
-from seas.integrity import combined_id, file_sha256, recorded_hashes, verify_weights
+from seas.integrity import combined_id, file_sha256, recorded_hashes, weights_problem
 
 if TYPE_CHECKING:  # torch stays unimported until a token map is read: the CLI imports this module
     from seas.stage1.tokens import TokenMap
@@ -133,13 +133,7 @@ def generator_weight_files(run_dir: Path) -> list[Path]:
 def generator_problem(run_dir: Path) -> str | None:
     """Why a finished stage-1 run's hand-over cannot be used (a missing or damaged file), or None."""
     missing = missing_generator_files(run_dir)
-    if missing:
-        return f"{missing[0]} is missing"
-    try:
-        verify_weights(run_dir, None)
-    except ModelLoadError as exc:
-        return str(exc)
-    return None
+    return f"{missing[0]} is missing" if missing else weights_problem(run_dir)
 
 
 def read_token_map(run_dir: Path) -> TokenMap:

@@ -122,9 +122,9 @@ def _variant_metrics(cfg: DownstreamConfig, variant: str, base: list[tuple[np.nd
                      ) -> dict[str, Any]:  # fmt: skip
     """Train one variant's segmenter (its training stack lives only in this call) and score every type.
 
-    With ``seg_repeats`` > 1 the segmenter is trained once per seed on the same stack; ``per_type`` and
-    ``mean`` are averages over the runs, ``runs`` holds each run's mean over types and ``spread`` their
-    standard deviation (ddof 1).
+    The segmenter is trained once per seed (``seg_repeats`` of them) on the same stack; ``per_type`` and
+    ``mean`` are averages over the runs; with more than one, ``runs`` holds each run's mean over types
+    and ``spread`` their standard deviation (ddof 1).
     """
     started = time.perf_counter()
     images, masks = stack_pairs(itertools.chain(base, extra), len(base) + extra_count)
@@ -136,8 +136,8 @@ def _variant_metrics(cfg: DownstreamConfig, variant: str, base: list[tuple[np.nd
                                 desc=label)  # fmt: skip
         runs.append({t: segmentation_metrics(defect_probabilities(model, x, device), y.numpy())
                      for t, (x, y) in test.items()})  # fmt: skip
-    per_type = runs[0] if repeats == 1 else {t: {k: float(np.mean([run[t][k] for run in runs])) for k in METRICS}
-                                             for t in test}  # fmt: skip
+    # The mean over one run is that run's value, so one code path serves every repeat count.
+    per_type = {t: {k: float(np.mean([run[t][k] for run in runs])) for k in runs[0][t]} for t in test}
     mean = {k: float(np.mean([per_type[t][k] for t in test])) for k in METRICS}
     out: dict[str, Any] = {"per_type": per_type, "mean": mean}
     if repeats > 1:

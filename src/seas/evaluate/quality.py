@@ -101,6 +101,7 @@ def _reconstruction(parts: Any, data: Any, split: Any, resolution: int) -> tuple
 def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dict[str, Any]:  # Any: JSON results
     """Run the three measurements of the module docstring on a finished run; returns and writes the results."""
     started = time.perf_counter()
+    folder = RunFolder(cfg.model)
     run = read_run(cfg.model, data)  # ``data``: the product's listing when the caller already made it
     data, split, model_cfg = run.data, run.split, run.model_cfg
     types = sorted(split.types)
@@ -122,10 +123,10 @@ def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dic
         "config": config_to_dict(cfg), "versions": package_versions(), "reconstruction": recon,
         "rmp_segmentation": rmp_segmentation(parts, rmp, prompts, split, model_cfg.resolution, cfg.seed, device),
         "mask_agreement": _mask_agreement(cfg, split, types, device),
-        "inputs": evaluation_inputs(cfg.model, RunFolder(cfg.model).generated(split.product, cfg.generated)),
+        "inputs": evaluation_inputs(cfg.model, folder.generated(split.product, cfg.generated)),
     }  # fmt: skip
     results["seconds"] = time.perf_counter() - started
-    out = RunFolder(cfg.model).evaluation
+    out = folder.evaluation
     buffer = io.BytesIO()
     Image.fromarray(picture).save(buffer, format="PNG")
     atomic_write_bytes(out / "reconstruction.png", buffer.getvalue())

@@ -26,9 +26,8 @@ import numpy as np
 import torch
 
 from seas.config import DataConfig, ModelConfig, PretrainConfig, write_run_record
-from seas.errors import ModelLoadError
 from seas.files import atomic_write_dir, atomic_write_json
-from seas.integrity import record_weights, verify_weights, weight_files
+from seas.integrity import record_weights, weight_files, weights_problem
 from seas.models.builtin import BUILTIN_MODELS
 from seas.models.loading import SDComponents, load_base_model
 from seas.pretrain.images import NormalImages, list_prior_images
@@ -241,13 +240,13 @@ def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) 
         finished_marker=out / "pretrain_complete.json",
     )
     if (out / "pretrain_complete.json").is_file():
-        try:
-            verify_weights(out, None)
+        problem = weights_problem(out)
+        if problem is None:
             logger.warning("%s already holds a finished prior; nothing to do", out)
             return out
-        except ModelLoadError as exc:  # reported as damaged, never as finished: export again from the checkpoints
-            logger.warning("%s; writing the prior again from the last checkpoints", exc)
-            (out / "pretrain_complete.json").unlink()
+        # Reported as damaged, never as finished: export again from the checkpoints.
+        logger.warning("%s; writing the prior again from the last checkpoints", problem)
+        (out / "pretrain_complete.json").unlink()
     name, paths = list_prior_images(data_cfg, cfg)
     prompt = cfg.prompt.format(product=name)
     from_scratch = model_cfg.base_model in BUILTIN_MODELS

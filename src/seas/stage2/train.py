@@ -19,9 +19,8 @@ from safetensors.torch import save_file
 
 from seas.config import MaskTrainConfig, write_run_record
 from seas.data.catalog import ProductData
-from seas.errors import ModelLoadError
 from seas.files import atomic_write_dir, atomic_write_json
-from seas.integrity import record_weights, verify_weights
+from seas.integrity import record_weights, weights_problem
 from seas.run_folder import RunFolder, read_run
 from seas.stage1.artifacts import load_generator
 from seas.stage1.prompts import encode_prompts, prompt_tables
@@ -60,12 +59,11 @@ def train_mask(cfg: MaskTrainConfig, data: ProductData | None = None) -> Path:
     out_dir, work_dir = folder.rmp, folder.stage2
     check_resume_settings(work_dir, [cfg], finished_marker=folder.rmp_weights)
     if folder.rmp_weights.is_file():
-        try:
-            verify_weights(out_dir, None)
+        problem = weights_problem(out_dir)
+        if problem is None:
             logger.warning("%s already holds trained RMP weights; nothing to do", out_dir)
             return out_dir
-        except ModelLoadError as exc:
-            logger.warning("%s; writing the RMP weights again from the last checkpoint", exc)
+        logger.warning("%s; writing the RMP weights again from the last checkpoint", problem)
     check_optional_packages(cfg.optimizer)
     run = read_run(run_dir, data)  # ``data``: the product's listing when the caller already made it
     model_cfg, train_cfg, split = run.model_cfg, run.train_cfg, run.split
