@@ -234,13 +234,26 @@ class PretrainConfig:
             "VAE optimiser steps (0 keeps the base VAE). Default: 3000 for built-in random models, else 0."
         ),
     )
-    unet_steps: int = field(default=3000, metadata=_help("U-Net optimiser steps on the frozen VAE's latents."))
+    vae_decoder_steps: int = field(
+        default=0,
+        metadata=_help(
+            "Decoder-only VAE fine-tune steps after the VAE phase (encoder frozen: latents, and a U-Net trained on "
+            "them, stay valid), with the texture term; sharpens reconstructions. Works on real models too."
+        ),
+    )
+    unet_steps: int = field(
+        default=3000,
+        metadata=_help("U-Net optimiser steps on the frozen VAE's latents (0 keeps the base model's U-Net)."),
+    )
     batch_size: int = field(default=8, metadata=_help("Images per optimiser step (both phases)."))
     vae_crop: int = field(
         default=0,
         metadata=_help("Train the VAE on random square crops of this size (0 = whole images; multiple of 8)."),
     )
     vae_learning_rate: float = field(default=1e-3, metadata=_help("VAE learning rate (AdamW, cosine decay)."))
+    vae_decoder_learning_rate: float = field(
+        default=1e-4, metadata=_help("Learning rate of the decoder-only phase (AdamW, cosine decay).")
+    )
     unet_learning_rate: float | None = field(
         default=None,
         metadata=_help(
@@ -250,6 +263,10 @@ class PretrainConfig:
     kl_weight: float = field(default=1e-6, metadata=_help("Weight of the VAE's KL term (keeps latents near N(0, 1))."))
     gradient_weight: float = field(
         default=1.0, metadata=_help("Weight of the VAE's image-gradient L1 term (keeps edges and texture).")
+    )
+    texture_weight: float = field(
+        default=2.0,
+        metadata=_help("Decoder phase: weight of the local edge-energy L1 term (texture of the right strength)."),
     )
     cond_dropout: float = field(
         default=0.1, metadata=_help("Share of U-Net samples trained with the empty prompt (classifier-free guidance).")
@@ -286,7 +303,9 @@ class PretrainConfig:
     log_steps: int = field(default=25, metadata=_help("Write losses to the phase's logs.jsonl every N steps."))
 
     def __post_init__(self) -> None:
-        check_numbers(self, at_least_one=("unet_steps", "batch_size", "log_steps"))
+        check_numbers(self, at_least_one=("batch_size", "log_steps"))
+        if not (self.unet_steps or self.vae_steps or self.vae_decoder_steps):
+            raise ConfigError(flag("unet_steps"), "must be at least 1 when no VAE phase runs", None)
         if self.vae_crop < 0 or self.vae_crop % 8:
             raise ConfigError(flag("vae_crop"), f"must be 0 or a positive multiple of 8, got {self.vae_crop}", None)
         if self.vae_mixed_precision == "bf16" and self.mixed_precision == "fp16":

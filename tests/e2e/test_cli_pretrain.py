@@ -90,6 +90,42 @@ def test_pretrain_from_a_checkpoint_keeps_vae_and_text_encoder_bit_identical(tmp
     assert record["base_model"]["kind"] == "folder"
 
 
+def test_decoder_phase_sharpens_a_finished_model_and_keeps_its_latents(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from diffusers import StableDiffusionPipeline
+
+    from seas.models.builtin import build_builtin
+
+    base = tmp_path / "base"
+    StableDiffusionPipeline(**build_builtin("tiny", 3, 64), safety_checker=None, feature_extractor=None,
+                            requires_safety_checker=False).save_pretrained(base)  # fmt: skip
+    out = tmp_path / "sharp"
+    assert main(["pretrain", "--base-model", str(base), "--vae-decoder-steps", "3", "--unet-steps", "0",
+                 "--sample-steps", "3", "--vae-crop", "32", "--output-dir", str(out), *FAST]) == 0  # fmt: skip
+    a, b = ({f"{part}/{k}": v for part in ("unet", "vae", "text_encoder") for k, v in _tensors(root / part).items()}
+            for root in (base, out))  # fmt: skip
+    assert a.keys() == b.keys()
+    changed = {k for k in a if not torch.equal(a[k], b[k])}
+    assert changed
+    assert all(k.startswith("vae/") and (":decoder." in k or ":post_quant_conv." in k) for k in changed)
+    assert any(":decoder." in k for k in changed)
+    # Encoder, quant_conv, U-Net and text encoder untouched: every latent and the U-Net's use of it stay valid.
+    assert any(k.startswith("vae/") and ":encoder." in k for k in a)
+    logs = [json.loads(x) for x in (out / "vae_decoder_train" / "logs.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in logs] == [1, 2, 3]
+    assert all(x["texture"] > 0 for x in logs)
+    assert (out / "vae_decoder_train" / "samples" / "step-3.png").is_file()
+    assert not (out / "unet_train").exists()
+    assert json.loads((out / "pretrain_complete.json").read_text())["vae_decoder_steps"] == 3
+    assert main(["pretrain", "--base-model", "tiny", "--unet-steps", "0", "--vae-steps", "2",
+                 "--output-dir", str(tmp_path / "x"), *FAST]) == 2  # fmt: skip
+    assert "--unet-steps: 'tiny' has a random U-Net" in capsys.readouterr().err
+    assert main(["pretrain", "--base-model", str(base), "--unet-steps", "0", "--output-dir", str(tmp_path / "y"),
+                 *FAST]) == 2  # fmt: skip
+    assert "--unet-steps: must be at least 1 when no VAE phase runs" in capsys.readouterr().err
+
+
 def _cmd(out: Path) -> list[str]:
     return [sys.executable, "-m", "seas.cli", "pretrain", "--base-model", "tiny", "--vae-steps", "2",
             "--unet-steps", "6", "--vae-crop", "32", "--sample-steps", "0", "--checkpointing-steps", "2",

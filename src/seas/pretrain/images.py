@@ -88,9 +88,9 @@ class NormalImages:
         """``[B, 3, R, R]`` images of a plan."""
         return torch.stack([self.view(*item) for item in plan])
 
-    def crops(self, plan: list[tuple[int, int, int]], size: int, seed: int, step: int) -> torch.Tensor:
-        """``[B, 3, size, size]`` random crops of a plan's images (offsets drawn from (seed, step))."""
-        rng = np.random.default_rng([seed, 9, step])
+    def crops(self, plan: list[tuple[int, int, int]], size: int, seed: int, phase: int, step: int) -> torch.Tensor:
+        """``[B, 3, size, size]`` random crops of a plan's images (offsets drawn from (seed, phase, step))."""
+        rng = np.random.default_rng([seed, phase, 9, step])
         out = []
         for item in plan:
             top, left = (int(v) for v in rng.integers(0, self.resolution - size + 1, size=2))

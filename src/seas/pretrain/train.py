@@ -1,14 +1,18 @@
 """``seas pretrain``: a product prior that ``--base-model`` accepts, trained offline from defect-free images.
 
-Two phases, each on the shared loop (atomic checkpoints, exact resume, loss log, sample PNGs):
+Up to three phases, each on the shared loop (atomic checkpoints, exact resume, loss log, sample PNGs):
 
 1. **VAE** (from scratch only: built-in random models): ``vae_train/``; see :mod:`seas.pretrain.vae`.
-2. **U-Net** on the frozen VAE's latents: ``unet_train/``; see :mod:`seas.pretrain.unet`.
+2. **Decoder** (``--vae-decoder-steps``, optional): the VAE decoder alone, encoder frozen, with the
+   texture term: ``vae_decoder_train/``. The latents do not change, so it can also sharpen the
+   decoder of a real model or of a finished prior (``--unet-steps 0`` keeps its U-Net).
+3. **U-Net** on the frozen VAE's latents: ``unet_train/``; see :mod:`seas.pretrain.unet`.
 
-From a real checkpoint only the U-Net is fine-tuned; the VAE and text encoder are written back
-unchanged (bit-identical). The text encoder is never trained: for a built-in model it stays at its
-seeded weights, which still give distinct, fixed contexts for "a photo of a <product>" and "", all
-that the prior and classifier-free guidance need; stage 1 then learns its own token rows on top.
+From a real checkpoint only the U-Net is fine-tuned by default; the VAE and text encoder are written
+back unchanged (bit-identical), and with the decoder phase the encoder still is. The text encoder
+is never trained: for a built-in model it stays at its seeded weights, which still give distinct,
+fixed contexts for "a photo of a <product>" and "", all that the prior and classifier-free guidance
+need; stage 1 then learns its own token rows on top.
 The output folder is a diffusers Stable Diffusion folder (``model_index.json``, ``unet/``, ``vae/``,
 ``text_encoder/``, ``tokenizer/``, ``scheduler/``) plus ``config.json`` and ``pretrain_complete.json``.
 """
@@ -26,13 +30,20 @@ import numpy as np
 import torch
 
 from seas.config import DataConfig, ModelConfig, PretrainConfig, write_run_record
+from seas.errors import ConfigError, flag
 from seas.files import atomic_write_dir, atomic_write_json
 from seas.integrity import record_weights, weight_files, weights_problem
 from seas.models.builtin import BUILTIN_MODELS
 from seas.models.loading import SDComponents, load_base_model
 from seas.pretrain.images import NormalImages, list_prior_images
 from seas.pretrain.unet import denoising_loss, write_sample_grid
-from seas.pretrain.vae import latent_scaling_factor, start_near_deterministic, vae_losses, write_reconstruction_strip
+from seas.pretrain.vae import (
+    decoder_losses,
+    latent_scaling_factor,
+    start_near_deterministic,
+    vae_losses,
+    write_reconstruction_strip,
+)
 from seas.training import (
     LossLog,
     check_resume_settings,
@@ -46,7 +57,7 @@ __all__ = ["VAE_STEPS_FROM_SCRATCH", "pretrain"]
 
 logger = logging.getLogger(__name__)
 VAE_STEPS_FROM_SCRATCH = 3000
-_PHASE_VAE, _PHASE_UNET = 1, 2
+_PHASE_VAE, _PHASE_UNET, _PHASE_DECODER = 1, 2, 3
 _COMPONENTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 
 
@@ -117,23 +128,28 @@ def _run_phase(module: torch.nn.Module, step_fn: Callable[[Any, Any, int], dict[
     return final.eval()  # type: ignore[no-any-return]
 
 
+def _vae_autocast(cfg: PretrainConfig, acc: Any) -> Any:
+    """--vae-mixed-precision bf16: autocast for the VAE phases only (one Accelerator precision per process)."""
+    if cfg.vae_mixed_precision == "bf16":
+        return torch.autocast(acc.device.type, dtype=torch.bfloat16)
+    return acc.autocast()
+
+
+def _vae_batch(images: NormalImages, cfg: PretrainConfig, phase: int, index: int) -> torch.Tensor:
+    """One VAE-phase batch: whole views, or random ``--vae-crop`` crops of them."""
+    plan = images.plan(cfg.seed, phase, index, cfg.batch_size)
+    crop = cfg.vae_crop if 0 < cfg.vae_crop < images.resolution else 0
+    return images.crops(plan, crop, cfg.seed, phase, index) if crop else images.batch(plan)
+
+
 def _train_vae(parts: SDComponents, images: NormalImages, cfg: PretrainConfig, out: Path, steps: int) -> None:
     """Phase 1: train the VAE, then set its latent scaling factor from the training images."""
     fixed = images.batch([(i, 0, 0) for i in range(min(8, len(images)))])
-
-    def vae_autocast(acc: Any) -> Any:
-        # --vae-mixed-precision bf16: autocast for this phase only (one Accelerator precision per process).
-        if cfg.vae_mixed_precision == "bf16":
-            return torch.autocast(acc.device.type, dtype=torch.bfloat16)
-        return acc.autocast()
-
     start_near_deterministic(parts.vae)  # a resumed run then loads its checkpoint over this
 
     def step_fn(acc: Any, vae: Any, index: int) -> dict[str, torch.Tensor]:
-        plan = images.plan(cfg.seed, _PHASE_VAE, index, cfg.batch_size)
-        crop = cfg.vae_crop if 0 < cfg.vae_crop < images.resolution else 0
-        batch = (images.crops(plan, crop, cfg.seed, index) if crop else images.batch(plan)).to(acc.device)
-        with vae_autocast(acc):
+        batch = _vae_batch(images, cfg, _PHASE_VAE, index).to(acc.device)
+        with _vae_autocast(cfg, acc):
             return vae_losses(vae, batch, _generator(cfg.seed, _PHASE_VAE, index, acc.device), cfg.kl_weight,
                               cfg.gradient_weight)  # fmt: skip
 
@@ -145,6 +161,26 @@ def _train_vae(parts: SDComponents, images: NormalImages, cfg: PretrainConfig, o
     everything = images.batch([(i, 0, 0) for i in range(len(images))]).to(next(vae.parameters()).device)
     vae.register_to_config(scaling_factor=latent_scaling_factor(vae, everything))
     parts.vae = vae.requires_grad_(False)
+
+
+def _train_decoder(parts: SDComponents, images: NormalImages, cfg: PretrainConfig, out: Path) -> None:
+    """Phase 2 (optional): fine-tune the VAE decoder alone; the encoder, hence every latent, is unchanged."""
+    fixed = images.batch([(i, 0, 0) for i in range(min(8, len(images)))])
+    vae = parts.vae.requires_grad_(False)
+    for module in (vae.decoder, vae.post_quant_conv):
+        module.requires_grad_(True)
+
+    def step_fn(acc: Any, model: Any, index: int) -> dict[str, torch.Tensor]:
+        batch = _vae_batch(images, cfg, _PHASE_DECODER, index).to(acc.device)
+        with _vae_autocast(cfg, acc):
+            return decoder_losses(model, batch, cfg.gradient_weight, cfg.texture_weight)
+
+    def sample(model: Any, step: int) -> None:
+        write_reconstruction_strip(model, fixed, out / "vae_decoder_train" / "samples" / f"step-{step}.png")
+
+    parts.vae = _run_phase(vae, step_fn, cfg=cfg, phase_dir=out / "vae_decoder_train", total=cfg.vae_decoder_steps,
+                           lr=cfg.vae_decoder_learning_rate, keys=("total", "l1", "gradient", "texture"),
+                           sample=sample).requires_grad_(False)  # fmt: skip
 
 
 class _LatentCache:
@@ -236,7 +272,7 @@ def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) 
     check_resume_settings(
         out,
         [data_cfg, model_cfg, cfg],
-        [out / "vae_train", out / "unet_train"],
+        [out / "vae_train", out / "vae_decoder_train", out / "unet_train"],
         finished_marker=out / "pretrain_complete.json",
     )
     if (out / "pretrain_complete.json").is_file():
@@ -250,6 +286,9 @@ def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) 
     name, paths = list_prior_images(data_cfg, cfg)
     prompt = cfg.prompt.format(product=name)
     from_scratch = model_cfg.base_model in BUILTIN_MODELS
+    if from_scratch and not cfg.unet_steps:
+        raise ConfigError(flag("unet_steps"), f"{model_cfg.base_model!r} has a random U-Net: it needs training",
+                          "pass --unet-steps 1 or more (0 only keeps the U-Net of a trained model)")  # fmt: skip
     vae_steps = cfg.vae_steps if cfg.vae_steps is not None else (VAE_STEPS_FROM_SCRATCH if from_scratch else 0)
     lr = cfg.unet_learning_rate if cfg.unet_learning_rate is not None else (3e-4 if from_scratch else 1e-5)
     images = NormalImages(paths, model_cfg.resolution, cfg.resize, cfg.augment)  # every file decoded: fails early
@@ -270,13 +309,21 @@ def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) 
         atomic_write_json(out / "vae_train" / "complete.json", done)
     elif vae_steps:
         parts.vae = type(parts.vae).from_pretrained(out / "vae_train" / "vae")
+    if cfg.vae_decoder_steps and not _phase_done(out / "vae_decoder_train"):
+        _train_decoder(parts, images, cfg, out)
+        parts.vae.save_pretrained(out / "vae_decoder_train" / "vae", safe_serialization=True)
+        atomic_write_json(out / "vae_decoder_train" / "complete.json", {"steps": cfg.vae_decoder_steps})
+    elif cfg.vae_decoder_steps:
+        parts.vae = type(parts.vae).from_pretrained(out / "vae_decoder_train" / "vae")
     parts.vae.requires_grad_(False)
-    parts.unet.requires_grad_(True)
-    _train_unet(parts, images, cfg, out, prompt, model_cfg.resolution, lr)
+    if cfg.unet_steps:
+        parts.unet.requires_grad_(True)
+        _train_unet(parts, images, cfg, out, prompt, model_cfg.resolution, lr)
     for module in (parts.unet, parts.vae, parts.text_encoder):
         module.to("cpu")
     _export(parts, out)
     record_weights(out, [p for name in ("unet", "vae", "text_encoder") for p in weight_files(out / name)])
     atomic_write_json(out / "pretrain_complete.json", {"vae_steps": vae_steps, "unet_steps": cfg.unet_steps,
-                                                       "prompt": prompt, "images": len(paths)})  # fmt: skip
+                                                       "vae_decoder_steps": cfg.vae_decoder_steps, "prompt": prompt,
+                                                       "images": len(paths)})  # fmt: skip
     return out
