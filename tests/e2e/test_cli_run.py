@@ -99,6 +99,7 @@ def test_report_loads_in_headless_chromium(demo: Path, tmp_path: Path) -> None:
     assert 'id="quality"' in dom
     assert "reconstruction strip" in dom
     assert (demo / "report" / "thumbs" / "cut_real_0_overlay.png").is_file()  # real examples with their masks
+    assert (demo / "report" / "thumbs" / "cut_real_0_zoom.png").is_file()  # and magnified around the mask
     results = json.loads((demo / "evaluation" / "segmentation.json").read_text())
     row = re.search(r"<tr data-variant=\"seas\">(.*?)</tr>", dom)
     assert row is not None

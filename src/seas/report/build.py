@@ -50,27 +50,62 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.is_file() else []
 
 
-def _square(image: Image.Image) -> Image.Image:
-    """Centre crop to a square, as training and generation crop, then resize to THUMB."""
+def _square(image: Image.Image, size: int | None = THUMB) -> Image.Image:
+    """Centre crop to a square, as training and generation crop, then resize to ``size`` (None: keep)."""
     w, h = image.size
     side = min(w, h)
     left, top = (w - side) // 2, (h - side) // 2
-    return image.crop((left, top, left + side, top + side)).resize((THUMB, THUMB), Image.Resampling.NEAREST)
+    square = image.crop((left, top, left + side, top + side))
+    return square if size is None else square.resize((size, size), Image.Resampling.NEAREST)
+
+
+def _outline(mask: np.ndarray, width: int) -> np.ndarray:
+    """Pixels within ``width`` of the mask, outside it."""
+    grown = mask.copy()
+    for axis in (0, 1):
+        for shift in range(-width, width + 1):
+            grown |= np.roll(mask, shift, axis=axis)
+    return grown & ~mask
+
+
+def _zoom_box(mask: np.ndarray) -> tuple[int, int, int, int]:
+    """Square (left, top, right, bottom) around the mask: twice its extent, at least a quarter of the image."""
+    side = mask.shape[0]
+    ys, xs = np.nonzero(mask)
+    if not len(ys):
+        return side * 3 // 8, side * 3 // 8, side * 5 // 8, side * 5 // 8
+    extent = max(side // 4, 2 * int(max(ys.max() - ys.min(), xs.max() - xs.min()) + 1))
+    extent = min(extent, side)
+    cy, cx = (int(ys.min() + ys.max()) // 2, int(xs.min() + xs.max()) // 2)
+    top = min(max(cy - extent // 2, 0), side - extent)
+    left = min(max(cx - extent // 2, 0), side - extent)
+    return left, top, left + extent, top + extent
 
 
 def _thumb(source: Path, target: Path, kind: str, mask: Path | None = None) -> None:
-    """Write a THUMB-px PNG: the image, the mask, or the image with the mask tinted red and outlined (overlay)."""
+    """Write a THUMB-px PNG of ``kind``: image, mask, overlay or zoom.
+
+    ``overlay`` tints the mask red and outlines it; ``zoom`` magnifies a crop around the mask with only
+    an outline, so the pixels inside show as they are (a 0.2 % defect fills a good part of it).
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
+    red = np.array([255, 40, 40], dtype=np.uint8)
+    if kind == "zoom" and mask is not None:
+        full = _square(Image.open(source).convert("RGB"), None)
+        m = np.asarray(_square(Image.open(mask).convert("L"), full.size[0])) > 127
+        box = _zoom_box(m)
+        crop = full.crop(box).resize((THUMB, THUMB), Image.Resampling.NEAREST)
+        zm = np.asarray(Image.fromarray(m).crop(box).resize((THUMB, THUMB), Image.Resampling.NEAREST))
+        arr = np.asarray(crop).copy()
+        arr[_outline(zm, 1)] = red
+        Image.fromarray(arr).save(target)
+        return
     image = _square(Image.open(source).convert("RGB"))
     if kind == "overlay" and mask is not None:
         m = np.asarray(_square(Image.open(mask).convert("L"))) > 127
-        grown = m.copy()  # 2-px outline: small defects stay visible on a dark product
-        for axis in (0, 1):
-            for shift in (-2, -1, 1, 2):
-                grown |= np.roll(m, shift, axis=axis)
         arr = np.asarray(image).copy()
         arr[m] = (0.5 * arr[m] + 0.5 * np.array([255, 0, 0])).astype(np.uint8)
-        arr[grown & ~m] = np.array([255, 40, 40], dtype=np.uint8)
+        arr[_outline(m, 2)] = red  # 2-px outline: small defects stay visible on a dark product
         image = Image.fromarray(arr)
     image.save(target)
 
@@ -180,7 +215,8 @@ def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], repor
     for r in records[:per_type]:
         stem = f"{name}_{r['index']:04d}"
         image, mask = folder / r["image"], folder / r["mask"] if "mask" in r else None
-        shown = [("image", image, None)] + ([("mask", mask, None), ("overlay", image, mask)] if mask else [])
+        shown = [("image", image, None)]
+        shown += [("mask", mask, None), ("overlay", image, mask), ("zoom", image, mask)] if mask else []
         imgs = []
         for kind, src, msk in shown:
             thumb = report / "thumbs" / f"{stem}_{kind}.png"
@@ -191,7 +227,8 @@ def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], repor
     real_cells = []
     for k, (path, mask) in enumerate(reals[:per_type]):
         imgs = []
-        for kind, src, msk in (("image", path, None), ("mask", mask, None), ("overlay", path, mask)):
+        for kind, src, msk in (("image", path, None), ("mask", mask, None), ("overlay", path, mask),
+                               ("zoom", path, mask)):  # fmt: skip
             thumb = report / "thumbs" / f"{name}_real_{k}_{kind}.png"
             _thumb(src, thumb, kind, msk)
             imgs.append(f"<a href='{_link(src, report)}'><img src='thumbs/{thumb.name}' alt='real {kind} {k}'></a>")
@@ -201,8 +238,9 @@ def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], repor
     stats = (f"<p>{len(records)} pairs, {rejections} rejected draws, mean mask coverage "
              f"{(np.mean(fractions) if fractions else 0):.2%}</p>")  # fmt: skip
     return (f"<h3 id='type-{escape(name)}'>{escape(name)}</h3>{stats}{histogram_svg('mask coverage', fractions)}"
-            f"<p>generated image | mask | overlay</p><div class='grid'>{''.join(cells)}</div>"
-            f"<p>real training examples: image | mask | overlay</p>"
+            f"<p>generated image | mask | overlay | zoom (around the mask, outline only)</p>"
+            f"<div class='grid'>{''.join(cells)}</div>"
+            f"<p>real training examples: image | mask | overlay | zoom</p>"
             f"<div class='grid'>{''.join(real_cells)}</div>")  # fmt: skip
 
 
