@@ -354,6 +354,14 @@ class TrainConfig:
     )
     da_weight: float = field(default=1.0, metadata=_help("Weight of the DA loss (0 disables it)."))
     na_weight: float = field(default=1.0, metadata=_help("Weight of the normal-image (NA) denoising loss."))
+    mask_loss_weight: float = field(
+        default=0.0,
+        metadata=_help(
+            "Extra weight of defect-mask pixels in the anomaly images' denoising MSE (0 = the paper's plain MSE; "
+            "e.g. 10 makes a 0.3 % defect count as much as 3 % of the image, so its look is learnt, not just the "
+            "product's). Project option, not in the paper."
+        ),
+    )
     # data and augmentation (spec 2.2)
     augment: Literal["rot90_flip", "none"] = field(
         default="rot90_flip", metadata=_help("Random 90-degree rotation + flip (reference), or none.")

@@ -9,7 +9,10 @@ product-token map to 0 inside the defect region ``R_r``:
 
 Project differences from the reference, all named options: ``da_region: half`` (``g >= 0.5``; the
 reference uses ``== 1``, which is often empty); an empty region gives exactly 0, never NaN, and
-min-max denominators are clamped at 1e-8 (pitfall 6).
+min-max denominators are clamped at 1e-8 (pitfall 6). ``mask_loss_weight`` > 0 (a project option, off
+by default) weights the anomaly images' denoising MSE by ``1 + w·m`` with the mask ``m`` at latent
+size (:func:`weighted_mse`): a defect of 0.3 % of the image otherwise contributes 0.3 % of the
+gradient that teaches the U-Net what the defect looks like.
 """
 
 from __future__ import annotations
@@ -21,7 +24,15 @@ import torch.nn.functional as F
 
 from seas.stage1.attention import da_layer_names, level_factor
 
-__all__ = ["LEVELS", "aggregate_level_maps", "da_level_loss", "da_targets", "denoise_target", "step_losses"]
+__all__ = [
+    "LEVELS",
+    "aggregate_level_maps",
+    "da_level_loss",
+    "da_targets",
+    "denoise_target",
+    "step_losses",
+    "weighted_mse",
+]
 
 # DA levels by downsampling factor of the latent, named by their size at 512² (latent 64²).
 LEVELS: dict[int, str] = {2: "32", 4: "16"}
@@ -123,6 +134,22 @@ def denoise_target(
     raise ValueError(msg)
 
 
+def weighted_mse(pred: torch.Tensor, target: torch.Tensor, masks: torch.Tensor, weight: float) -> torch.Tensor:
+    """Denoising MSE with each latent pixel weighted by ``1 + weight · m`` (normalised by the weights' sum).
+
+    Args:
+        pred: ``[B_a, C, h, w]`` prediction of the anomaly rows.
+        target: Same shape.
+        masks: ``[B_a, 1, H_px, W_px]`` soft masks in [0, 1], bilinearly resized to ``h × w`` here.
+        weight: ``w``; 0 gives the plain mean (computed as ``F.mse_loss``, bit for bit the reference).
+    """
+    if weight == 0:
+        return F.mse_loss(pred, target)
+    m = F.interpolate(masks.float(), size=pred.shape[-2:], mode="bilinear", align_corners=False)  # [B_a, 1, h, w]
+    weights = (1 + weight * m).expand_as(pred)
+    return (weights * (pred - target) ** 2).sum() / weights.sum()
+
+
 def step_losses(
     model_pred: torch.Tensor,
     target: torch.Tensor,
@@ -135,6 +162,7 @@ def step_losses(
     da_region: str = "half",
     da_weight: float = 1.0,
     na_weight: float = 1.0,
+    mask_loss_weight: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     """All stage-1 loss terms of one micro-batch.
 
@@ -150,13 +178,14 @@ def step_losses(
         da_region: ``half``, ``one`` or ``any`` product-token region.
         da_weight: Weight of ``da_32 + da_16``.
         na_weight: Weight of the normal-image MSE.
+        mask_loss_weight: Extra weight of mask pixels in the anomaly MSE (:func:`weighted_mse`; 0 = plain).
 
     Returns:
         0-dim tensors: ``total``, ``anomaly_mse``, ``na``, ``da_32``, ``da_16``, their anomaly/normal
         terms (``da_32_anomaly_term``, ...), and ``empty_regions`` (count of levels with an empty region).
     """
     pred, tgt = model_pred.float(), target.float()
-    out = {"anomaly_mse": F.mse_loss(pred[:n_anomaly], tgt[:n_anomaly])}
+    out = {"anomaly_mse": weighted_mse(pred[:n_anomaly], tgt[:n_anomaly], masks, mask_loss_weight)}
     out["na"] = F.mse_loss(pred[n_anomaly:], tgt[n_anomaly:]) if pred.shape[0] > n_anomaly else pred.new_zeros(())
     latent_hw = (model_pred.shape[-2], model_pred.shape[-1])
     targets = da_targets(masks, latent_hw)

@@ -128,7 +128,8 @@ def _losses(s: Session, unet: Any, text_encoder: Any, plan: MicroBatchPlan, inde
     target = denoise_target(s.parts.scheduler, latents, noise, timesteps)
     maps = capture.maps if capture is not None else {}
     return step_losses(model_pred, target, plan.n_anomaly, maps, masks, len(s.token_map.normal), s.cfg.da_layers,
-                       s.cfg.da_normalize, s.cfg.da_region, s.cfg.da_weight, s.cfg.na_weight)  # fmt: skip
+                       s.cfg.da_normalize, s.cfg.da_region, s.cfg.da_weight, s.cfg.na_weight,
+                       s.cfg.mask_loss_weight)  # fmt: skip
 
 
 def _export(s: Session, unet: Any, text_encoder: Any, run_dir: Path, steps: int) -> None:

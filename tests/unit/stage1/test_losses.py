@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from seas.stage1.losses import da_level_loss, da_targets, denoise_target, step_losses
 
@@ -87,3 +88,21 @@ def test_step_losses_weights_and_no_da_when_no_maps() -> None:
     assert out["na"].item() == 1.0
     assert out["da_32"].item() == 0.0
     assert out["total"].item() == pytest.approx(1.5)
+
+
+def test_mask_loss_weight_counts_defect_pixels_more_and_zero_is_the_plain_mse() -> None:
+    from seas.stage1.losses import weighted_mse
+
+    pred, target = torch.zeros(1, 4, 8, 8), torch.zeros(1, 4, 8, 8)
+    target[..., 2:4, 2:4] = 1.0  # error only inside the defect: 4 of 64 latent pixels
+    masks = torch.zeros(1, 1, 64, 64)
+    masks[..., 16:32, 16:32] = 1.0  # the same 2 x 2 latent pixels at 8x
+    plain = F.mse_loss(pred, target)
+    assert torch.equal(weighted_mse(pred, target, masks, 0.0), plain)
+    assert weighted_mse(pred, target, masks, 9.0).item() == pytest.approx(4 * 10 / (60 + 4 * 10))  # 0.4, not 1/16
+    wrong_place = torch.zeros(1, 4, 8, 8)
+    wrong_place[..., 5:7, 5:7] = 1.0  # the same error outside the defect
+    assert weighted_mse(pred, wrong_place, masks, 9.0).item() == pytest.approx(4 / 100)
+    out = step_losses(torch.cat([pred, pred]), torch.cat([target, target]), 1, {}, masks, 1, mask_loss_weight=9.0)
+    assert out["anomaly_mse"].item() == pytest.approx(0.4)
+    assert out["na"].item() == pytest.approx(1 / 16)  # normal images: never weighted
