@@ -47,6 +47,19 @@ def test_save_and_reload_as_diffusers_folder(tmp_path: Path) -> None:
     )
 
 
+def test_an_fp16_folder_loads_in_float32(tmp_path: Path) -> None:
+    parts = load_base_model("tiny", resolution=64)
+    for name in ("unet", "vae", "text_encoder"):
+        getattr(parts, name).half().save_pretrained(tmp_path / name)
+    for name in ("tokenizer", "scheduler"):
+        getattr(parts, name).save_pretrained(tmp_path / name)
+    again = load_base_model(str(tmp_path))
+    for name in ("unet", "vae", "text_encoder"):  # an fp16 text encoder broke bf16 autocast on CPU (measured)
+        assert {p.dtype for p in getattr(again, name).parameters()} == {torch.float32}, name
+    half = parts.text_encoder.get_input_embeddings().weight.half().float()
+    assert torch.equal(again.text_encoder.get_input_embeddings().weight, half)
+
+
 def test_missing_model_paths_fail_in_one_line(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match="no such model folder or file; pass a local diffusers folder"):
         load_base_model(str(tmp_path / "nope"))

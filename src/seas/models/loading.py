@@ -145,7 +145,9 @@ def load_base_model(spec: str, seed: int = 0, resolution: int = 512) -> SDCompon
         identity = {"kind": "hub", "id": spec}
     identity["unet_config"] = _config_hash(parts["unet"])
     for name in ("unet", "vae", "text_encoder"):
-        parts[name].eval()
+        # fp16 folders (fp16 variants, shipped priors) load as stored with recent transformers: every stage
+        # expects float32 masters and casts for autocast / fp16 generation itself.
+        parts[name] = parts[name].float().eval()
     return SDComponents(identity=identity, **parts)
 
 
