@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -58,6 +59,9 @@ def test_an_fp16_folder_loads_in_float32(tmp_path: Path) -> None:
         assert {p.dtype for p in getattr(again, name).parameters()} == {torch.float32}, name
     half = parts.text_encoder.get_input_embeddings().weight.half().float()
     assert torch.equal(again.text_encoder.get_input_embeddings().weight, half)
+    shutil.rmtree(tmp_path / "tokenizer")
+    with pytest.raises(ModelLoadError, match=r"has no tokenizer files \(tokenizer/vocab\.json"):
+        load_base_model(str(tmp_path))  # not an empty tokenizer that fails later on "6 tokens, not one"
 
 
 def test_missing_model_paths_fail_in_one_line(tmp_path: Path) -> None:
