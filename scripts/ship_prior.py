@@ -67,10 +67,17 @@ def main() -> None:
         index.pop("tokenizer", None)
         (folder / "model_index.json").write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
         shutil.copyfile(licence, folder / "LICENSE_MVTec3D-AD.txt")
-        for phase, name in (("unet_train", "samples.png"), ("vae_train", "reconstructions.png")):
-            grids = sorted((run / phase / "samples").glob("step-*.png"), key=lambda p: int(p.stem.split("-")[1]))
-            if grids:  # the final sample grid, shown by the report
-                shutil.copyfile(grids[-1], folder / name)
+        # The final sample grid of each kind, shown by the report; the decoder phase's strip, when it ran, shows
+        # the VAE as shipped.
+        for phases, name in (
+            (("unet_train",), "samples.png"),
+            (("vae_decoder_train", "vae_train"), "reconstructions.png"),
+        ):
+            for phase in phases:
+                grids = sorted((run / phase / "samples").glob("step-*.png"), key=lambda p: int(p.stem.split("-")[1]))
+                if grids:
+                    shutil.copyfile(grids[-1], folder / name)
+                    break
         (folder / "README.md").write_text(LICENCE_NOTE.format(name=args.name), encoding="utf-8")
         hashes = {
             str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
@@ -82,6 +89,7 @@ def main() -> None:
             "versions": record["versions"],
             "complete": json.loads((run / "pretrain_complete.json").read_text(encoding="utf-8")),
             "final_vae_log": _last_log(run / "vae_train" / "logs.jsonl"),
+            "final_vae_decoder_log": _last_log(run / "vae_decoder_train" / "logs.jsonl"),
             "final_unet_log": _last_log(run / "unet_train" / "logs.jsonl"),
             "build_seconds": args.seconds,
             "sha256": hashes,
