@@ -94,7 +94,7 @@ def _generate(_args: argparse.Namespace, configs: list[Any]) -> int:
 
     _log_to_console()
     (cfg,) = configs
-    with writer_lock(cfg.out):
+    with writer_lock(cfg.out or RunFolder(cfg.model).generated_out):
         summary = generate(cfg)
     print(_pairs_line(summary))
     if "anomalib" in summary:
@@ -120,12 +120,13 @@ def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
             ns.product = product  # one product per resolution (a flag beats the file's list)
         elif hasattr(ns, "product"):
             del ns.product
-        runs.append(product_run(resolve_configs(RUN_CONFIGS, ns), product, out_given="out" in vars(args)))
+        runs.append(product_run(resolve_configs(RUN_CONFIGS, ns), product))
     for run in runs:  # every product's settings checked before the first one starts
         if args.print_config:
             print(dumps([run.run, run.data, run.model, run.train, run.mask, run.generate, run.evaluate, run.quality]))
             continue
-        with writer_locks([run.train.output_dir, run.generate.out]):  # the run folder and the pairs' folder
+        pairs = run.generate.out or RunFolder(run.train.output_dir).generated_out  # product_run fills it in
+        with writer_locks([run.train.output_dir, pairs]):  # the run folder and the pairs' folder
             run_product(run)
     return 0
 

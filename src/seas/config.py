@@ -490,8 +490,12 @@ class GenerateConfig:
     """Image + mask generation (method spec 2.9)."""
 
     model: Path = field(default=Path("runs/seas"), metadata=_help("Run folder with a finished stage 1 and stage 2."))
-    out: Path = field(
-        default=Path("generated"), metadata=_help("Output root: <out>/<product>/<defect_type>/{image,mask}.")
+    out: Path | None = field(
+        default=None,
+        metadata=_help(
+            "Output root: <out>/<product>/<defect_type>/{image,mask}. Default: <--model>/generated, where "
+            "seas evaluate and seas report look."
+        ),
     )
     defect_type: tuple[str, ...] = field(
         default=(), metadata=_help("Defect types to use (names as folders / in the token map). Default: all.")

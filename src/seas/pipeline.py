@@ -69,7 +69,7 @@ def products(named: list[str] | str | None, data_root: str | Path | None) -> lis
     return [p.name for p in sorted(root.iterdir()) if p.is_dir() and not p.name.startswith(".")]
 
 
-def product_run(configs: list[Any], product: str | None, out_given: bool) -> ProductRun:  # Any: RUN_CONFIGS
+def product_run(configs: list[Any], product: str | None) -> ProductRun:  # Any: RUN_CONFIGS
     """One product's configs, folders filled in (``RUN/<product>`` when products are named), and its listing.
 
     The listing is made here, once; every stage gets it. A ``--resume`` checkpoint path is kept for stage 1.
@@ -88,7 +88,7 @@ def product_run(configs: list[Any], product: str | None, out_given: bool) -> Pro
     listing = load_product(data_cfg)
     name = product or listing.product
     run_dir = train_cfg.output_dir / name if product is not None else train_cfg.output_dir
-    out = gen_cfg.out if out_given else RunFolder(run_dir).generated_out
+    out = gen_cfg.out if gen_cfg.out is not None else RunFolder(run_dir).generated_out
     stage2_resume = mask_cfg.resume if mask_cfg.resume in (None, "latest") else "latest"  # a path is stage 1's
     train_cfg = dataclasses.replace(train_cfg, output_dir=run_dir)
     mask_cfg = dataclasses.replace(mask_cfg, model=run_dir, resume=stage2_resume)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -102,6 +103,20 @@ def test_combine_normals_and_anomalib_export(run: Path, tmp_path: Path) -> None:
         p.name for p in (export / "tire" / "abnormal").iterdir())  # fmt: skip
     assert len(list((export / "tire" / "normal").iterdir())) == 2
     assert all(np.asarray(Image.open(p)).shape == (64, 64) for p in (export / "tire" / "mask").iterdir())
+
+
+def test_without_out_the_pairs_go_where_evaluate_and_report_look(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from seas.run_folder import RunFolder
+
+    monkeypatch.chdir(tmp_path)  # was: ./generated in the working directory, where seas evaluate never looks
+    try:
+        assert main(["generate", "--model", str(run), "--num-per-type", "1", "--defect-type", "cut"]) == 0
+        assert (RunFolder(run).generated("tire") / "cut" / "manifest.jsonl").is_file()
+        assert not (tmp_path / "generated").exists()
+    finally:
+        shutil.rmtree(run / "generated", ignore_errors=True)  # the module's run stays as the other tests expect
 
 
 def test_unknown_type_is_one_line(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,10 +1,12 @@
-"""``seas evaluate quality``: does the offline pipeline make good pairs? Three measurements, each with a baseline.
+"""``seas evaluate quality``: does the offline pipeline make good pairs? Four measurements, each with a baseline.
 
 1. VAE reconstruction of ``test/good`` (never trained on by a prior made with ``seas pretrain``): PSNR,
    SSIM and detail next to the mean-image baseline (:mod:`seas.evaluate.reconstruction`), plus a
    strip of originals over reconstructions (test/good and held-out defect images) to look at.
 2. Mask agreement of the generated pairs (:mod:`seas.evaluate.pairs`).
 3. The RMP head as a segmenter of the real held-out defects (:mod:`seas.evaluate.pairs`).
+4. Where the defect prompt changes the image, against the same seed and start with the normal prompt
+   (:mod:`seas.evaluate.prompt_effect`; needs generated ``good/`` images, ``--normals``).
 
 Writes ``RUN/evaluation/quality.json``, ``quality.md`` and ``reconstruction.png``.
 """
@@ -27,6 +29,7 @@ from seas.data.imageio import read_rgb
 from seas.evaluate.downstream import generated_pairs, load_eval_mask, load_eval_pairs, stack_pairs
 from seas.evaluate.inputs import evaluation_inputs
 from seas.evaluate.pairs import PooledPixelScores, derangement, rmp_segmentation
+from seas.evaluate.prompt_effect import VISIBLE, prompt_effect
 from seas.evaluate.reconstruction import reconstruct, reconstruction_metrics, strip
 from seas.evaluate.segmenter import defect_probabilities, train_segmenter
 from seas.files import atomic_write_bytes, atomic_write_json, atomic_write_text
@@ -123,6 +126,7 @@ def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dic
         "config": config_to_dict(cfg), "versions": package_versions(), "reconstruction": recon,
         "rmp_segmentation": rmp_segmentation(parts, rmp, prompts, split, model_cfg.resolution, cfg.seed, device),
         "mask_agreement": _mask_agreement(cfg, split, types, device),
+        "prompt_effect": prompt_effect(folder.generated(split.product, cfg.generated), types, cfg.seed),
         "inputs": evaluation_inputs(cfg.model, folder.generated(split.product, cfg.generated)),
     }  # fmt: skip
     results["seconds"] = time.perf_counter() - started
@@ -139,8 +143,27 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.2f}"
 
 
+def _prompt_effect_lines(effect: dict[str, Any] | None) -> list[str]:  # Any: JSON results
+    head = "Where the defect prompt changes the image (vs the normal prompt, same seed and start):"
+    if effect is None:
+        return ["", head + " not measured (generate normal images with --normals to measure it)."]
+    lines = ["", head, "",
+             "| defect type | pairs | mean change inside / outside the mask (grey levels) | ratio | "
+             f"ratio, shuffled masks (≈ chance) | mask pixels changed > {VISIBLE} levels |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+
+    def num(value: float | None, digits: int) -> str:
+        return "–" if value is None else f"{value:.{digits}f}"
+
+    for t, row in effect.items():
+        g, s = row["generated"], row["shuffled_masks"]
+        lines.append(f"| {t} | {row['pairs']} | {num(g['inside'], 2)} / {num(g['outside'], 2)} | {num(g['ratio'], 2)} "
+                     f"| {num(s['ratio'], 2)} | {_pct(g['visible_inside'])} % |")  # fmt: skip
+    return lines
+
+
 def format_quality(results: dict[str, Any]) -> str:  # Any: JSON results
-    """Three Markdown tables: reconstruction, mask agreement per type, RMP on real held-out defects."""
+    """Markdown tables: reconstruction, mask agreement, RMP on real held-out defects, where the prompt acts."""
     rec = results["reconstruction"]
     lines = ["VAE reconstruction of test/good (never trained on):", "",
              "| | PSNR (dB) | SSIM | detail (gradient ratio) |", "|---|---|---|---|"]  # fmt: skip
@@ -162,4 +185,5 @@ def format_quality(results: dict[str, Any]) -> str:  # Any: JSON results
     for t, row in [*rmp["per_type"].items(), ("pooled", rmp["pooled"])]:
         lines.append(f"| {t} | {row.get('images', 0)} | {_pct(row.get('pixel_auroc'))} | {_pct(row.get('pixel_ap'))} "
                      f"| {_pct(row.get('aupro_0.3'))} | {_pct(row.get('defect_rate'))} |")  # fmt: skip
+    lines += _prompt_effect_lines(results.get("prompt_effect"))
     return "\n".join(lines)

@@ -121,7 +121,7 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
     run_dir = cfg.model
     run = read_run(run_dir, data)  # ``data``: the product's listing when the caller already made it
     data, split, model_cfg = run.data, run.split, run.model_cfg
-    product_out = cfg.out / split.product
+    product_out = RunFolder(cfg.model).generated(split.product, cfg.out)
     if cfg.overwrite and product_out.exists():
         logger.warning("--overwrite: deleting the earlier pairs in %s", product_out)
         shutil.rmtree(product_out)
