@@ -297,8 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     report = _command(
         sub, "report", "Build a static HTML report of a run (opens from disk, no server).",
-        "Per defect type: generated image | mask | overlay next to real training examples, mask statistics, loss "
-        "curves of both stages, metric tables with baselines, configs and checkpoint hashes.", [], _report,
+        "Per defect type: generated image | mask | overlay | zoom next to real training examples, mask statistics, "
+        "loss curves of both stages, metric tables with baselines, configs and checkpoint hashes.", [], _report,
         resolve=False,
     )  # fmt: skip
     report.add_argument("run", type=Path, help="Run folder.")

@@ -23,7 +23,7 @@ from seas.run_folder import RunFolder
 
 __all__ = ["build_report"]
 
-THUMB = 256  # px: a 0.2 % defect of a 128-px pair is about 11 px across here
+THUMB = 256  # px stored (shown at 150 px); the zoom column magnifies the mask region 4-8x
 # Row and column order of the downstream table (the JSON files store keys sorted).
 VARIANTS = {"real": "real only", "perlin": "real + Perlin (DRAEM-style)", "cutpaste": "real + CutPaste",
             "seas": "real + SeaS pairs"}  # fmt: skip
@@ -33,7 +33,7 @@ STYLE = """body{font-family:sans-serif;margin:24px;color:#222}h1{margin-bottom:4
 margin:8px 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th:first-child,td:first-child{text-align:left}
 .grid{display:flex;flex-wrap:wrap;gap:10px}.pair{border:1px solid #ddd;padding:4px;font-size:11px}
-.pair img{width:192px;height:192px;image-rendering:pixelated;margin-right:2px}
+.pair img{width:150px;height:150px;image-rendering:pixelated;margin-right:2px}
 .wide img{max-width:100%;image-rendering:pixelated}.note{color:#777}
 pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:320px;font-size:11px}figure{display:inline-block}"""
 CHECK_SCRIPT = """<script>
