@@ -38,21 +38,30 @@ def _records(folder: Path) -> dict[int, dict[str, Any]]:  # Any: JSON
 
 
 def _change(a: Path, b: Path) -> np.ndarray:
-    """``[H, W]`` mean absolute difference over the colour channels, in grey levels."""
-    return np.abs(read_rgb(a).astype(np.int16) - read_rgb(b).astype(np.int16)).mean(axis=2)
+    """``[H, W]`` float32 mean absolute difference over the colour channels, in grey levels."""
+    return np.abs(read_rgb(a).astype(np.int16) - read_rgb(b).astype(np.int16)).mean(axis=2, dtype=np.float32)
 
 
-def _ratio(changes: list[np.ndarray], masks: list[np.ndarray]) -> dict[str, float | None]:
-    inside = sum(float(d[m].sum()) for d, m in zip(changes, masks, strict=True))
-    n_in = sum(int(m.sum()) for m in masks)
-    outside = sum(float(d[~m].sum()) for d, m in zip(changes, masks, strict=True))
-    n_out = sum(int((~m).sum()) for m in masks)
-    if not n_in or not n_out:
-        return {"inside": None, "outside": None, "ratio": None, "visible_inside": None}
-    visible = sum(int((d[m] > VISIBLE).sum()) for d, m in zip(changes, masks, strict=True))
-    mean_in, mean_out = inside / n_in, outside / n_out
-    return {"inside": mean_in, "outside": mean_out, "ratio": mean_in / max(mean_out, 1e-9),
-            "visible_inside": visible / n_in}  # fmt: skip
+class _Sums:
+    """Running sums of the change inside and outside masks: pairs are read one at a time (memory stays flat)."""
+
+    def __init__(self) -> None:
+        self.inside = self.outside = 0.0
+        self.n_in = self.n_out = self.visible = 0
+
+    def add(self, change: np.ndarray, mask: np.ndarray) -> None:
+        self.inside += float(change[mask].sum())
+        self.outside += float(change[~mask].sum())
+        self.n_in += int(mask.sum())
+        self.n_out += int(mask.size - mask.sum())
+        self.visible += int((change[mask] > VISIBLE).sum())
+
+    def result(self) -> dict[str, float | None]:
+        if not self.n_in or not self.n_out:
+            return {"inside": None, "outside": None, "ratio": None, "visible_inside": None}
+        mean_in, mean_out = self.inside / self.n_in, self.outside / self.n_out
+        return {"inside": mean_in, "outside": mean_out, "ratio": mean_in / max(mean_out, 1e-9),
+                "visible_inside": self.visible / self.n_in}  # fmt: skip
 
 
 def prompt_effect(tree: Path, types: list[str], seed: int) -> dict[str, Any] | None:  # Any: JSON
@@ -72,16 +81,16 @@ def prompt_effect(tree: Path, types: list[str], seed: int) -> dict[str, Any] | N
         return None
     out: dict[str, Any] = {}
     for t in types:
-        changes, masks, skipped = [], [], 0
-        for index, r in sorted(_records(tree / t).items()):
-            twin = good.get(index)
-            if twin is None or twin["seed"] != r["seed"] or twin["reference"] != r["reference"] or "mask" not in r:
-                skipped += 1
-                continue
-            changes.append(_change(tree / t / r["image"], tree / "good" / twin["image"]))
-            masks.append(read_mask(tree / t / r["mask"]))
-        row: dict[str, Any] = {"pairs": len(changes), "skipped": skipped, "generated": _ratio(changes, masks)}
+        records = sorted(_records(tree / t).items())
+        pairs = [(r, good[i]) for i, r in records if i in good and "mask" in r and good[i]["seed"] == r["seed"]
+                 and good[i]["reference"] == r["reference"]]  # fmt: skip
+        masks = [read_mask(tree / t / r["mask"]) for r, _ in pairs]  # bool: small beside the images
         order = derangement(len(masks), seed) if len(masks) > 1 else np.arange(len(masks))
-        row["shuffled_masks"] = _ratio(changes, [masks[i] for i in order])
-        out[t] = row
+        own, shuffled = _Sums(), _Sums()
+        for k, (r, twin) in enumerate(pairs):
+            change = _change(tree / t / r["image"], tree / "good" / twin["image"])
+            own.add(change, masks[k])
+            shuffled.add(change, masks[order[k]])
+        out[t] = {"pairs": len(pairs), "skipped": len(records) - len(pairs), "generated": own.result(),
+                  "shuffled_masks": shuffled.result()}  # fmt: skip
     return out
