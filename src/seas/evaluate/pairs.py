@@ -78,7 +78,10 @@ class PooledPixelScores:
 
 
 def derangement(n: int, seed: int) -> np.ndarray:
-    """A seeded permutation of ``range(n)`` with no fixed point (n >= 2): pairs every image with another's mask."""
+    """A seeded permutation of ``range(n)`` with no fixed point: pairs every image with another's mask.
+
+    With fewer than two items there is no such permutation; the identity comes back.
+    """
     rng = np.random.default_rng(seed)
     while True:
         order = rng.permutation(n)

@@ -85,7 +85,7 @@ def prompt_effect(tree: Path, types: list[str], seed: int) -> dict[str, Any] | N
         pairs = [(r, good[i]) for i, r in records if i in good and "mask" in r and good[i]["seed"] == r["seed"]
                  and good[i]["reference"] == r["reference"]]  # fmt: skip
         masks = [read_mask(tree / t / r["mask"]) for r, _ in pairs]  # bool: small beside the images
-        order = derangement(len(masks), seed) if len(masks) > 1 else np.arange(len(masks))
+        order = derangement(len(masks), seed)
         own, shuffled = _Sums(), _Sums()
         for k, (r, twin) in enumerate(pairs):
             change = _change(tree / t / r["image"], tree / "good" / twin["image"])

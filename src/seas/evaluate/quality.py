@@ -55,7 +55,7 @@ def _streamed_scores(model: Any, pairs: list[Any], size: int, device: torch.devi
     masks = np.stack([load_eval_mask(m, size) for _, m in pairs])
     shuffled = None
     if shuffle_seed is not None:
-        order = derangement(len(pairs), shuffle_seed) if len(pairs) > 1 else np.arange(len(pairs))
+        order = derangement(len(pairs), shuffle_seed)
         shuffled = PooledPixelScores()
     own = PooledPixelScores()
     for k in range(0, len(pairs), batch):

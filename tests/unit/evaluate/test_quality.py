@@ -45,6 +45,8 @@ def test_derangement_has_no_fixed_point_and_is_seeded() -> None:
         assert sorted(order.tolist()) == list(range(n))
         assert not np.any(order == np.arange(n))
         assert np.array_equal(order, derangement(n, seed=4))  # integer permutation
+    assert derangement(1, seed=4).tolist() == [0]  # one pair: no other mask, the identity (callers rely on it)
+    assert derangement(0, seed=4).tolist() == []
 
 
 def test_pixel_scores_perfect_chance_and_missing_class() -> None:
