@@ -73,10 +73,15 @@ def test_quality_evaluation_has_every_table_with_its_baseline(demo: Path) -> Non
     assert 0.0 <= rmp["pooled"]["pixel_auroc"] <= 1.0
     strip = (demo / "evaluation" / "reconstruction.png").stat().st_size
     assert strip > 1000
+    defects = rec["defects"]
+    assert defects["images"] == 4 + 6 + 6 + 6
+    assert defects["inside"] > 0 and defects["outside"] > 0 and defects["shuffled_ratio"] > 0
+    assert (demo / "evaluation" / "reconstruction_defects.png").stat().st_size > 1000
     table = (demo / "evaluation" / "quality.md").read_text()
     assert "mean-image baseline" in table
     assert "shuffled masks" in table
     assert "AUPRO@0.3" in table
+    assert "Does the VAE keep real defects?" in table
 
 
 def test_report_loads_in_headless_chromium(demo: Path, tmp_path: Path) -> None:

@@ -2,13 +2,15 @@
 
 1. VAE reconstruction of ``test/good`` (never trained on by a prior made with ``seas pretrain``): PSNR,
    SSIM and detail next to the mean-image baseline (:mod:`seas.evaluate.reconstruction`), plus a
-   strip of originals over reconstructions (test/good and held-out defect images) to look at.
+   strip of originals over reconstructions (test/good and held-out defect images) to look at; and
+   whether the VAE keeps the real held-out *defects* (error inside their masks vs a shuffled mask),
+   with a magnified strip of them (``reconstruction_defects.png``).
 2. Mask agreement of the generated pairs (:mod:`seas.evaluate.pairs`).
 3. The RMP head as a segmenter of the real held-out defects (:mod:`seas.evaluate.pairs`).
 4. Where the defect prompt changes the image, against the same seed and start with the normal prompt
    (:mod:`seas.evaluate.prompt_effect`; needs generated ``good/`` images, ``--normals``).
 
-Writes ``RUN/evaluation/quality.json``, ``quality.md`` and ``reconstruction.png``.
+Writes ``RUN/evaluation/quality.json``, ``quality.md``, ``reconstruction.png`` and ``reconstruction_defects.png``.
 """
 
 from __future__ import annotations
@@ -23,14 +25,14 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from seas.config import QualityConfig, config_to_dict, package_versions
-from seas.data.augment import to_training_rgb
+from seas.data.augment import to_training_mask, to_training_rgb
 from seas.data.catalog import ProductData
-from seas.data.imageio import read_rgb
+from seas.data.imageio import read_mask, read_rgb
 from seas.evaluate.downstream import generated_pairs, load_eval_mask, load_eval_pairs, stack_pairs
 from seas.evaluate.inputs import evaluation_inputs
 from seas.evaluate.pairs import PooledPixelScores, derangement, rmp_segmentation
 from seas.evaluate.prompt_effect import VISIBLE, prompt_effect
-from seas.evaluate.reconstruction import reconstruct, reconstruction_metrics, strip
+from seas.evaluate.reconstruction import defect_fidelity, reconstruct, reconstruction_metrics, strip, zoom_strip
 from seas.evaluate.segmenter import defect_probabilities, train_segmenter
 from seas.files import atomic_write_bytes, atomic_write_json, atomic_write_text
 from seas.run_folder import RunFolder, read_run
@@ -89,16 +91,32 @@ def _mask_agreement(cfg: QualityConfig, split: Any, types: list[str], device: to
     return out
 
 
-def _reconstruction(parts: Any, data: Any, split: Any, resolution: int) -> tuple[dict[str, Any], np.ndarray]:
-    """Metrics on test/good and a strip: test/good and one held-out defect image per type, over reconstructions."""
+def _reconstruction(parts: Any, data: Any, split: Any, resolution: int,
+                    seed: int) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:  # fmt: skip
+    """Metrics on test/good and on the held-out defects, and two pictures of originals over reconstructions.
+
+    The strip shows test/good and one held-out defect per type; the zoom strip magnifies up to two
+    held-out defects per type around their masks (None without held-out defects).
+    """
     train = _images(list(split.normals), resolution)
     test = _images([s.image_path for s in data.test_normals], resolution)
-    metrics = reconstruction_metrics(parts.vae, train, test)
+    metrics: dict[str, Any] = dict(reconstruction_metrics(parts.vae, train, test))
     metrics["images"] = {"train_normals": len(train), "test_good": len(test)}
     shown = [s.image_path for s in data.test_normals][:4]
     shown += [split.types[t].heldout[0][0] for t in sorted(split.types) if split.types[t].heldout]
     originals = _images(shown, resolution)
-    return metrics, strip([originals, reconstruct(parts.vae, originals)])
+    picture = strip([originals, reconstruct(parts.vae, originals)])
+    held = [pair for t in sorted(split.types) for pair in split.types[t].heldout]
+    if not held:
+        return metrics, picture, None
+    images = _images([image for image, _ in held], resolution)
+    masks = torch.stack([torch.from_numpy(to_training_mask(read_mask(m), resolution, "crop")[0] > 0.5)
+                         for _, m in held])  # fmt: skip
+    recon = reconstruct(parts.vae, images)
+    metrics["defects"] = defect_fidelity(images, recon, masks, derangement(len(held), seed))
+    first = [i for t in sorted(split.types) for i in [held.index(p) for p in split.types[t].heldout[:2]]]
+    zoom = zoom_strip([images[first], recon[first]], masks[first])
+    return metrics, picture, zoom
 
 
 def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dict[str, Any]:  # Any: JSON results
@@ -112,7 +130,7 @@ def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dic
     parts, token_map = load_generator(cfg.model)
     for module in (parts.unet, parts.vae, parts.text_encoder):
         module.to(device).eval()
-    recon, picture = _reconstruction(parts, data, split, model_cfg.resolution)
+    recon, picture, zoom = _reconstruction(parts, data, split, model_cfg.resolution, cfg.seed)
     rmp = load_rmp(cfg.model).fused_for_inference().to(device)
     tok = parts.tokenizer
     prompts = {}
@@ -131,9 +149,11 @@ def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dic
     }  # fmt: skip
     results["seconds"] = time.perf_counter() - started
     out = folder.evaluation
-    buffer = io.BytesIO()
-    Image.fromarray(picture).save(buffer, format="PNG")
-    atomic_write_bytes(out / "reconstruction.png", buffer.getvalue())
+    for name, array in (("reconstruction.png", picture), ("reconstruction_defects.png", zoom)):
+        if array is not None:
+            buffer = io.BytesIO()
+            Image.fromarray(array).save(buffer, format="PNG")
+            atomic_write_bytes(out / name, buffer.getvalue())
     atomic_write_json(out / "quality.json", results)
     atomic_write_text(out / "quality.md", format_quality(results) + "\n")
     return results
@@ -141,6 +161,21 @@ def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dic
 
 def _pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.2f}"
+
+
+def _num(value: float | None, digits: int) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _defect_fidelity_lines(row: dict[str, Any] | None) -> list[str]:  # Any: JSON results
+    if row is None:
+        return []
+    head = "Does the VAE keep real defects? Reconstruction error of the held-out defect images (grey levels):"
+    return ["", head, "",
+            "| images | error inside the masks | outside | ratio | ratio, shuffled masks (a defect kept as well "
+            "as any detail) |", "|---|---|---|---|---|",
+            f"| {row['images']} | {_num(row['inside'], 2)} | {_num(row['outside'], 2)} | {_num(row['ratio'], 2)} "
+            f"| {_num(row['shuffled_ratio'], 2)} |"]  # fmt: skip
 
 
 def _prompt_effect_lines(effect: dict[str, Any] | None) -> list[str]:  # Any: JSON results
@@ -152,13 +187,10 @@ def _prompt_effect_lines(effect: dict[str, Any] | None) -> list[str]:  # Any: JS
              f"ratio, shuffled masks (≈ chance) | mask pixels changed > {VISIBLE} levels |",
              "|---|---|---|---|---|---|"]  # fmt: skip
 
-    def num(value: float | None, digits: int) -> str:
-        return "–" if value is None else f"{value:.{digits}f}"
-
     for t, row in effect.items():
         g, s = row["generated"], row["shuffled_masks"]
-        lines.append(f"| {t} | {row['pairs']} | {num(g['inside'], 2)} / {num(g['outside'], 2)} | {num(g['ratio'], 2)} "
-                     f"| {num(s['ratio'], 2)} | {_pct(g['visible_inside'])} % |")  # fmt: skip
+        lines.append(f"| {t} | {row['pairs']} | {_num(g['inside'], 2)} / {_num(g['outside'], 2)} "
+                     f"| {_num(g['ratio'], 2)} | {_num(s['ratio'], 2)} | {_pct(g['visible_inside'])} % |")  # fmt: skip
     return lines
 
 
@@ -169,6 +201,7 @@ def format_quality(results: dict[str, Any]) -> str:  # Any: JSON results
              "| | PSNR (dB) | SSIM | detail (gradient ratio) |", "|---|---|---|---|"]  # fmt: skip
     for name, label in (("vae", "VAE reconstruction"), ("mean_image", "mean-image baseline")):
         lines.append(f"| {label} | {rec[name]['psnr_db']:.2f} | {rec[name]['ssim']:.4f} | {rec[name]['detail']:.3f} |")
+    lines += _defect_fidelity_lines(rec.get("defects"))
     lines += ["", "Mask agreement (real-only segmenter on generated images, pixel AUROC / AP in %):", "",
               "| defect type | pairs | generated masks | shuffled masks (≈ chance) | real held-out (ceiling) |",
               "|---|---|---|---|---|"]  # fmt: skip

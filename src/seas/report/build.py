@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from seas.evaluate.reconstruction import zoom_box
 from seas.files import atomic_write_text
 from seas.report.charts import histogram_svg, line_chart_svg
 from seas.run_folder import RunFolder
@@ -68,20 +69,6 @@ def _outline(mask: np.ndarray, width: int) -> np.ndarray:
     return grown & ~mask
 
 
-def _zoom_box(mask: np.ndarray) -> tuple[int, int, int, int]:
-    """Square (left, top, right, bottom) around the mask: twice its extent, at least a quarter of the image."""
-    side = mask.shape[0]
-    ys, xs = np.nonzero(mask)
-    if not len(ys):
-        return side * 3 // 8, side * 3 // 8, side * 5 // 8, side * 5 // 8
-    extent = max(side // 4, 2 * int(max(ys.max() - ys.min(), xs.max() - xs.min()) + 1))
-    extent = min(extent, side)
-    cy, cx = (int(ys.min() + ys.max()) // 2, int(xs.min() + xs.max()) // 2)
-    top = min(max(cy - extent // 2, 0), side - extent)
-    left = min(max(cx - extent // 2, 0), side - extent)
-    return left, top, left + extent, top + extent
-
-
 def _thumb(source: Path, target: Path, kind: str, mask: Path | None = None) -> None:
     """Write a THUMB-px PNG of ``kind``: image, mask, overlay or zoom.
 
@@ -93,7 +80,7 @@ def _thumb(source: Path, target: Path, kind: str, mask: Path | None = None) -> N
     if kind == "zoom" and mask is not None:
         full = _square(Image.open(source).convert("RGB"), None)
         m = np.asarray(_square(Image.open(mask).convert("L"), full.size[0])) > 127
-        box = _zoom_box(m)
+        box = zoom_box(m)
         crop = full.crop(box).resize((THUMB, THUMB), Image.Resampling.NEAREST)
         zm = np.asarray(Image.fromarray(m).crop(box).resize((THUMB, THUMB), Image.Resampling.NEAREST))
         arr = np.asarray(crop).copy()
@@ -201,6 +188,11 @@ def _quality_section(run: Path, report: Path, config: dict[str, Any]) -> str:
         out.append(f"<p>VAE: originals (top; test/good, then one held-out defect per type) over reconstructions:</p>"
                    f"<div class='wide'><img src='{_link(strip, report)}' alt='reconstruction strip'>"
                    "</div>")  # fmt: skip
+    zoom = RunFolder(run).evaluation / "reconstruction_defects.png"
+    if zoom.is_file():
+        out.append(f"<p>VAE on held-out defects, magnified around each mask (originals over reconstructions): "
+                   f"a defect the VAE paints over is one no generator on it can draw:</p>"
+                   f"<div class='wide'><img src='{_link(zoom, report)}' alt='defect reconstruction strip'></div>")  # fmt: skip
     quality = RunFolder(run).evaluation / "quality.md"
     if quality.is_file():
         out.append(f"<div id='quality'>{_markdown_tables(quality.read_text(encoding='utf-8'))}</div>")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
 from seas.evaluate.pairs import PooledPixelScores, derangement, pixel_scores
-from seas.evaluate.reconstruction import detail_ratio, psnr, ssim
+from seas.evaluate.reconstruction import defect_fidelity, detail_ratio, psnr, ssim, zoom_box, zoom_strip
 
 
 def _images(seed: int = 0) -> torch.Tensor:
@@ -102,3 +103,45 @@ def test_pooled_pixel_scores_missing_class_and_perfect_scores() -> None:
     perfect.add(masks.astype(float), masks)  # score 1.0 lands in the top bin, not past it
     assert perfect.result()["pixel_auroc"] == 1.0
     assert perfect.result()["pixel_ap"] == 1.0
+
+
+def _spotted(n: int = 4, side: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Flat grey images, each with a bright 4x4 spot (its mask) in another place."""
+    images = torch.full((n, 3, side, side), -0.5)
+    masks = torch.zeros((n, side, side), dtype=torch.bool)
+    for k in range(n):
+        masks[k, 4 + 5 * k : 8 + 5 * k, 6:10] = True
+        images[k][:, masks[k]] = 0.9
+    return images, masks
+
+
+def test_defect_fidelity_tells_a_vae_that_erases_defects_from_one_that_keeps_them() -> None:
+    images, masks = _spotted()
+    order = derangement(len(masks), 0)
+    grain = 0.01 * torch.randn(images.shape, generator=torch.Generator().manual_seed(0))
+    kept = defect_fidelity(images, images + grain, masks, order)  # uniform error: the defect is kept
+    assert kept["images"] == 4
+    assert kept["ratio"] == pytest.approx(kept["shuffled_ratio"], rel=0.2)
+    erased = images.clone()
+    for k in range(4):
+        erased[k][:, masks[k]] = -0.5  # a normal-only autoencoder paints the product over the spot
+    painted = defect_fidelity(images, erased + grain, masks, order)
+    assert painted["inside"] == pytest.approx(1.4 * 127.5, rel=0.02)  # the whole spot contrast is lost
+    assert painted["ratio"] > 50 * painted["shuffled_ratio"]
+
+
+def test_defect_fidelity_without_defect_pixels_has_no_ratio() -> None:
+    images, masks = _spotted()
+    result = defect_fidelity(images, images, torch.zeros_like(masks), derangement(4, 0))
+    assert result["ratio"] is None and result["shuffled_ratio"] is None
+
+
+def test_zoom_strip_magnifies_each_image_around_its_own_mask() -> None:
+    images, masks = _spotted(2)
+    picture = zoom_strip([images, -images], masks)
+    assert picture.shape == (64, 64, 3)  # two rows of two full-size tiles
+    left, top, right, bottom = zoom_box(masks[1].numpy())
+    assert (right - left, bottom - top) == (8, 8)  # a quarter of the side: the spot fills a quarter of it
+    spot = picture[:32, 32:]  # second image, originals row
+    assert (spot > 200).mean() == pytest.approx(0.25, abs=0.02)  # 4x4 of 8x8 pixels, enlarged 4x
+    assert (picture[32:, 32:] < 60).mean() == pytest.approx(0.25, abs=0.02)  # the negated row keeps the layout
