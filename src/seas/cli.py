@@ -285,9 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     _command(
         evaluate_what, "quality", "Are the pairs right? VAE reconstruction, mask agreement, RMP on real defects.",
-        "VAE reconstruction of test/good next to the mean-image baseline; a real-only segmenter run on the "
+        "VAE reconstruction of test/good next to the mean-image baseline, and whether the VAE keeps the real "
+        "held-out defects (error inside their masks vs a shuffled mask); a real-only segmenter run on the "
         "generated images and scored against the generated masks (shuffled masks and real held-out pairs as "
-        "baselines); the RMP head as a segmenter of the real held-out defects.", [QualityConfig], _evaluate_quality,
+        "baselines); the RMP head as a segmenter of the real held-out defects; where the defect prompt changes "
+        "the image against its normal twin (needs seas generate --normals).", [QualityConfig], _evaluate_quality,
     )  # fmt: skip
     _command(
         evaluate_what, "generation", "IC-LPIPS and Inception Score of the generated images.",

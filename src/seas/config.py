@@ -615,7 +615,7 @@ class DownstreamConfig:
 
 @dataclass(frozen=True)
 class QualityConfig:
-    """``seas evaluate quality``: VAE reconstruction, mask agreement of the pairs, RMP on real held-out defects."""
+    """``seas evaluate quality``: VAE reconstruction (normals, defects), mask agreement, RMP, the prompt's effect."""
 
     model: Path = field(default=Path("runs/seas"), metadata=_help("Run folder with finished stages 1 and 2."))
     generated: Path | None = field(
