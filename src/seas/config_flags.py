@@ -52,7 +52,9 @@ def add_config_flags(parser: argparse.ArgumentParser, config_classes: list[type]
             shown = (
                 "none" if default is None else (" ".join(map(str, default)) if isinstance(default, tuple) else default)
             )
-            kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": f"{help_text} (default: {shown})"}
+            # argparse %-formats help strings: a literal "%" (as in "0.3 % of the image") must be doubled.
+            text = f"{help_text} (default: {shown})".replace("%", "%%")
+            kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": text}
             if tp is bool:
                 kwargs["action"] = argparse.BooleanOptionalAction
             elif get_origin(tp) is Literal:

@@ -64,6 +64,26 @@ def test_every_field_has_help_text() -> None:
             assert f.metadata.get("help"), f"{cls.__name__}.{f.name}"
 
 
+def _subparsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    out = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                out += _subparsers(sub)
+    return out
+
+
+def test_every_command_help_renders_with_percent_signs_in_help_texts() -> None:
+    from seas.cli import build_parser
+
+    parsers = _subparsers(build_parser())
+    assert len(parsers) > 10
+    for parser in parsers:  # argparse %-formats help: a bare "%" in a field's text crashed `seas train --help`
+        assert parser.format_help()
+    train = next(p for p in parsers if p.prog.endswith(" train"))
+    assert "0.3 % defect" in " ".join(train.format_help().split())
+
+
 def _numeric_fields() -> list[tuple[type, str]]:
     import dataclasses
 
