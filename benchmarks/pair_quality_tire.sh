@@ -21,5 +21,5 @@ seas run --data "$data" --layout mvtec --product tire --config "$config" \
     --output-dir "$run" "$@"
 echo "seconds: $(( $(date +%s) - start ))" | tee "$run/tire/seconds.txt"
 mkdir -p "$docs"
-cp "$run/tire/evaluation/"{segmentation.json,segmentation.md,quality.json,quality.md,reconstruction.png} \
+cp "$run/tire/evaluation/"{segmentation.json,segmentation.md,quality.json,quality.md,reconstruction.png,reconstruction_defects.png} \
     "$run/tire/seconds.txt" "$docs/"

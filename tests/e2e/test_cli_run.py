@@ -75,7 +75,9 @@ def test_quality_evaluation_has_every_table_with_its_baseline(demo: Path) -> Non
     assert strip > 1000
     defects = rec["defects"]
     assert defects["images"] == 4 + 6 + 6 + 6
-    assert defects["inside"] > 0 and defects["outside"] > 0 and defects["shuffled_ratio"] > 0
+    assert defects["inside"] > 0
+    assert defects["outside"] > 0
+    assert defects["shuffled_ratio"] > 0
     assert (demo / "evaluation" / "reconstruction_defects.png").stat().st_size > 1000
     table = (demo / "evaluation" / "quality.md").read_text()
     assert "mean-image baseline" in table

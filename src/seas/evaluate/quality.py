@@ -32,7 +32,7 @@ from seas.evaluate.downstream import generated_pairs, load_eval_mask, load_eval_
 from seas.evaluate.inputs import evaluation_inputs
 from seas.evaluate.pairs import PooledPixelScores, derangement, rmp_segmentation
 from seas.evaluate.prompt_effect import VISIBLE, prompt_effect
-from seas.evaluate.reconstruction import defect_fidelity, reconstruct, reconstruction_metrics, strip, zoom_strip
+from seas.evaluate.reconstruction import DefectFidelity, reconstruct, reconstruction_metrics, strip, zoom_strip
 from seas.evaluate.segmenter import defect_probabilities, train_segmenter
 from seas.files import atomic_write_bytes, atomic_write_json, atomic_write_text
 from seas.run_folder import RunFolder, read_run
@@ -109,13 +109,18 @@ def _reconstruction(parts: Any, data: Any, split: Any, resolution: int,
     held = [pair for t in sorted(split.types) for pair in split.types[t].heldout]
     if not held:
         return metrics, picture, None
-    images = _images([image for image, _ in held], resolution)
-    masks = torch.stack([torch.from_numpy(to_training_mask(read_mask(m), resolution, "crop")[0] > 0.5)
-                         for _, m in held])  # fmt: skip
-    recon = reconstruct(parts.vae, images)
-    metrics["defects"] = defect_fidelity(images, recon, masks, derangement(len(held), seed))
+    masks = torch.stack(
+        [torch.from_numpy(to_training_mask(read_mask(m), resolution, "crop")[0] > 0.5) for _, m in held]
+    )  # fmt: skip  (bool: small beside the images)
+    order = torch.from_numpy(derangement(len(held), seed))
+    fidelity = DefectFidelity()
+    for k in range(0, len(held), 16):  # images 16 at a time: flat memory
+        images = _images([image for image, _ in held[k : k + 16]], resolution)
+        fidelity.add(images, reconstruct(parts.vae, images), masks[k : k + 16], masks[order[k : k + 16]])
+    metrics["defects"] = fidelity.result()
     first = [i for t in sorted(split.types) for i in [held.index(p) for p in split.types[t].heldout[:2]]]
-    zoom = zoom_strip([images[first], recon[first]], masks[first])
+    images = _images([held[i][0] for i in first], resolution)
+    zoom = zoom_strip([images, reconstruct(parts.vae, images)], masks[first])
     return metrics, picture, zoom
 
 

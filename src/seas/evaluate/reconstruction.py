@@ -5,7 +5,7 @@ number is reported next to the *mean-image baseline*: the mean of the training n
 against each test image. ``detail`` is the mean gradient magnitude of the reconstructions over that
 of the originals: 1 keeps every edge, a blur scores far below 1 (the mean image about 0.1-0.3).
 
-``defect_fidelity`` asks the question a generator depends on: does the VAE keep a *defect*? A VAE
+``DefectFidelity`` asks the question a generator depends on: does the VAE keep a *defect*? A VAE
 trained on normal images only can act like a reconstruction-based anomaly detector and paint a
 normal product over a small defect; then no U-Net working in its latent space can draw one. It
 compares the reconstruction error inside the real defect masks with the error outside them, next
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = [
-    "defect_fidelity",
+    "DefectFidelity",
     "detail_ratio",
     "psnr",
     "reconstruct",
@@ -124,31 +124,42 @@ def strip(rows: list[torch.Tensor]) -> np.ndarray:
     return grid.permute(1, 2, 0).numpy()
 
 
-def defect_fidelity(originals: torch.Tensor, recon: torch.Tensor, masks: torch.Tensor,
-                    shuffled: np.ndarray) -> dict[str, float | int | None]:  # fmt: skip
-    """Reconstruction error inside vs outside real defect masks, own mask and a shuffled one (module docstring).
+class DefectFidelity:
+    """Reconstruction error inside vs outside real defect masks, own and shuffled (module docstring).
 
-    Args:
-        originals: ``[N, 3, R, R]`` real defect images in [-1, 1].
-        recon: Their reconstructions, same shape.
-        masks: ``[N, R, R]`` bool defect masks.
-        shuffled: ``[N]`` permutation without fixed points: image ``k`` is also scored with mask ``shuffled[k]``.
-
-    Returns:
-        ``images``, ``inside`` and ``outside`` (mean absolute error in grey levels of 255), ``ratio``
-        and ``shuffled_ratio`` (None where a mask set is empty or covers everything).
+    Running sums over batches, so memory stays flat however many held-out defects there are.
     """
-    error = (recon - originals).abs().mean(1) * 127.5  # [N, R, R] grey levels
 
-    def ratio(m: torch.Tensor) -> tuple[float | None, float | None, float | None]:
-        if not m.any() or m.all():
-            return None, None, None
-        inside, outside = float(error[m].mean()), float(error[~m].mean())
-        return inside, outside, inside / max(outside, 1e-9)
+    def __init__(self) -> None:
+        self._sums = {key: [0.0, 0, 0.0, 0] for key in ("own", "shuffled")}  # inside sum/count, outside sum/count
+        self.images = 0
 
-    inside, outside, own = ratio(masks)
-    other = ratio(masks[torch.from_numpy(shuffled)])[2]
-    return {"images": len(masks), "inside": inside, "outside": outside, "ratio": own, "shuffled_ratio": other}
+    def add(self, originals: torch.Tensor, recon: torch.Tensor, masks: torch.Tensor, shuffled: torch.Tensor) -> None:
+        """A batch: ``[B, 3, R, R]`` images, reconstructions in [-1, 1]; ``[B, R, R]`` bool masks (own, another's)."""
+        error = (recon - originals).abs().mean(1) * 127.5  # [B, R, R] grey levels
+        for key, m in (("own", masks), ("shuffled", shuffled)):
+            sums = self._sums[key]
+            sums[0] += float(error[m].sum())
+            sums[1] += int(m.sum())
+            sums[2] += float(error[~m].sum())
+            sums[3] += int((~m).sum())
+        self.images += len(masks)
+
+    def result(self) -> dict[str, float | int | None]:
+        """``images``, mean ``inside`` / ``outside`` error (grey levels of 255), ``ratio`` and ``shuffled_ratio``.
+
+        Values are None where a mask set is empty or covers everything.
+        """
+
+        def mean_in_out(key: str) -> tuple[float | None, float | None]:
+            s_in, n_in, s_out, n_out = self._sums[key]
+            return (s_in / n_in, s_out / n_out) if n_in and n_out else (None, None)
+
+        (inside, outside), (other_in, other_out) = mean_in_out("own"), mean_in_out("shuffled")
+        ratio = inside / max(outside, 1e-9) if inside is not None and outside is not None else None
+        shuffled = other_in / max(other_out, 1e-9) if other_in is not None and other_out is not None else None
+        return {"images": self.images, "inside": inside, "outside": outside, "ratio": ratio,
+                "shuffled_ratio": shuffled}  # fmt: skip
 
 
 def zoom_box(mask: np.ndarray) -> tuple[int, int, int, int]:

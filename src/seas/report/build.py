@@ -192,7 +192,8 @@ def _quality_section(run: Path, report: Path, config: dict[str, Any]) -> str:
     if zoom.is_file():
         out.append(f"<p>VAE on held-out defects, magnified around each mask (originals over reconstructions): "
                    f"a defect the VAE paints over is one no generator on it can draw:</p>"
-                   f"<div class='wide'><img src='{_link(zoom, report)}' alt='defect reconstruction strip'></div>")  # fmt: skip
+                   f"<div class='wide'><img src='{_link(zoom, report)}' alt='defect reconstruction strip'>"
+                   "</div>")  # fmt: skip
     quality = RunFolder(run).evaluation / "quality.md"
     if quality.is_file():
         out.append(f"<div id='quality'>{_markdown_tables(quality.read_text(encoding='utf-8'))}</div>")
