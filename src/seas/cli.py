@@ -150,7 +150,7 @@ def _evaluate_quality(_args: argparse.Namespace, configs: list[Any]) -> int:
     out = RunFolder(cfg.model).evaluation
     with writer_lock(out):
         print(format_quality(evaluate_quality(cfg)))
-    print(f"written to {out}/quality.json, quality.md and reconstruction.png")
+    print(f"written to {out}/quality.json, quality.md, reconstruction.png and reconstruction_defects.png")
     return 0
 
 
