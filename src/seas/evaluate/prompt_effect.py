@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from seas.data.imageio import read_mask, read_rgb
+from seas.evaluate.inside_outside import InsideOutside
 from seas.evaluate.pairs import derangement
 
 __all__ = ["VISIBLE", "prompt_effect"]
@@ -40,28 +41,6 @@ def _records(folder: Path) -> dict[int, dict[str, Any]]:  # Any: JSON
 def _change(a: Path, b: Path) -> np.ndarray:
     """``[H, W]`` float32 mean absolute difference over the colour channels, in grey levels."""
     return np.abs(read_rgb(a).astype(np.int16) - read_rgb(b).astype(np.int16)).mean(axis=2, dtype=np.float32)
-
-
-class _Sums:
-    """Running sums of the change inside and outside masks: pairs are read one at a time (memory stays flat)."""
-
-    def __init__(self) -> None:
-        self.inside = self.outside = 0.0
-        self.n_in = self.n_out = self.visible = 0
-
-    def add(self, change: np.ndarray, mask: np.ndarray) -> None:
-        self.inside += float(change[mask].sum())
-        self.outside += float(change[~mask].sum())
-        self.n_in += int(mask.sum())
-        self.n_out += int(mask.size - mask.sum())
-        self.visible += int((change[mask] > VISIBLE).sum())
-
-    def result(self) -> dict[str, float | None]:
-        if not self.n_in or not self.n_out:
-            return {"inside": None, "outside": None, "ratio": None, "visible_inside": None}
-        mean_in, mean_out = self.inside / self.n_in, self.outside / self.n_out
-        return {"inside": mean_in, "outside": mean_out, "ratio": mean_in / max(mean_out, 1e-9),
-                "visible_inside": self.visible / self.n_in}  # fmt: skip
 
 
 def prompt_effect(tree: Path, types: list[str], seed: int) -> dict[str, Any] | None:  # Any: JSON
@@ -86,7 +65,7 @@ def prompt_effect(tree: Path, types: list[str], seed: int) -> dict[str, Any] | N
                  and good[i]["reference"] == r["reference"]]  # fmt: skip
         masks = [read_mask(tree / t / r["mask"]) for r, _ in pairs]  # bool: small beside the images
         order = derangement(len(masks), seed)
-        own, shuffled = _Sums(), _Sums()
+        own, shuffled = InsideOutside(VISIBLE), InsideOutside(VISIBLE)
         for k, (r, twin) in enumerate(pairs):
             change = _change(tree / t / r["image"], tree / "good" / twin["image"])
             own.add(change, masks[k])

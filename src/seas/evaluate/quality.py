@@ -118,7 +118,7 @@ def _reconstruction(parts: Any, data: Any, split: Any, resolution: int,
         images = _images([image for image, _ in held[k : k + 16]], resolution)
         fidelity.add(images, reconstruct(parts.vae, images), masks[k : k + 16], masks[order[k : k + 16]])
     metrics["defects"] = fidelity.result()
-    first = [i for t in sorted(split.types) for i in [held.index(p) for p in split.types[t].heldout[:2]]]
+    first = [held.index(pair) for t in sorted(split.types) for pair in split.types[t].heldout[:2]]
     images = _images([held[i][0] for i in first], resolution)
     zoom = zoom_strip([images, reconstruct(parts.vae, images)], masks[first])
     return metrics, picture, zoom

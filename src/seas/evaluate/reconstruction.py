@@ -21,6 +21,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from seas.evaluate.inside_outside import InsideOutside
+
 __all__ = [
     "DefectFidelity",
     "detail_ratio",
@@ -131,18 +133,14 @@ class DefectFidelity:
     """
 
     def __init__(self) -> None:
-        self._sums = {key: [0.0, 0, 0.0, 0] for key in ("own", "shuffled")}  # inside sum/count, outside sum/count
+        self.own, self.shuffled = InsideOutside(), InsideOutside()
         self.images = 0
 
     def add(self, originals: torch.Tensor, recon: torch.Tensor, masks: torch.Tensor, shuffled: torch.Tensor) -> None:
         """A batch: ``[B, 3, R, R]`` images, reconstructions in [-1, 1]; ``[B, R, R]`` bool masks (own, another's)."""
         error = (recon - originals).abs().mean(1) * 127.5  # [B, R, R] grey levels
-        for key, m in (("own", masks), ("shuffled", shuffled)):
-            sums = self._sums[key]
-            sums[0] += float(error[m].sum())
-            sums[1] += int(m.sum())
-            sums[2] += float(error[~m].sum())
-            sums[3] += int((~m).sum())
+        self.own.add(error, masks)
+        self.shuffled.add(error, shuffled)
         self.images += len(masks)
 
     def result(self) -> dict[str, float | int | None]:
@@ -150,16 +148,9 @@ class DefectFidelity:
 
         Values are None where a mask set is empty or covers everything.
         """
-
-        def mean_in_out(key: str) -> tuple[float | None, float | None]:
-            s_in, n_in, s_out, n_out = self._sums[key]
-            return (s_in / n_in, s_out / n_out) if n_in and n_out else (None, None)
-
-        (inside, outside), (other_in, other_out) = mean_in_out("own"), mean_in_out("shuffled")
-        ratio = inside / max(outside, 1e-9) if inside is not None and outside is not None else None
-        shuffled = other_in / max(other_out, 1e-9) if other_in is not None and other_out is not None else None
-        return {"images": self.images, "inside": inside, "outside": outside, "ratio": ratio,
-                "shuffled_ratio": shuffled}  # fmt: skip
+        own = self.own.result()
+        return {"images": self.images, "inside": own["inside"], "outside": own["outside"], "ratio": own["ratio"],
+                "shuffled_ratio": self.shuffled.result()["ratio"]}  # fmt: skip
 
 
 def zoom_box(mask: np.ndarray) -> tuple[int, int, int, int]:
