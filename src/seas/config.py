@@ -362,6 +362,21 @@ class TrainConfig:
             "product's). Project option, not in the paper."
         ),
     )
+    vae_adapt_steps: int = field(
+        default=0,
+        metadata=_help(
+            "Before stage 1, fine-tune the base model's VAE this many steps on the run's training images, defects "
+            "weighted (seas.stage1.vae_adapt). For priors whose VAE saw only normal images (tiny-tire), which "
+            "otherwise paint over every defect. 0 = the paper's frozen VAE. Project option, not in the paper."
+        ),
+    )
+    vae_adapt_mask_weight: float = field(
+        default=2.0, metadata=_help("VAE adaptation: weight of the mean L1 inside the defect masks.")
+    )
+    vae_adapt_lr: float = field(default=1e-4, metadata=_help("VAE adaptation: AdamW learning rate (cosine decay)."))
+    vae_adapt_batch: int = field(
+        default=4, metadata=_help("VAE adaptation: training defect images and normals per step (each).")
+    )
     # data and augmentation (spec 2.2)
     augment: Literal["rot90_flip", "none"] = field(
         default="rot90_flip", metadata=_help("Random 90-degree rotation + flip (reference), or none.")
@@ -414,7 +429,15 @@ class TrainConfig:
     )
 
     def __post_init__(self) -> None:
-        positive = ("normal_tokens", "anomaly_tokens", "batch_anomaly", "grad_accum", "steps_per_type", "log_steps")
+        positive = (
+            "normal_tokens",
+            "anomaly_tokens",
+            "batch_anomaly",
+            "grad_accum",
+            "steps_per_type",
+            "log_steps",
+            "vae_adapt_batch",
+        )
         check_numbers(self, at_least_one=positive)
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(flag("max_steps"), f"must be at least 1, got {self.max_steps}", None)

@@ -10,6 +10,7 @@ here once (:class:`RunFolder`); no other module spells a run-folder file name.
 ``token_map.json``             the UA prompt's learned tokens per defect type
 ``tokenizer/``                 the base tokenizer with those tokens added
 ``unet/``                      the fine-tuned U-Net (diffusers)
+``vae/``                       the adapted VAE (``vae_adapt_steps`` > 0 only; else the base model's is used)
 ``token_embeddings.safetensors``  the learned token rows (``embeddings: new``), or ``text_encoder/`` (``all``)
 ``sha256.json``                the hashes of the weights above, written after them (:mod:`seas.integrity`)
 ``train_complete.json``        stage 1 finished (written last)
@@ -63,6 +64,7 @@ LAYOUT = {
     "token_map": "token_map.json",
     "tokenizer": "tokenizer",
     "unet": "unet",
+    "vae": "vae",
     "token_rows": "token_embeddings.safetensors",
     "text_encoder": "text_encoder",
     "finished": "train_complete.json",
@@ -89,6 +91,7 @@ class RunFolder:
     token_map: Path = field(init=False)
     tokenizer: Path = field(init=False)
     unet: Path = field(init=False)
+    vae: Path = field(init=False)
     token_rows: Path = field(init=False)
     text_encoder: Path = field(init=False)
     finished: Path = field(init=False)
@@ -124,10 +127,10 @@ def missing_generator_files(run_dir: Path) -> list[Path]:
 
 
 def generator_weight_files(run_dir: Path) -> list[Path]:
-    """The weights files of a finished stage-1 run's hand-over (U-Net, token rows or text encoder)."""
+    """The weights files of a finished stage-1 run's hand-over (U-Net, token rows or text encoder, adapted VAE)."""
     run = RunFolder(run_dir)
     files = sorted(run.unet.glob("*.safetensors")) + ([run.token_rows] if run.token_rows.is_file() else [])
-    return files + sorted(run.text_encoder.glob("*.safetensors"))
+    return files + sorted(run.text_encoder.glob("*.safetensors")) + sorted(run.vae.glob("*.safetensors"))
 
 
 def generator_problem(run_dir: Path) -> str | None:

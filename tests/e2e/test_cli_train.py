@@ -13,11 +13,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from diffusers import UNet2DConditionModel
+from diffusers import AutoencoderKL, UNet2DConditionModel
 from PIL import Image
 from safetensors.torch import load_file
 
 from seas.cli import main
+from seas.errors import ModelLoadError
+from seas.models.loading import load_base_model
+from seas.stage1.artifacts import load_generator
 
 FAST = ["--base-model", "tiny", "--resolution", "64", "--seed", "0", "--log-steps", "1"]
 
@@ -53,6 +56,30 @@ def test_train_on_tire_writes_a_loadable_generator(tire_root: Path, tmp_path: Pa
     assert main(argv) == 0  # a rerun of a finished run does nothing
     after = _weights(run)
     assert all(torch.equal(before[k], after[k]) for k in before)  # frozen weights are not touched
+
+
+def test_vae_adaptation_writes_the_runs_vae_and_later_stages_use_it(tire_root: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    argv = ["train", "--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--max-steps", "1",
+            "--vae-adapt-steps", "2", "--vae-adapt-batch", "1", "--output-dir", str(run), *FAST]  # fmt: skip
+    assert main(argv) == 0
+    log = json.loads((run / "vae" / "adaptation_log.json").read_text())
+    assert [r["step"] for r in log] == [1, 2]
+    assert "vae/diffusion_pytorch_model.safetensors" in json.loads((run / "sha256.json").read_text())["files"]
+    adapted = AutoencoderKL.from_pretrained(run / "vae").state_dict()
+    base = load_base_model("tiny", 0, 64).vae.state_dict()
+    loaded = load_generator(run)[0].vae.state_dict()
+    assert all(torch.equal(adapted[k], loaded[k]) for k in adapted)
+    assert any(not torch.equal(adapted[k], base[k]) for k in adapted)
+    # an interrupted run (no finished marker) reuses the written vae/ instead of adapting again
+    (run / "train_complete.json").unlink()
+    (run / "vae" / "adaptation_log.json").write_text("[]")
+    assert main(argv) == 0
+    assert (run / "vae" / "adaptation_log.json").read_text() == "[]"
+    # a damaged adapted VAE is named, not silently replaced by the base model's
+    (run / "vae" / "diffusion_pytorch_model.safetensors").write_bytes(b"damaged")
+    with pytest.raises(ModelLoadError, match="damaged"):
+        load_generator(run)
 
 
 def test_validation_grid_every_n_steps(tmp_path: Path) -> None:

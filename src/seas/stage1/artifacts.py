@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from diffusers import UNet2DConditionModel
+from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from seas.errors import ModelLoadError
@@ -20,7 +20,7 @@ __all__ = ["load_generator"]
 
 
 def load_generator(run_dir: Path) -> tuple[SDComponents, TokenMap]:
-    """Base model components with the run's U-Net, tokenizer and token embeddings swapped in.
+    """Base model components with the run's U-Net, tokenizer, token embeddings and adapted VAE swapped in.
 
     Raises:
         ModelLoadError: The folder is not a finished stage-1 run.
@@ -36,6 +36,8 @@ def load_generator(run_dir: Path) -> tuple[SDComponents, TokenMap]:
     model_cfg = read_stage1_configs(run_dir)[1]
     parts = load_base_model(model_cfg.base_model, model_cfg.model_seed, model_cfg.resolution)
     parts.unet = UNet2DConditionModel.from_pretrained(run.unet).eval()
+    if run.vae.is_dir():  # vae_adapt_steps > 0; listed in sha256.json, so verify_weights saw it
+        parts.vae = AutoencoderKL.from_pretrained(run.vae).eval()
     parts.tokenizer = CLIPTokenizer.from_pretrained(run.tokenizer)
     if run.text_encoder.is_dir():
         parts.text_encoder = CLIPTextModel.from_pretrained(run.text_encoder).eval()

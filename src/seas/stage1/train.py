@@ -1,7 +1,8 @@
 """``seas train``: SeaS stage 1, the generator fine-tuning (paper 3; method spec 2.2-2.6).
 
 Reads like the diffusers training scripts, in run order: set up, read data and split, load the
-base model, add the UA tokens, install the DA capture processors, freeze, build the optimiser,
+base model (and adapt its VAE when ``vae_adapt_steps`` asks: :mod:`seas.stage1.vae_adapt`), add
+the UA tokens, install the DA capture processors, freeze, build the optimiser,
 ``accelerator.prepare``, resume, loop, export. Each micro-batch of ``batch_anomaly`` defect and
 ``batch_normal`` normal images takes one shared forward and backward (separation: different
 prompts and losses per group; sharing: one U-Net and the product token).
@@ -17,6 +18,7 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
+from diffusers import AutoencoderKL
 
 from seas.config import DataConfig, ModelConfig, TrainConfig, write_run_record
 from seas.data.catalog import ProductData, load_product
@@ -32,6 +34,7 @@ from seas.stage1.losses import denoise_target, step_losses
 from seas.stage1.prompts import encode_prompts, prompt_tables
 from seas.stage1.sampling import LatentEncoder, MicroBatchPlan, plan_micro_batch, step_generator
 from seas.stage1.tokens import TokenMap, add_prompt_tokens, make_token_map, save_token_rows
+from seas.stage1.vae_adapt import adapt_vae
 from seas.training import (
     LossLog,
     check_optional_packages,
@@ -77,6 +80,32 @@ def _prepare_data(data_cfg: DataConfig, run_dir: Path, data: ProductData | None)
         logger.warning(warning)
     write_split(split, data.root, existing)
     return split
+
+
+def _run_vae(vae: Any, split: DataSplit, resolution: int, cfg: TrainConfig, run_dir: Path,
+             accelerator: Accelerator) -> Any:  # fmt: skip
+    """The VAE of this run: the base model's, or its adaptation (``vae_adapt_steps``), written once to ``vae/``.
+
+    An interrupted run finds ``vae/`` (written atomically) and reuses it; adaptation is deterministic, so every
+    process computes the same weights and only the main one writes them.
+    """
+    run = RunFolder(run_dir)
+    if not cfg.vae_adapt_steps:
+        return vae
+    if not (run.vae / "config.json").is_file():
+        tuned, log = adapt_vae(vae, split, steps=cfg.vae_adapt_steps, mask_weight=cfg.vae_adapt_mask_weight,
+                               lr=cfg.vae_adapt_lr, per_group=cfg.vae_adapt_batch, resolution=resolution,
+                               resize=cfg.resize, augment=cfg.augment, seed=cfg.seed,
+                               device=accelerator.device)  # fmt: skip
+
+        def fill(folder: Path) -> None:
+            tuned.save_pretrained(folder, safe_serialization=True)
+            atomic_write_json(folder / "adaptation_log.json", log)
+
+        if accelerator.is_main_process:
+            atomic_write_dir(run.vae, fill)
+        accelerator.wait_for_everyone()
+    return AutoencoderKL.from_pretrained(run.vae).eval()
 
 
 def _build_optimizer(
@@ -168,6 +197,7 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig, data: 
     run_dir.mkdir(parents=True, exist_ok=True)
     split = _prepare_data(data_cfg, run_dir, data)
     parts = load_base_model(model_cfg.base_model, model_cfg.model_seed, model_cfg.resolution)
+    parts.vae = _run_vae(parts.vae, split, model_cfg.resolution, cfg, run_dir, accelerator)
     token_map = make_token_map(sorted(split.types), cfg.normal_token, cfg.anomaly_token, cfg.normal_tokens,
                                cfg.anomaly_tokens, cfg.normal_init, cfg.anomaly_init, parts.identity)  # fmt: skip
     token_params = add_prompt_tokens(parts.tokenizer, parts.text_encoder, token_map, cfg.embeddings)
