@@ -2,9 +2,10 @@
 
 ``seas train --vae-adapt-steps N`` fine-tunes the base model's VAE on the run's training images before stage 1
 (``seas.stage1.vae_adapt``). This runs the same adaptation on a finished run's ``split.json`` and prints, for the
-base VAE and the adapted one, the held-out defects' reconstruction error inside / outside their masks (ratio;
-the same ratio for the next image's mask) and the ``test/good`` PSNR, and saves held-out originals / base /
-adapted reconstructions as one strip (``--out``). Held-out images are only measured, never trained on.
+base VAE and the adapted one, per defect type, ``seas evaluate quality``'s defect fidelity (reconstruction
+error inside / outside the held-out defects' masks, ratio, and the ratio for another held-out image's mask)
+and its ``test/good`` metrics (PSNR, SSIM, detail, next to the mean image), and saves held-out originals /
+base / adapted reconstructions as one strip. Held-out images are only measured, never trained on.
 
 Usage: python benchmarks/vae_adapt.py BASE_MODEL RUN_DIR OUT.png [--steps 600] [--mask-weight 2]
 [--adapted RUN_DIR/vae] (``--adapted``: measure a VAE that ``seas train --vae-adapt-steps`` already wrote).
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -28,36 +28,26 @@ from PIL import Image
 from seas.data.augment import to_training_mask, to_training_rgb
 from seas.data.imageio import read_mask, read_rgb
 from seas.data.split import DataSplit, TypeSplit
+from seas.evaluate.pairs import derangement
+from seas.evaluate.reconstruction import DefectFidelity, reconstruct, reconstruction_metrics, strip
 from seas.models.loading import load_base_model
 from seas.stage1.vae_adapt import adapt_vae
 
-Pair = tuple[np.ndarray, np.ndarray]
+Held = dict[str, tuple[torch.Tensor, torch.Tensor]]  # defect type -> ([N, 3, R, R] images, [N, R, R] bool masks)
 
 
-@torch.no_grad()
-def _reconstruct(vae: Any, rgb: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray]:
-    x = torch.from_numpy(to_training_rgb(rgb, resolution, "crop"))[None]
-    y = vae.decode(vae.encode(x).latent_dist.mean).sample.clamp(-1, 1)
-    return ((x[0] + 1) * 127.5).permute(1, 2, 0).numpy(), ((y[0] + 1) * 127.5).permute(1, 2, 0).numpy()
+def _images(paths: list[Path], resolution: int) -> torch.Tensor:
+    return torch.stack([torch.from_numpy(to_training_rgb(read_rgb(p), resolution, "crop")) for p in paths])
 
 
-def _report(vae: Any, held: dict[str, list[Pair]], good: list[np.ndarray], resolution: int) -> dict[str, Any]:
+def _report(vae: Any, held: Held, normals: torch.Tensor, good: torch.Tensor, seed: int) -> dict[str, Any]:
+    """Per type ``seas evaluate quality``'s defect fidelity (pooled pixels, deranged masks); test/good metrics."""
     out: dict[str, Any] = {}
-    for kind, items in sorted(held.items()):
-        inside, outside, shuffled = [], [], []
-        masks = [to_training_mask(m, resolution, "crop")[0] > 0.5 for _, m in items]
-        for j, (rgb, _) in enumerate(items):
-            a, b = _reconstruct(vae, rgb, resolution)
-            err = np.abs(a - b).mean(-1)
-            own, other = masks[j], masks[(j + 1) % len(items)]
-            inside.append(err[own].mean())
-            outside.append(err[~own].mean())
-            shuffled.append(err[other].mean() / err[~other].mean())
-        mean_in, mean_out = float(np.mean(inside)), float(np.mean(outside))
-        out[kind] = {"inside": mean_in, "outside": mean_out, "ratio": mean_in / mean_out,
-                     "shuffled_ratio": float(np.mean(shuffled))}  # fmt: skip
-    pairs = (_reconstruct(vae, g, resolution) for g in good)
-    out["test_good_psnr"] = float(np.mean([10 * math.log10(255**2 / float(((a - b) ** 2).mean())) for a, b in pairs]))
+    for kind, (images, masks) in held.items():
+        fidelity = DefectFidelity()
+        fidelity.add(images, reconstruct(vae, images), masks, masks[torch.from_numpy(derangement(len(masks), seed))])
+        out[kind] = fidelity.result()
+    out["test_good"] = reconstruction_metrics(vae, normals, good)
     return out
 
 
@@ -80,9 +70,15 @@ def main() -> None:
              for t, s in record["types"].items()}  # fmt: skip
     split = DataSplit(record["product"], Fraction(record["train_fraction"]), types,
                       tuple(root / p for p in record["normals"]))  # fmt: skip
-    held = {t: [(read_rgb(root / i["image"]), read_mask(root / i["mask"])) for i in s["heldout"]]
-            for t, s in sorted(record["types"].items())}  # fmt: skip
-    good = [read_rgb(p) for p in sorted((root / record["product"] / "test" / "good").glob("*.png"))]
+    held: Held = {}
+    for t, entry in sorted(record["types"].items()):
+        images = _images([root / i["image"] for i in entry["heldout"]], args.resolution)
+        masks = [
+            to_training_mask(read_mask(root / i["mask"]), args.resolution, "crop")[0] > 0.5 for i in entry["heldout"]
+        ]
+        held[t] = images, torch.from_numpy(np.stack(masks))
+    normals = _images(list(split.normals), args.resolution)
+    good = _images(sorted((root / record["product"] / "test" / "good").glob("*.png")), args.resolution)
     base = load_base_model(args.base_model, resolution=args.resolution).vae.eval()
     start = time.time()
     if args.adapted is not None:
@@ -93,15 +89,11 @@ def main() -> None:
                                per_group=args.batch, resolution=args.resolution, resize="crop",
                                augment="rot90_flip", seed=args.seed, device=torch.device("cpu"))  # fmt: skip
     result = {"settings": {k: str(v) for k, v in vars(args).items()}, "seconds": round(time.time() - start, 1),
-              "last_losses": log[-1], "base": _report(base, held, good, args.resolution),
-              "adapted": _report(tuned, held, good, args.resolution)}  # fmt: skip
+              "last_losses": log[-1], "base": _report(base, held, normals, good, args.seed),
+              "adapted": _report(tuned, held, normals, good, args.seed)}  # fmt: skip
     print(json.dumps(result, indent=1))
-    rows = []
-    for items in held.values():
-        for rgb, _ in items[:4]:
-            original, before = _reconstruct(base, rgb, args.resolution)
-            rows.append(np.concatenate([original, before, _reconstruct(tuned, rgb, args.resolution)[1]], 0))
-    Image.fromarray(np.concatenate(rows, 1).round().astype(np.uint8)).save(args.out)
+    shown = torch.cat([images[:4] for images, _ in held.values()])
+    Image.fromarray(strip([shown, reconstruct(base, shown), reconstruct(tuned, shown)])).save(args.out)
 
 
 if __name__ == "__main__":

@@ -183,8 +183,8 @@ def _quality_section(run: Path, report: Path, config: dict[str, Any]) -> str:
         out.append(f"<p>Base model samples (\"a photo of a &lt;product&gt;\", from noise):</p>"
                    f"<div class='wide'><a href='{_link(prior, report)}'><img src='{_link(prior, report)}' "
                    f"alt='prior samples'></a></div>")  # fmt: skip
-    steps = (config.get("config") or {}).get("TrainConfig", {}).get("vae_adapt_steps", 0)
     if RunFolder(run).vae.is_dir():  # the measurements below are of the run's VAE, not the base model's
+        steps = (config.get("config") or {}).get("TrainConfig", {}).get("vae_adapt_steps", 0)
         out.append(f"<p class='note'>The VAE measured below is the base model's, adapted before stage 1 to this "
                    f"run's training defects and normals ({int(steps)} steps, <code>--vae-adapt-steps</code>); "
                    f"held-out images were never trained on.</p>")  # fmt: skip
