@@ -25,6 +25,7 @@ from seas.config import (
     GenerationMetricsConfig,
     MaskTrainConfig,
     ModelConfig,
+    PatchConfig,
     PretrainConfig,
     QualityConfig,
     TrainConfig,
@@ -63,6 +64,19 @@ def _pretrain(_args: argparse.Namespace, configs: list[Any]) -> int:
     with writer_lock(configs[-1].output_dir):
         out = pretrain(*configs)
     print(f"prior done: {out} (use it with --base-model {out})")
+    return 0
+
+
+def _patches(_args: argparse.Namespace, configs: list[Any]) -> int:
+    from seas.data.catalog import load_product
+    from seas.data.patches import cut_patches
+
+    data_cfg, patch_cfg = configs
+    data = load_product(data_cfg)
+    with writer_lock(patch_cfg.output_dir):
+        out = cut_patches(data, patch_cfg)
+    print(f"patches of {data.product} in {out} (use them with --data {patch_cfg.output_dir} --product {data.product} "
+          f"--resolution {patch_cfg.size})")  # fmt: skip
     return 0
 
 
@@ -242,6 +256,14 @@ def build_parser() -> argparse.ArgumentParser:
         "coverage and warnings. With no --data, inspects the bundled tire sample.", [DataConfig], _inspect,
     )  # fmt: skip
     inspect.add_argument("--json", action="store_true", help="Print one JSON object instead of a table.")
+    _command(
+        sub, "patches", "Cut a product into native-resolution patches (small defects stay several latent cells wide).",
+        "Write an MVTec-layout copy of a product made of --size px squares cut at the photos' own resolution: "
+        "--per-normal patches on the product of each normal training image, one per test normal, one around each "
+        "defect (its mask cut with it). Every other command then runs on it with --data OUTPUT_DIR at --resolution "
+        "SIZE. Use it when training below the photos' resolution would shrink defects under one latent cell (8 px).",
+        [DataConfig, PatchConfig], _patches,
+    )  # fmt: skip
     _command(
         sub, "pretrain", "Stage 0: train a product prior (VAE + U-Net) from defect-free images, offline.",
         "Train a base model that --base-model accepts from a product's defect-free images only (train/good of the "

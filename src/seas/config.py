@@ -34,6 +34,7 @@ __all__ = [
     "GenerationMetricsConfig",
     "MaskTrainConfig",
     "ModelConfig",
+    "PatchConfig",
     "PretrainConfig",
     "QualityConfig",
     "RunConfig",
@@ -273,6 +274,14 @@ class PretrainConfig:
     )
     snr_gamma: float = field(default=5.0, metadata=_help("Min-SNR loss weighting gamma (0 = plain MSE)."))
     ema_decay: float = field(default=0.999, metadata=_help("EMA of the U-Net weights, exported (0 = off)."))
+    rescale_latents: bool = field(
+        default=False,
+        metadata=_help(
+            "Before the U-Net phase, set the VAE's latent scaling factor to 1 / std of these images' latents (done "
+            "anyway after a VAE phase). For a trained prior moved to images of another scale (seas patches), whose "
+            "latents are no longer unit-variance; not for Stable Diffusion checkpoints (their U-Net expects 0.18215)."
+        ),
+    )
     augment: Literal["rot90_flip", "none"] = field(
         default="rot90_flip", metadata=_help("Random 90-degree rotation + flip, or none.")
     )
@@ -317,6 +326,36 @@ class PretrainConfig:
             raise ConfigError(flag("ema_decay"), f"must be in [0, 1), got {self.ema_decay}", "use e.g. 0.999 or 0")
         if "{product}" not in self.prompt:
             raise ConfigError(flag("prompt"), f"must contain {{product}}, got {self.prompt!r}", None)
+
+
+@dataclass(frozen=True)
+class PatchConfig:
+    """``seas patches``: cut a product into native-resolution patches (an MVTec-layout dataset)."""
+
+    output_dir: Path = field(
+        default=Path("runs/patches"),
+        metadata=_help("Dataset root to write: <output-dir>/<product>/{train,test,ground_truth}, then --data it."),
+    )
+    size: int = field(
+        default=128,
+        metadata=_help("Patch side in pixels of the original photos (multiple of 8; train later at this resolution)."),
+    )
+    per_normal: int = field(default=4, metadata=_help("Patches cut from each normal training image."))
+    jitter: int = field(default=32, metadata=_help("Pixels a defect patch may move off its defect's centre."))
+    min_content: float = field(
+        default=0.9, metadata=_help("Share of a normal patch that must be product (not background).")
+    )
+    content_grey: int = field(
+        default=12, metadata=_help("Grey levels a blurred pixel must differ from the border's median to be product.")
+    )
+    seed: int = field(default=0, metadata=_help("Seeds where each patch is cut."))
+
+    def __post_init__(self) -> None:
+        check_numbers(self, at_least_one=("size", "per_normal"))
+        if self.size % 8:
+            raise ConfigError(flag("size"), f"must be a multiple of 8, got {self.size}", "use e.g. 128")
+        if self.min_content > 1:
+            raise ConfigError(flag("min_content"), f"must be in [0, 1], got {self.min_content}", None)
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,31 @@ def test_pretrain_from_a_checkpoint_keeps_vae_and_text_encoder_bit_identical(tmp
     assert record["base_model"]["kind"] == "folder"
 
 
+def test_rescale_latents_makes_the_training_latents_unit_variance_and_keeps_the_weights(tmp_path: Path) -> None:
+    from diffusers import AutoencoderKL, StableDiffusionPipeline
+
+    from seas.config import DataConfig, PretrainConfig
+    from seas.models.builtin import build_builtin
+    from seas.pretrain.images import NormalImages, list_prior_images
+
+    base = tmp_path / "base"
+    StableDiffusionPipeline(**build_builtin("tiny", 3, 64), safety_checker=None, feature_extractor=None,
+                            requires_safety_checker=False).save_pretrained(base)  # fmt: skip
+    out = tmp_path / "rescaled"
+    assert main(["pretrain", "--base-model", str(base), "--unet-steps", "1", "--rescale-latents",
+                 "--sample-steps", "0", "--output-dir", str(out), *FAST]) == 0  # fmt: skip
+    vae = AutoencoderKL.from_pretrained(out / "vae")
+    before = AutoencoderKL.from_pretrained(base / "vae").config.scaling_factor
+    assert vae.config.scaling_factor != pytest.approx(before, rel=0.01)
+    _, paths = list_prior_images(DataConfig(), PretrainConfig())
+    images = NormalImages(paths, 64, "crop", "none").batch([(i, 0, 0) for i in range(len(paths))])
+    with torch.no_grad():
+        latents = vae.encode(images).latent_dist.mean * vae.config.scaling_factor
+    assert float(latents.std()) == pytest.approx(1.0, abs=1e-4)  # what the U-Net phase then trained on
+    a, b = _tensors(base / "vae"), _tensors(out / "vae")
+    assert all(torch.equal(a[k], b[k]) for k in a)  # only the factor in the config changed
+
+
 def test_decoder_phase_sharpens_a_finished_model_and_keeps_its_latents(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

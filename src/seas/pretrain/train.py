@@ -316,6 +316,12 @@ def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) 
     elif cfg.vae_decoder_steps:
         parts.vae = type(parts.vae).from_pretrained(out / "vae_decoder_train" / "vae")
     parts.vae.requires_grad_(False)
+    if cfg.rescale_latents:  # deterministic: a resumed run measures the same factor again
+        everything = images.batch([(i, 0, 0) for i in range(len(images))]).to(next(parts.vae.parameters()).device)
+        factor = latent_scaling_factor(parts.vae, everything)
+        logger.info("latent scaling factor %.4f -> %.4f (1 / std on these images)", parts.vae.config.scaling_factor,
+                    factor)  # fmt: skip
+        parts.vae.register_to_config(scaling_factor=factor)
     if cfg.unet_steps:
         parts.unet.requires_grad_(True)
         _train_unet(parts, images, cfg, out, prompt, model_cfg.resolution, lr)

@@ -1,0 +1,41 @@
+"""``seas patches`` end to end on the real tire data: a patch dataset that ``seas inspect`` reads, defects kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from seas.cli import main
+
+
+def test_tire_patches_keep_every_defect_whole_and_the_split(tire_root: Path, tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    out = tmp_path / "patches"
+    argv = ["--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--defect-type", "cut"]
+    assert main(["patches", *argv, "--per-normal", "1", "--output-dir", str(out)]) == 0
+    assert f"--data {out} --product tire --resolution 128" in capsys.readouterr().out
+    assert main(["inspect", "--data", str(out), "--layout", "mvtec", "--product", "tire", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {t: (v["train"], v["heldout"]) for t, v in report["types"].items()} == {"cut": (9, 18)}  # as the source
+    for mask_path in sorted((tire_root / "tire" / "ground_truth" / "cut").glob("*.png")):
+        whole = (np.asarray(Image.open(mask_path)) > 0).sum()
+        patch = np.asarray(Image.open(out / "tire" / "ground_truth" / "cut" / mask_path.name)) > 0
+        assert patch.shape == (128, 128)
+        assert patch.sum() == whole
+    normals = sorted((out / "tire" / "train" / "good").glob("*.png"))
+    assert len(normals) == 80
+    means = [np.asarray(Image.open(p).convert("L")).mean() for p in normals]
+    assert min(means) > 20  # on the tire, not the dark background (about 10 grey levels)
+
+
+def test_a_patch_larger_than_the_photos_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["patches", "--size", "512", "--output-dir", str(tmp_path / "p")]) == 2  # the bundled 192 x 256 sample
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert err.startswith("error: ")
+    assert "test/combined/000.png: is 192 x 256 px, smaller than the patch size 512; pass a smaller --size" in err
+    assert not (tmp_path / "p" / "tire").exists()
