@@ -30,6 +30,7 @@ from seas.config import PatchConfig
 from seas.data.catalog import ProductData
 from seas.data.imageio import read_mask, read_rgb
 from seas.data.samples import Label, Sample, Split
+from seas.data.split import portable_name
 from seas.errors import InputFileError
 from seas.files import atomic_write_dir, atomic_write_json
 
@@ -75,14 +76,6 @@ def defect_corner(mask: np.ndarray, size: int, jitter: int, rng: np.random.Gener
     return corner[0], corner[1]
 
 
-def _name(path: Path, root: Path) -> str:
-    """``path`` relative to the dataset root when under it (a moved dataset keeps its record), else as given."""
-    try:
-        return path.relative_to(root).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def _crop(array: np.ndarray, corner: tuple[int, int], size: int) -> np.ndarray:
     x, y = corner
     return array[y : y + size, x : x + size]
@@ -102,9 +95,11 @@ def _cut_normal(sample: Sample, count: int, folder: Path, settings: PatchConfig,
     table = content_table(rgb, settings.content_grey)
     for k in range(count):
         corner = normal_corner(table, settings.size, settings, rng)
-        name = f"{k}_{sample.image_path.stem}.png" if sample.split == Split.TRAIN else f"{sample.image_path.stem}.png"
+        stem = sample.image_path.stem
+        name = f"{k}_{stem}.png" if sample.split == Split.TRAIN else f"{stem}.png"
         Image.fromarray(_crop(rgb, corner, settings.size)).save(folder / name)
-        record[f"{folder.parent.name}/{folder.name}/{name}"] = {"source": _name(sample.image_path, root), "xy": corner}
+        source = portable_name(sample.image_path, root)
+        record[f"{folder.parent.name}/{folder.name}/{name}"] = {"source": source, "xy": corner}
 
 
 def _cut_defect(sample: Sample, image_dir: Path, mask_dir: Path, settings: PatchConfig,
@@ -118,7 +113,7 @@ def _cut_defect(sample: Sample, image_dir: Path, mask_dir: Path, settings: Patch
     stem = sample.image_path.stem
     Image.fromarray(_crop(rgb, corner, settings.size)).save(image_dir / f"{stem}.png")
     Image.fromarray(_crop(mask, corner, settings.size).astype(np.uint8) * 255).save(mask_dir / f"{stem}_mask.png")
-    record[f"test/{sample.defect_type}/{stem}.png"] = {"source": _name(sample.image_path, root), "xy": corner}
+    record[f"test/{sample.defect_type}/{stem}.png"] = {"source": portable_name(sample.image_path, root), "xy": corner}
 
 
 def cut_patches(data: ProductData, settings: PatchConfig) -> Path:
@@ -132,7 +127,7 @@ def cut_patches(data: ProductData, settings: PatchConfig) -> Path:
     """
     target = settings.output_dir / data.product
     files = sorted({p for s in data.samples for p in (s.image_path, s.mask_path) if p is not None})
-    sources = [[_name(p, data.root), p.stat().st_size] for p in files]  # a changed file means a new cut
+    sources = [[portable_name(p, data.root), p.stat().st_size] for p in files]  # a changed file means a new cut
     shape = {k: v for k, v in vars(settings).items() if k != "output_dir"}  # what the patches depend on
     wanted = {"settings": shape, "sources": sources}
     done = target / "patches.json"

@@ -18,7 +18,7 @@ from seas.data.catalog import ProductData
 from seas.errors import DatasetLayoutError
 from seas.files import atomic_write_json
 
-__all__ = ["DataSplit", "TypeSplit", "make_split", "read_split", "write_split"]
+__all__ = ["DataSplit", "TypeSplit", "make_split", "portable_name", "read_split", "write_split"]
 
 SPLIT_VERSION = 1
 
@@ -61,7 +61,8 @@ def make_split(data: ProductData, ratio: Fraction) -> DataSplit:
     return DataSplit(data.product, ratio, types, data.normals)
 
 
-def _rel(path: Path, root: Path) -> str:
+def portable_name(path: Path, root: Path) -> str:
+    """``path`` relative to ``root`` in POSIX form when under it (a moved dataset keeps its records), else as given."""
     try:
         return path.relative_to(root).as_posix()
     except ValueError:
@@ -72,7 +73,7 @@ def write_split(split: DataSplit, root: Path, path: Path) -> None:
     """Write ``split`` as JSON with paths relative to ``root`` (absolute when outside it)."""
 
     def pairs(items: tuple[tuple[Path, Path], ...]) -> list[dict[str, str]]:
-        return [{"image": _rel(i, root), "mask": _rel(m, root)} for i, m in items]
+        return [{"image": portable_name(i, root), "mask": portable_name(m, root)} for i, m in items]
 
     record: dict[str, Any] = {
         "version": SPLIT_VERSION,
@@ -80,7 +81,7 @@ def write_split(split: DataSplit, root: Path, path: Path) -> None:
         "root": str(root),
         "train_fraction": str(split.train_fraction),
         "types": {t: {"train": pairs(s.train), "heldout": pairs(s.heldout)} for t, s in split.types.items()},
-        "normals": [_rel(p, root) for p in split.normals],
+        "normals": [portable_name(p, root) for p in split.normals],
     }
     atomic_write_json(path, record)
 
