@@ -93,12 +93,11 @@ def _cut_normal(sample: Sample, count: int, folder: Path, settings: PatchConfig,
                 record: dict[str, Any], root: Path) -> None:  # fmt: skip
     rgb = _checked_rgb(sample.image_path, settings.size)
     table = content_table(rgb, settings.content_grey)
+    stem, source = sample.image_path.stem, portable_name(sample.image_path, root)
     for k in range(count):
         corner = normal_corner(table, settings.size, settings, rng)
-        stem = sample.image_path.stem
         name = f"{k}_{stem}.png" if sample.split == Split.TRAIN else f"{stem}.png"
         Image.fromarray(_crop(rgb, corner, settings.size)).save(folder / name)
-        source = portable_name(sample.image_path, root)
         record[f"{folder.parent.name}/{folder.name}/{name}"] = {"source": source, "xy": corner}
 
 

@@ -142,6 +142,14 @@ def _vae_batch(images: NormalImages, cfg: PretrainConfig, phase: int, index: int
     return images.crops(plan, crop, cfg.seed, phase, index) if crop else images.batch(plan)
 
 
+def _set_latent_scale(vae: Any, images: NormalImages) -> float:
+    """Set ``vae``'s latent scaling factor to 1 / std of every training image's latents (unaugmented); return it."""
+    everything = images.batch([(i, 0, 0) for i in range(len(images))]).to(next(vae.parameters()).device)
+    factor = latent_scaling_factor(vae, everything)
+    vae.register_to_config(scaling_factor=factor)
+    return factor
+
+
 def _train_vae(parts: SDComponents, images: NormalImages, cfg: PretrainConfig, out: Path, steps: int) -> None:
     """Phase 1: train the VAE, then set its latent scaling factor from the training images."""
     fixed = images.batch([(i, 0, 0) for i in range(min(8, len(images)))])
@@ -158,8 +166,7 @@ def _train_vae(parts: SDComponents, images: NormalImages, cfg: PretrainConfig, o
 
     vae: Any = _run_phase(parts.vae, step_fn, cfg=cfg, phase_dir=out / "vae_train", total=steps,
                           lr=cfg.vae_learning_rate, keys=("total", "l1", "gradient", "kl"), sample=sample)  # fmt: skip
-    everything = images.batch([(i, 0, 0) for i in range(len(images))]).to(next(vae.parameters()).device)
-    vae.register_to_config(scaling_factor=latent_scaling_factor(vae, everything))
+    _set_latent_scale(vae, images)
     parts.vae = vae.requires_grad_(False)
 
 
@@ -317,11 +324,9 @@ def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) 
         parts.vae = type(parts.vae).from_pretrained(out / "vae_decoder_train" / "vae")
     parts.vae.requires_grad_(False)
     if cfg.rescale_latents:  # deterministic: a resumed run measures the same factor again
-        everything = images.batch([(i, 0, 0) for i in range(len(images))]).to(next(parts.vae.parameters()).device)
-        factor = latent_scaling_factor(parts.vae, everything)
-        logger.info("latent scaling factor %.4f -> %.4f (1 / std on these images)", parts.vae.config.scaling_factor,
-                    factor)  # fmt: skip
-        parts.vae.register_to_config(scaling_factor=factor)
+        before = parts.vae.config.scaling_factor
+        factor = _set_latent_scale(parts.vae, images)
+        logger.info("latent scaling factor %.4f -> %.4f (1 / std on these images)", before, factor)
     if cfg.unet_steps:
         parts.unet.requires_grad_(True)
         _train_unet(parts, images, cfg, out, prompt, model_cfg.resolution, lr)
