@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build the patch-scale tire prior `runs/tiny-tire-patches` (the base model of benchmarks/pair_quality_patches.yaml),
-# seeded, on CPU (about 14 minutes on 2 cores):
+# seeded, on CPU (15.2 minutes measured on 2 cores):
 #   1. `seas patches` cuts ../shared/data/mvtec3d_tire into 128-px patches at the photos' own resolution
 #      (4 per normal training image, on the tire; one around each defect; one per test/good image);
 #   2. `seas pretrain` fine-tunes the shipped `tiny-tire` (whole tires shrunk 3x to 128 px) on the normal patches
