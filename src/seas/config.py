@@ -192,7 +192,7 @@ class ModelConfig:
         metadata=_help(
             "Hugging Face hub id, local diffusers folder, or single .safetensors/.ckpt file (SD 1.x/2.x); "
             "built-in: tiny-tire (a small tire prior trained by seas pretrain, CPU demo), random tiny and tiny-slim "
-            "(tests), sd15-random (SD 1.5 shapes, benchmarks)."
+            "(tests), small (a wider U-Net, for seas pretrain), sd15-random (SD 1.5 shapes, benchmarks)."
         ),
     )
     model_seed: int = field(default=0, metadata=_help("Seed of the built-in random models' weights."))
@@ -280,6 +280,14 @@ class PretrainConfig:
             "Before the U-Net phase, set the VAE's latent scaling factor to 1 / std of these images' latents (done "
             "anyway after a VAE phase). For a trained prior moved to images of another scale (seas patches), whose "
             "latents are no longer unit-variance; not for Stable Diffusion checkpoints (their U-Net expects 0.18215)."
+        ),
+    )
+    fresh_unet: str | None = field(
+        default=None,
+        metadata=_help(
+            "Train a new, seeded (--model-seed) U-Net of this built-in architecture (e.g. small) on the base model's "
+            "VAE and text encoder instead of fine-tuning its U-Net: moves a trained prior to a wider U-Net. Its "
+            "cross-attention width must equal the text encoder's."
         ),
     )
     augment: Literal["rot90_flip", "none"] = field(

@@ -33,7 +33,7 @@ from seas.config import DataConfig, ModelConfig, PretrainConfig, write_run_recor
 from seas.errors import ConfigError, flag
 from seas.files import atomic_write_dir, atomic_write_json
 from seas.integrity import record_weights, weight_files, weights_problem
-from seas.models.builtin import BUILTIN_MODELS
+from seas.models.builtin import BUILTIN_MODELS, build_unet
 from seas.models.loading import SDComponents, load_base_model
 from seas.pretrain.images import NormalImages, list_prior_images
 from seas.pretrain.unet import denoising_loss, write_sample_grid
@@ -273,6 +273,17 @@ def _phase_done(phase_dir: Path) -> bool:
     return (phase_dir / "complete.json").is_file()
 
 
+def _fresh_unet(arch: str, seed: int, resolution: int, parts: SDComponents) -> torch.nn.Module:
+    """A seeded random U-Net of built-in ``arch`` for the base model's text encoder (widths must agree)."""
+    unet = build_unet(arch, seed, resolution)
+    width = parts.text_encoder.config.hidden_size
+    if unet.config.cross_attention_dim != width:
+        raise ConfigError(flag("fresh_unet"), f"{arch!r} attends to {unet.config.cross_attention_dim}-wide text, "
+                          f"the base model's text encoder gives {width}",
+                          "pick an architecture with the same text width")  # fmt: skip
+    return unet.to(device=parts.unet.device, dtype=parts.unet.dtype)
+
+
 def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) -> Path:
     """Train a product prior and return its folder (a diffusers model; see the module docstring)."""
     out = cfg.output_dir
@@ -292,16 +303,23 @@ def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) 
         (out / "pretrain_complete.json").unlink()
     name, paths = list_prior_images(data_cfg, cfg)
     prompt = cfg.prompt.format(product=name)
-    from_scratch = model_cfg.base_model in BUILTIN_MODELS
+    random_base = model_cfg.base_model in BUILTIN_MODELS  # every part random: the VAE needs training too
+    from_scratch = random_base or cfg.fresh_unet is not None  # the U-Net starts random
+    if cfg.fresh_unet is not None and cfg.fresh_unet not in BUILTIN_MODELS:
+        raise ConfigError(flag("fresh_unet"), f"unknown built-in architecture {cfg.fresh_unet!r}",
+                          f"use one of {', '.join(sorted(BUILTIN_MODELS))}")  # fmt: skip
     if from_scratch and not cfg.unet_steps:
-        raise ConfigError(flag("unet_steps"), f"{model_cfg.base_model!r} has a random U-Net: it needs training",
+        arch = cfg.fresh_unet or model_cfg.base_model
+        raise ConfigError(flag("unet_steps"), f"{arch!r} has a random U-Net: it needs training",
                           "pass --unet-steps 1 or more (0 only keeps the U-Net of a trained model)")  # fmt: skip
-    vae_steps = cfg.vae_steps if cfg.vae_steps is not None else (VAE_STEPS_FROM_SCRATCH if from_scratch else 0)
+    vae_steps = cfg.vae_steps if cfg.vae_steps is not None else (VAE_STEPS_FROM_SCRATCH if random_base else 0)
     lr = cfg.unet_learning_rate if cfg.unet_learning_rate is not None else (3e-4 if from_scratch else 1e-5)
     images = NormalImages(paths, model_cfg.resolution, cfg.resize, cfg.augment)  # every file decoded: fails early
     torch.manual_seed(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
     parts = load_base_model(model_cfg.base_model, model_cfg.model_seed, model_cfg.resolution)
+    if cfg.fresh_unet is not None:
+        parts.unet = _fresh_unet(cfg.fresh_unet, model_cfg.model_seed, model_cfg.resolution, parts)
     logger.info("prior of %r from %d defect-free images: VAE %d steps, U-Net %d steps, prompt %r", name, len(paths),
                 vae_steps, cfg.unet_steps, prompt)  # fmt: skip
     write_run_record(out, [data_cfg, model_cfg, cfg], parts.identity, "pretrain")
