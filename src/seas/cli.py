@@ -25,6 +25,7 @@ from seas.config import (
     GenerationMetricsConfig,
     MaskTrainConfig,
     ModelConfig,
+    PasteConfig,
     PatchConfig,
     PretrainConfig,
     QualityConfig,
@@ -77,6 +78,17 @@ def _patches(_args: argparse.Namespace, configs: list[Any]) -> int:
         out = cut_patches(data, patch_cfg)
     print(f"patches of {data.product} in {out} (use them with --data {patch_cfg.output_dir} --product {data.product} "
           f"--resolution {patch_cfg.size})")  # fmt: skip
+    return 0
+
+
+def _paste(_args: argparse.Namespace, configs: list[Any]) -> int:
+    from seas.generate.paste import paste_pairs
+
+    (cfg,) = configs
+    with writer_lock(cfg.output_dir):
+        counts = paste_pairs(cfg)
+    pairs = ", ".join(f"{k}: {v}" for k, v in counts.items())
+    print(f"full-size pairs in {cfg.output_dir / cfg.generated.name} ({pairs})")
     return 0
 
 
@@ -288,6 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
         sub, "generate", "Generate defect images with pixel masks from a trained run.",
         "Sample image/mask pairs for each defect type of --model RUN into <out>/<product>/<type>/{image,mask}/"
         "NNNN.png with a manifest.jsonl per type. Reruns skip finished pairs.", [GenerateConfig], _generate,
+    )  # fmt: skip
+    _command(
+        sub, "paste", "Put generated patch pairs back into the full photos they started from (after seas patches).",
+        "For a run trained on seas patches: paste each generated image into the photo its start patch was cut "
+        "from (patches.json knows where), fading over --feather px, and write full-size image/mask pairs with a "
+        "manifest.jsonl per type. --region mask keeps the real photo outside the generated mask. Reruns skip "
+        "pairs whose generated record is unchanged.", [PasteConfig], _paste,
     )  # fmt: skip
     _command(
         sub, "run", "The whole pipeline: inspect, train, train-mask, generate (finished stages are skipped).",

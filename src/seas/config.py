@@ -367,6 +367,41 @@ class PatchConfig:
 
 
 @dataclass(frozen=True)
+class PasteConfig:
+    """``seas paste``: generated patch pairs put back into the full photos their start patches were cut from."""
+
+    generated: Path = field(
+        default=Path("runs/seas/generated/tire"),
+        metadata=_help("Generated product folder (<generate --out>/<product>, holding <type>/manifest.jsonl)."),
+    )
+    patches: Path = field(
+        default=Path("runs/patches/tire"),
+        metadata=_help("The seas patches product folder the run trained on (holding patches.json)."),
+    )
+    photos: Path | None = field(
+        default=None,
+        metadata=_help("Dataset root seas patches cut from (its --data). Default: the root patches.json recorded."),
+    )
+    output_dir: Path = field(
+        default=Path("runs/pasted"),
+        metadata=_help("Output root: <output-dir>/<product>/<type>/{image,mask} + manifest.jsonl, full-size photos."),
+    )
+    region: Literal["patch", "mask"] = field(
+        default="patch",
+        metadata=_help(
+            "What replaces the photo: the whole generated patch, or only the generated mask and --feather px "
+            "around it (the rest of the photo stays real)."
+        ),
+    )
+    feather: int = field(
+        default=8, metadata=_help("Pixels over which the pasted region fades into the photo (0 = hard edge).")
+    )
+
+    def __post_init__(self) -> None:
+        check_numbers(self)
+
+
+@dataclass(frozen=True)
 class TrainConfig:
     """Stage 1, SeaS generator fine-tuning (method spec 2.2-2.6)."""
 

@@ -39,3 +39,19 @@ def test_a_patch_larger_than_the_photos_is_one_line(tmp_path: Path, capsys: pyte
     assert err.startswith("error: ")
     assert "test/combined/000.png: is 192 x 256 px, smaller than the patch size 512; pass a smaller --size" in err
     assert not (tmp_path / "p" / "tire").exists()
+
+
+def test_paste_writes_full_size_pairs_and_names_a_wrong_patch_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.unit.data.test_paste import _setup
+
+    patches, generated, _ = _setup(tmp_path)
+    out = tmp_path / "pasted"
+    assert main(["paste", "--generated", str(generated), "--patches", str(patches), "--output-dir", str(out)]) == 0
+    assert f"full-size pairs in {out / 'widget'} (crack: 2)" in capsys.readouterr().out
+    assert Image.open(out / "widget" / "crack" / "image" / "0001.png").size == (48, 40)  # the photo's size
+    assert main(["paste", "--generated", str(generated), "--patches", str(tmp_path), "--output-dir", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    fix = "pass --patches, the seas patches folder the run used"
+    assert err == f"error: {tmp_path / 'patches.json'}: is missing; {fix}"

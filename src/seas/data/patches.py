@@ -149,7 +149,8 @@ def cut_patches(data: ProductData, settings: PatchConfig) -> Path:
                 masks = tmp / "ground_truth" / sample.defect_type
                 masks.mkdir(parents=True, exist_ok=True)
                 _cut_defect(sample, folder, masks, settings, rng, record, data.root)
-        atomic_write_json(tmp / "patches.json", {**wanted, "patches": record})
+        # The root is a hint for seas paste (sources are relative to it, so a moved dataset keeps its record).
+        atomic_write_json(tmp / "patches.json", {**wanted, "data_root": str(data.root.resolve()), "patches": record})
 
     atomic_write_dir(target, fill)
     return target
