@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from seas.data.split import DataSplit
 from seas.pretrain.vae import gradient_l1, texture_l1
-from seas.stage1.sampling import load_item, plan_micro_batch
+from seas.stage1.sampling import DecodedFiles, load_item, plan_micro_batch
 
 __all__ = ["adapt_vae", "adaptation_losses"]
 
@@ -54,13 +54,13 @@ def adaptation_losses(vae: Any, original: Any, images: torch.Tensor, masks: torc
     return {"total": total, "l1": l1, "inside": inside, "latent": latent}
 
 
-def _batch(split: DataSplit, seed: int, step: int, per_group: int, resolution: int, resize: str,
-           augment: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def _batch(split: DataSplit, seed: int, step: int, per_group: int, resolution: int, resize: str, augment: str,
+           device: torch.device, decoded: DecodedFiles) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     plan = plan_micro_batch(seed + _SEED_OFFSET, step, split.train_pairs, list(split.normals), per_group,
                             per_group, augment)  # fmt: skip
     images, masks = [], []
     for item in plan.items:
-        image, mask = load_item(item, resolution, resize)
+        image, mask = load_item(item, resolution, resize, decoded)
         images.append(image)
         masks.append(mask if mask is not None else np.zeros((1, resolution, resolution), np.float32))
     return torch.from_numpy(np.stack(images)).to(device), torch.from_numpy(np.stack(masks)).to(device)
@@ -78,8 +78,9 @@ def adapt_vae(vae: Any, split: DataSplit, *, steps: int, mask_weight: float, lr:
     optimizer = torch.optim.AdamW(tuned.parameters(), lr=lr, weight_decay=0.0)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
     log: list[dict[str, float]] = []
+    decoded = DecodedFiles()  # every step re-reads the same few dozen files
     for step in tqdm(range(steps), desc="VAE adaptation", leave=False):
-        images, masks = _batch(split, seed, step, per_group, resolution, resize, augment, device)
+        images, masks = _batch(split, seed, step, per_group, resolution, resize, augment, device, decoded)
         losses = adaptation_losses(tuned, original, images, masks, mask_weight)
         optimizer.zero_grad(set_to_none=True)
         losses["total"].backward()
