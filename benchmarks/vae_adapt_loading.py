@@ -1,5 +1,6 @@
-"""Milliseconds to load one VAE-adaptation batch (4 training defects + 4 normals, augmented, at --resolution),
-reading every PNG each step versus keeping decoded files (seas.stage1.sampling.DecodedFiles).
+"""Milliseconds to load one VAE-adaptation batch: every PNG read each step versus decoded files kept.
+
+A batch is 4 training defects + 4 normals, augmented, at --resolution (seas.stage1.sampling.DecodedFiles).
 
 Usage: python benchmarks/vae_adapt_loading.py [DATA_ROOT] [--resolution 128]
 """
