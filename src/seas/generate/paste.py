@@ -66,7 +66,9 @@ def _photo(cfg: PasteConfig, record: dict[str, Any], source: str, sizes: dict[st
     return read_rgb(path)
 
 
-def _patch_key(reference: str, patches: Path, manifest: Path, table: dict[str, Any]) -> str:
+def _patch_key(reference: str | None, patches: Path, manifest: Path, table: dict[str, Any]) -> str:
+    if not reference:
+        raise InputFileError(manifest, "a pair records no start image", "generate it again with this version")
     ref = Path(reference)
     for base in (Path.cwd(), manifest.parent):
         candidate = (ref if ref.is_absolute() else base / ref).resolve()
@@ -133,7 +135,7 @@ def paste_pairs(cfg: PasteConfig) -> dict[str, int]:
             done = target.records / f"{index:04d}.json"
             if done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("from") == key:
                 continue
-            patch = _patch_key(entry["reference"], cfg.patches, manifest, table)
+            patch = _patch_key(entry.get("reference"), cfg.patches, manifest, table)
             place = table[patch]
             photo = _photo(cfg, record, place["source"], sizes)
             image, mask = _paste_one(cfg, manifest.parent, entry, place, photo, size)
