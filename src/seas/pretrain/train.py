@@ -9,7 +9,9 @@ Up to three phases, each on the shared loop (atomic checkpoints, exact resume, l
 3. **U-Net** on the frozen VAE's latents: ``unet_train/``; see :mod:`seas.pretrain.unet`.
 
 From a real checkpoint only the U-Net is fine-tuned by default; the VAE and text encoder are written
-back unchanged (bit-identical), and with the decoder phase the encoder still is. The text encoder
+back unchanged (bit-identical), and with the decoder phase the encoder still is. ``--fresh-unet ARCH``
+replaces the base model's U-Net by a new, seeded one of a built-in architecture and trains it from
+scratch on the same VAE and text encoder (a trained prior moved to a wider U-Net). The text encoder
 is never trained: for a built-in model it stays at its seeded weights, which still give distinct,
 fixed contexts for "a photo of a <product>" and "", all that the prior and classifier-free guidance
 need; stage 1 then learns its own token rows on top.
