@@ -21,6 +21,16 @@ from seas.cli import main
 FAST = ["--resolution", "64", "--batch-size", "2", "--log-steps", "1", "--seed", "0"]
 
 
+def _save_tiny(folder: Path) -> None:
+    """A seeded random ``tiny`` model saved as a diffusers folder: the 'real checkpoint' of these tests."""
+    from diffusers import StableDiffusionPipeline
+
+    from seas.models.builtin import build_builtin
+
+    StableDiffusionPipeline(**build_builtin("tiny", 3, 64), safety_checker=None, feature_extractor=None,
+                            requires_safety_checker=False).save_pretrained(folder)  # fmt: skip
+
+
 def _tensors(folder: Path) -> dict[str, torch.Tensor]:
     out: dict[str, torch.Tensor] = {}
     for path in sorted(folder.rglob("*.safetensors")):
@@ -69,13 +79,8 @@ def test_pretrain_from_scratch_writes_a_loadable_diffusers_folder(tmp_path: Path
 
 
 def test_pretrain_from_a_checkpoint_keeps_vae_and_text_encoder_bit_identical(tmp_path: Path) -> None:
-    from diffusers import StableDiffusionPipeline
-
-    from seas.models.builtin import build_builtin
-
     base = tmp_path / "base"
-    StableDiffusionPipeline(**build_builtin("tiny", 3, 64), safety_checker=None, feature_extractor=None,
-                            requires_safety_checker=False).save_pretrained(base)  # fmt: skip
+    _save_tiny(base)
     out = tmp_path / "prior"
     assert main(["pretrain", "--base-model", str(base), "--unet-steps", "2", "--sample-steps", "0",
                  "--output-dir", str(out), *FAST]) == 0  # fmt: skip
@@ -91,15 +96,13 @@ def test_pretrain_from_a_checkpoint_keeps_vae_and_text_encoder_bit_identical(tmp
 
 
 def test_rescale_latents_makes_the_training_latents_unit_variance_and_keeps_the_weights(tmp_path: Path) -> None:
-    from diffusers import AutoencoderKL, StableDiffusionPipeline
+    from diffusers import AutoencoderKL
 
     from seas.config import DataConfig, PretrainConfig
-    from seas.models.builtin import build_builtin
     from seas.pretrain.images import NormalImages, list_prior_images
 
     base = tmp_path / "base"
-    StableDiffusionPipeline(**build_builtin("tiny", 3, 64), safety_checker=None, feature_extractor=None,
-                            requires_safety_checker=False).save_pretrained(base)  # fmt: skip
+    _save_tiny(base)
     out = tmp_path / "rescaled"
     assert main(["pretrain", "--base-model", str(base), "--unet-steps", "1", "--rescale-latents",
                  "--sample-steps", "0", "--output-dir", str(out), *FAST]) == 0  # fmt: skip
@@ -118,13 +121,12 @@ def test_rescale_latents_makes_the_training_latents_unit_variance_and_keeps_the_
 def test_fresh_unet_moves_a_prior_to_a_wider_unet_and_keeps_its_vae_and_text_encoder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from diffusers import StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import UNet2DConditionModel
 
-    from seas.models.builtin import build_builtin, build_unet
+    from seas.models.builtin import build_unet
 
     base = tmp_path / "base"
-    StableDiffusionPipeline(**build_builtin("tiny", 3, 64), safety_checker=None, feature_extractor=None,
-                            requires_safety_checker=False).save_pretrained(base)  # fmt: skip
+    _save_tiny(base)
     out = tmp_path / "wide"
     assert main(["pretrain", "--base-model", str(base), "--fresh-unet", "small", "--model-seed", "5",
                  "--unet-steps", "1", "--sample-steps", "0", "--output-dir", str(out), *FAST]) == 0  # fmt: skip
@@ -152,13 +154,8 @@ def test_fresh_unet_moves_a_prior_to_a_wider_unet_and_keeps_its_vae_and_text_enc
 def test_decoder_phase_sharpens_a_finished_model_and_keeps_its_latents(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from diffusers import StableDiffusionPipeline
-
-    from seas.models.builtin import build_builtin
-
     base = tmp_path / "base"
-    StableDiffusionPipeline(**build_builtin("tiny", 3, 64), safety_checker=None, feature_extractor=None,
-                            requires_safety_checker=False).save_pretrained(base)  # fmt: skip
+    _save_tiny(base)
     out = tmp_path / "sharp"
     assert main(["pretrain", "--base-model", str(base), "--vae-decoder-steps", "3", "--unet-steps", "0",
                  "--sample-steps", "3", "--vae-crop", "32", "--output-dir", str(out), *FAST]) == 0  # fmt: skip
