@@ -129,9 +129,11 @@ def paste_pairs(cfg: PasteConfig) -> dict[str, int]:
     for manifest in manifests:
         lines = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
         target = PairFolder(out_root / manifest.parent.name, with_masks=True)
+        count = 0
         for line in lines:
             entry = json.loads(line)
             index, key = int(entry["index"]), _record_key(line, cfg)
+            count = max(count, index + 1)
             done = target.records / f"{index:04d}.json"
             if done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("from") == key:
                 continue
@@ -145,5 +147,5 @@ def paste_pairs(cfg: PasteConfig) -> dict[str, int]:
             if mask is not None:  # the share of the full photo now; the patch's share is kept beside it
                 extra |= {"mask_fraction": float(mask.mean()), "patch_mask_fraction": entry.get("mask_fraction")}
             target.write(index, image, mask, {**kept, **extra})
-        counts[manifest.parent.name] = target.finalize(max((json.loads(x)["index"] for x in lines), default=-1) + 1)
+        counts[manifest.parent.name] = target.finalize(count)
     return counts

@@ -277,13 +277,12 @@ def _phase_done(phase_dir: Path) -> bool:
 
 def _fresh_unet(arch: str, seed: int, resolution: int, parts: SDComponents) -> torch.nn.Module:
     """A seeded random U-Net of built-in ``arch`` for the base model's text encoder (widths must agree)."""
-    unet = build_unet(arch, seed, resolution)
-    width = parts.text_encoder.config.hidden_size
-    if unet.config.cross_attention_dim != width:
-        raise ConfigError(flag("fresh_unet"), f"{arch!r} attends to {unet.config.cross_attention_dim}-wide text, "
+    attends, width = BUILTIN_MODELS[arch]["unet"]["cross_attention_dim"], parts.text_encoder.config.hidden_size
+    if attends != width:  # read from the spec: a refused U-Net (sd15-random: 860 M parameters) is never built
+        raise ConfigError(flag("fresh_unet"), f"{arch!r} attends to {attends}-wide text, "
                           f"the base model's text encoder gives {width}",
                           "pick an architecture with the same text width")  # fmt: skip
-    return unet.to(device=parts.unet.device, dtype=parts.unet.dtype)
+    return build_unet(arch, seed, resolution).to(device=parts.unet.device, dtype=parts.unet.dtype)
 
 
 def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) -> Path:
