@@ -427,8 +427,12 @@ class TrainConfig:
     da_softmax: Literal["spatial", "token"] = field(
         default="spatial", metadata=_help("DA map softmax over space (reference) or over the 77 tokens.")
     )
-    da_normalize: Literal["batch", "sample"] = field(
-        default="batch", metadata=_help("Min-max normalise DA maps jointly over the batch (reference) or per image.")
+    da_normalize: Literal["batch", "sample", "share"] = field(
+        default="batch",
+        metadata=_help(
+            "Min-max normalise DA maps jointly over the batch (reference) or per image, or share: no min-max, the"
+            " tokens' summed attention share is pulled to the mask (needs --da-softmax token)."
+        ),
     )
     da_region: Literal["half", "one", "any"] = field(
         default="half",
@@ -525,6 +529,8 @@ class TrainConfig:
             raise ConfigError(flag("max_steps"), f"must be at least 1, got {self.max_steps}", None)
         if self.normal_token == self.anomaly_token:
             raise ConfigError(flag("anomaly_token"), "must differ from --normal-token", None)
+        if self.da_normalize == "share" and self.da_softmax != "token":
+            raise ConfigError(flag("da_normalize"), "share needs the attention over tokens", "add --da-softmax token")
 
     def total_steps(self, num_types: int) -> int:
         """Optimiser steps of the run: ``max_steps`` or ``steps_per_type`` x number of defect types."""

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from seas.config import DataConfig, ModelConfig
+from seas.config import DataConfig, ModelConfig, TrainConfig
 from seas.config_flags import add_config_flags, resolve_configs
 from seas.errors import ConfigError
 
@@ -48,6 +48,8 @@ def test_bad_values_fail_before_anything_loads(tmp_path: Path) -> None:
         _resolve(["--train-fraction", "0"])
     with pytest.raises(ConfigError, match="--layout folder: needs --defect-root, --mask-root, --normal-dir"):
         _resolve(["--layout", "folder"])
+    with pytest.raises(ConfigError, match="--da-normalize: share needs the attention over tokens; add --da-softmax"):
+        TrainConfig(da_normalize="share")
     with pytest.raises(ConfigError, match="--product: is required"):
         _resolve(["--data", str(tmp_path)])
     cfg = tmp_path / "c.yaml"

@@ -57,6 +57,25 @@ def test_batch_versus_sample_normalisation() -> None:
     assert a_sample.item() == pytest.approx(2 / 8)
 
 
+def test_share_is_blind_to_nothing_min_max_hides() -> None:
+    """Min-max maps are scale-free: a defect-token share of 5.4 % inside vs 4.9 % outside meets DA exactly;
+    ``share`` sums the token columns unnormalised, so only a real share of 1 inside and 0 outside does."""
+    g = torch.zeros(1, 4, 4)
+    g[0, 1:3, 1:3] = 1.0
+    per_token = 0.049 / 4 + g * (0.005 / 4)  # each of the 4 defect tokens
+    product = 0.03 - 0.01 * g
+    a_batch, n_batch, _ = da_level_loss(_maps(product, per_token), 1, g, "batch", "half")
+    assert a_batch.item() == pytest.approx(0.0)
+    assert n_batch.item() == pytest.approx(0.0)
+    a_share, n_share, _ = da_level_loss(_maps(product, per_token), 1, g, "share", "half")
+    inside, outside = 0.054, 0.049
+    assert a_share.item() == pytest.approx((4 * (1 - inside) ** 2 + 12 * outside**2) / 16)
+    assert n_share.item() == pytest.approx(0.02**2)  # product share inside the defect, pushed to 0
+    a_ideal, n_ideal, _ = da_level_loss(_maps(1 - g, g / 4), 1, g, "share", "half")
+    assert a_ideal.item() == pytest.approx(0.0)
+    assert n_ideal.item() == pytest.approx(0.0)
+
+
 def test_targets_are_max_pooled_soft_masks() -> None:
     mask = torch.zeros(1, 1, 64, 64)
     mask[..., 0:8, 0:8] = 1.0
