@@ -57,7 +57,7 @@ def test_batch_versus_sample_normalisation() -> None:
     assert a_sample.item() == pytest.approx(2 / 8)
 
 
-def test_share_is_blind_to_nothing_min_max_hides() -> None:
+def test_share_sees_the_attention_share_that_min_max_hides() -> None:
     """Min-max maps are scale-free: a defect-token share of 5.4 % inside vs 4.9 % outside meets DA exactly;
     ``share`` sums the token columns unnormalised, so only a real share of 1 inside and 0 outside does."""
     g = torch.zeros(1, 4, 4)
