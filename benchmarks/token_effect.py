@@ -26,6 +26,7 @@ import torch.nn.functional as F
 
 from seas.data.augment import to_training_mask, to_training_rgb
 from seas.data.imageio import read_mask, read_rgb
+from seas.run_folder import read_stage1_configs
 from seas.stage1.artifacts import load_generator
 from seas.stage1.attention import AttentionCapture, capturing, install_capture_processors
 from seas.stage1.prompts import encode_prompts, prompt_tables
@@ -41,7 +42,8 @@ def measure(run: Path, part: str, per_type: int) -> dict[str, dict[str, float]]:
     keys: list[str | None] = [None, *token_map.defect_types]
     context = encode_prompts(parts.text_encoder, prompt_ids, keys, torch.device("cpu"))
     split = json.loads((run / "split.json").read_text())
-    root, resolution = Path(split["root"]), int(parts.unet.config.sample_size) * 8
+    _, model_cfg, train_cfg = read_stage1_configs(run)  # the size and resize stage 1 trained with
+    root, resolution, resize = Path(split["root"]), model_cfg.resolution, train_cfg.resize
     processors = install_capture_processors(parts.unet, "down")
     types = token_map.defect_types
     out = {}
@@ -49,26 +51,25 @@ def measure(run: Path, part: str, per_type: int) -> dict[str, dict[str, float]]:
         other = types[(k + 1) % len(types)]
         sums = {"share_in": [], "share_out": [], "own": [], "normal": [], "other": []}
         for i, pair in enumerate(split["types"][defect_type][part][:per_type]):
-            image = torch.from_numpy(to_training_rgb(read_rgb(root / pair["image"]), resolution, "crop"))[None]
-            mask = torch.from_numpy(to_training_mask(read_mask(root / pair["mask"]), resolution, "crop"))[None]
+            image = torch.from_numpy(to_training_rgb(read_rgb(root / pair["image"]), resolution, resize))[None]
+            mask = torch.from_numpy(to_training_mask(read_mask(root / pair["mask"]), resolution, resize))[None]
             z0 = parts.vae.encode(image).latent_dist.mean * parts.scaling_factor
             latent_mask = F.adaptive_avg_pool2d(mask.float(), z0.shape[-2:])  # [1, 1, h, w] defect share per cell
             for t in TIMESTEPS:
                 noise = torch.randn(z0.shape, generator=torch.Generator().manual_seed(1000 * i + t))
                 noisy = parts.scheduler.add_noise(z0, noise, torch.tensor([t]))
+                capture = AttentionCapture(positions[defect_type][None], tuple(z0.shape[-2:]), "token")
                 for name, key in (("own", defect_type), ("normal", None), ("other", other)):
                     row = keys.index(key)
-                    capture = AttentionCapture(positions[defect_type][None], tuple(z0.shape[-2:]), "token")
                     with capturing(processors, capture) if name == "own" else nullcontext():
                         eps = parts.unet(noisy, torch.tensor([t]), context[row : row + 1]).sample
                     error = (eps - noise).square().mean(dim=1, keepdim=True)
                     sums[name].append(float((error * latent_mask).sum() / latent_mask.sum().clamp_min(1e-8)))
-                    if name == "own":
-                        for level in capture.maps.values():  # [1, m, H, W]; column 0 is the product token
-                            share = level[:, 1:].sum(dim=1, keepdim=True)
-                            inside = F.adaptive_max_pool2d(mask.float(), share.shape[-2:]) >= 0.5
-                            sums["share_in"].append(float(share[inside].mean()))
-                            sums["share_out"].append(float(share[~inside].mean()))
+                for level in capture.maps.values():  # own prompt; [1, m, H, W], column 0 is the product token
+                    share = level[:, 1:].sum(dim=1, keepdim=True)
+                    inside = F.adaptive_max_pool2d(mask.float(), share.shape[-2:]) >= 0.5
+                    sums["share_in"].append(float(share[inside].mean()))
+                    sums["share_out"].append(float(share[~inside].mean()))
         out[defect_type] = {name: float(np.mean(v)) for name, v in sums.items()}
     return out
 
