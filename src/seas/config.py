@@ -649,6 +649,17 @@ class GenerateConfig:
     )
     max_mask_fraction: float = field(default=1.0, metadata=_help("Reject a pair whose mask covers more than this."))
     max_attempts: int = field(default=10, metadata=_help("Seeds tried per image before giving up (with the filter)."))
+    mask_source: Literal["rmp", "train"] = field(
+        default="rmp",
+        metadata=_help(
+            "Where a pair's mask comes from: the RMP head (the paper), or a training defect mask of the type "
+            "(seeded pick, rotation and flip) that the picture may change inside only: the rest is the "
+            "reference image as the VAE decodes it (not in the paper; needs --start reference or strength)."
+        ),
+    )
+    mask_margin: int = field(
+        default=2, metadata=_help("--mask-source train: generated pixels reach this many px past the mask, fading.")
+    )
     batch_size: int = field(default=10, metadata=_help("Images per sampler batch (throughput only)."))
     dtype: Literal["auto", "fp32", "fp16", "bf16"] = field(
         default="auto", metadata=_help("auto = fp16 on CUDA, fp32 on CPU.")
@@ -674,6 +685,9 @@ class GenerateConfig:
             raise ConfigError(flag("strength"), f"must be in (0, 1], got {self.strength}", None)
         if not 0 <= self.min_mask_fraction <= self.max_mask_fraction <= 1:
             raise ConfigError(flag("min_mask_fraction"), "must satisfy 0 <= min <= --max-mask-fraction <= 1", None)
+        if self.mask_source == "train" and self.start == "noise":
+            raise ConfigError(flag("mask_source"), "train keeps the reference image outside the mask; --start noise "
+                              "has none", "pass --start strength or --start reference")  # fmt: skip
         for item in self.combine:
             if len(item.split("+")) < 2:
                 raise ConfigError(flag("combine"), f"expects A+B, got {item!r}", "join defect type names with '+'")

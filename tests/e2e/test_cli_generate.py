@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from seas.cli import main
 
@@ -122,6 +122,48 @@ def test_without_out_the_pairs_go_where_evaluate_and_report_look(
 def test_unknown_type_is_one_line(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["generate", "--model", str(run), "--out", str(tmp_path), "--defect-type", "dent"]) == 2
     assert "unknown defect type(s) dent; known: combined, contamination, cut, hole" in capsys.readouterr().err
+
+
+def test_placed_masks_are_training_masks_and_only_their_neighbourhood_changes(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "placed"
+    argv = ["generate", "--model", str(run), "--out", str(out), "--num-per-type", "3", "--defect-type", "hole", "cut",
+            "--start", "strength", "--strength", "0.6", "--steps", "5", "--mask-steps", "1", "--mask-source", "train",
+            "--mask-margin", "1"]  # fmt: skip
+    assert main(argv) == 0
+    split = json.loads((run / "split.json").read_text())
+    pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
+    for t in ("hole", "cut"):
+        training_masks = {Path(pair["mask"]).name for pair in split["types"][t]["train"]}
+        folder = out / "tire" / t
+        manifest = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
+        for m in manifest:
+            assert Path(m["mask_from"]["mask"]).name in training_masks
+            assert m["settings"]["mask_source"] == "train"
+            mask = np.asarray(Image.open(folder / m["mask"])) > 0
+            assert mask.any()
+            assert m["mask_fraction"] == pytest.approx(mask.mean())
+            image = np.asarray(Image.open(folder / m["image"]))
+            pairs.setdefault(t, []).append((image, mask))
+    # Image n of every type starts from the same reference latent with the same seed: beyond the masks and their
+    # margin (1 px, fading over about 2) both are that latent decoded, so they agree exactly there, and nowhere else.
+    for (hole, hole_mask), (cut, cut_mask) in zip(pairs["hole"], pairs["cut"], strict=True):
+        both = Image.fromarray((hole_mask | cut_mask).astype(np.uint8) * 255)
+        far = np.asarray(both.filter(ImageFilter.MaxFilter(5))) == 0  # farther than 2 px from either mask
+        assert np.array_equal(hole[far], cut[far])
+        assert not np.array_equal(hole[hole_mask], cut[hole_mask])
+    before = _tree_digest(out)
+    assert main(argv) == 0  # rerun: finished pairs are skipped
+    assert _tree_digest(out) == before
+    capsys.readouterr()
+    assert main([*argv[:-4], "--num-per-type", "3"]) == 2  # the default RMP masks may not join these pairs
+    assert "--mask-source 'train' -> 'rmp'" in capsys.readouterr().err
+    assert main(["generate", "--model", str(run), "--out", str(tmp_path / "n"), "--start", "noise", "--mask-source",
+                 "train"]) == 2  # fmt: skip
+    err = capsys.readouterr().err.strip()
+    assert "--mask-source: train keeps the reference image outside the mask" in err
+    assert len(err.splitlines()) == 1
 
 
 def test_mask_filter_rejections_are_recorded(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

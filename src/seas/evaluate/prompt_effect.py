@@ -10,7 +10,9 @@ mean change inside and outside in grey levels, and the share of mask pixels chan
 ``VISIBLE`` grey levels (about what one notices on a dark product at 100 % zoom).
 
 Pairs redrawn by the mask-fraction filter have another seed than their ``good`` twin and are left
-out (counted as ``skipped``). Needs ``seas generate --normals N`` with N ≥ the pairs per type.
+out (counted as ``skipped``), and so are pairs with a placed mask (``--mask-source train``): outside
+their mask they are the reference photo, not a generated twin, so the ratio would be large by
+construction. Needs ``seas generate --normals N`` with N ≥ the pairs per type.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def prompt_effect(tree: Path, types: list[str], seed: int) -> dict[str, Any] | N
     for t in types:
         records = sorted(_records(tree / t).items())
         pairs = [(r, good[i]) for i, r in records if i in good and "mask" in r and good[i]["seed"] == r["seed"]
-                 and good[i]["reference"] == r["reference"]]  # fmt: skip
+                 and good[i]["reference"] == r["reference"] and "mask_from" not in r]  # fmt: skip
         masks = [read_mask(tree / t / r["mask"]) for r, _ in pairs]  # bool: small beside the images
         order = derangement(len(masks), seed)
         own, shuffled = InsideOutside(VISIBLE), InsideOutside(VISIBLE)
@@ -70,6 +72,7 @@ def prompt_effect(tree: Path, types: list[str], seed: int) -> dict[str, Any] | N
             change = _change(tree / t / r["image"], tree / "good" / twin["image"])
             own.add(change, masks[k])
             shuffled.add(change, masks[order[k]])
-        out[t] = {"pairs": len(pairs), "skipped": len(records) - len(pairs), "generated": own.result(),
-                  "shuffled_masks": shuffled.result()}  # fmt: skip
+        placed = sum("mask_from" in r for _, r in records)
+        out[t] = {"pairs": len(pairs), "skipped": len(records) - len(pairs), "placed_masks": placed,
+                  "generated": own.result(), "shuffled_masks": shuffled.result()}  # fmt: skip
     return out

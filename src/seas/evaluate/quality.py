@@ -187,6 +187,10 @@ def _prompt_effect_lines(effect: dict[str, Any] | None) -> list[str]:  # Any: JS
     head = "Where the defect prompt changes the image (vs the normal prompt, same seed and start):"
     if effect is None:
         return ["", head + " not measured (generate normal images with --normals to measure it)."]
+    if effect and all(row["pairs"] == 0 and row.get("placed_masks") for row in effect.values()):
+        return ["", head + " not measured: the pairs have placed masks (--mask-source train), so outside the mask "
+                "they are the reference image, not a generated twin (benchmarks/placed_mask_effect.py compares "
+                "them with the normal prompt in the same masks)."]  # fmt: skip
     lines = ["", head, "",
              "| defect type | pairs | mean change inside / outside the mask (grey levels) | ratio | "
              f"ratio, shuffled masks (≈ chance) | mask pixels changed > {VISIBLE} levels |",

@@ -28,7 +28,7 @@ from seas.data.imageio import read_mask, read_rgb
 from seas.errors import DatasetLayoutError, InputFileError
 from seas.generate.outputs import PairFolder
 
-__all__ = ["paste_pairs", "paste_weight"]
+__all__ = ["near_mask_weight", "paste_pairs", "paste_weight"]
 
 
 def paste_weight(size: int, mask: np.ndarray | None, region: str, feather: int) -> np.ndarray:
@@ -42,13 +42,18 @@ def paste_weight(size: int, mask: np.ndarray | None, region: str, feather: int) 
     distance = np.minimum(edge[:, None], edge[None, :]).astype(np.float32)
     weight = np.clip((distance + 1) / feather, 0, 1) if feather else np.ones((size, size), np.float32)
     if region == "mask" and mask is not None:
-        near = Image.fromarray(mask.astype(np.uint8) * 255)
-        if feather:  # grow by feather px, then soften the new edge over about feather px
-            near = near.filter(ImageFilter.MaxFilter(2 * feather + 1)).filter(ImageFilter.BoxBlur(feather))
-        weight = weight * (np.asarray(near, dtype=np.float32) / 255)
+        weight = weight * near_mask_weight(mask, feather)
     if mask is not None:
         weight = np.where(mask, 1.0, weight).astype(np.float32)
     return weight
+
+
+def near_mask_weight(mask: np.ndarray, feather: int) -> np.ndarray:
+    """``[H, W]`` float32: 1 on the mask, fading to 0 about ``2 * feather`` px from it (0 feather: the mask itself)."""
+    near = Image.fromarray(mask.astype(np.uint8) * 255)
+    if feather:  # grow by feather px, then soften the new edge over about feather px
+        near = near.filter(ImageFilter.MaxFilter(2 * feather + 1)).filter(ImageFilter.BoxBlur(feather))
+    return np.where(mask, 1.0, np.asarray(near, dtype=np.float32) / 255).astype(np.float32)
 
 
 def _record_key(line: str, cfg: PasteConfig) -> str:

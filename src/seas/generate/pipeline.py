@@ -14,8 +14,9 @@ was batched). The exception is ``rmp_bn: batch``, whose statistics are the whole
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ import torch
 from seas.config import GenerateConfig
 from seas.data.augment import to_training_rgb
 from seas.data.imageio import read_rgb
+from seas.generate.placed_masks import known_latents, latent_mask, placed_pixels
 from seas.generate.sampler import make_scheduler, start_latents
 from seas.models.loading import SDComponents
 from seas.stage1.prompts import tokenize
@@ -34,7 +36,7 @@ __all__ = ["Job", "MaskedSampler", "Result"]
 
 @dataclass(frozen=True)
 class Job:
-    """One image to make: its index, seed, prompt and reference image."""
+    """One image to make: its index, seed, prompt, reference image and placed mask (``--mask-source train``)."""
 
     index: int
     attempt: int
@@ -42,6 +44,8 @@ class Job:
     prompt: str
     reference: Path | None
     with_mask: bool
+    mask: np.ndarray | None = field(default=None, compare=False)
+    mask_origin: dict[str, Any] | None = field(default=None, compare=False)  # Any: JSON, the draw's record
 
 
 @dataclass(frozen=True)
@@ -111,7 +115,12 @@ class MaskedSampler:
         use_cfg = cfg.guidance > 1
         cond = torch.stack([self._encode(job.prompt) for job in jobs])
         hidden = torch.cat([self._encode(cfg.negative_prompt).expand_as(cond), cond]) if use_cfg else cond
-        with_mask = self.rmp is not None and all(job.with_mask for job in jobs)
+        placed = [job.mask for job in jobs if job.mask is not None]
+        if placed and (len(placed) != len(jobs) or raw is None):
+            msg = "placed masks need every job of the batch to have one, and a reference start"
+            raise ValueError(msg)
+        free = latent_mask(placed, device) if placed else None  # where the picture may change
+        with_mask = self.rmp is not None and all(job.with_mask for job in jobs) and not placed
         probs = torch.zeros((len(jobs), self.resolution, self.resolution), device=device)
         # A strength start can run fewer steps than --mask-steps: average over the steps that ran.
         mask_steps = min(cfg.mask_steps, len(timesteps))
@@ -127,16 +136,32 @@ class MaskedSampler:
             if is_mask_step:
                 probs += self._mask_probability(feats, x, len(jobs), use_cfg)
             x = scheduler.step(eps, t, x).prev_sample
-        images = torch.cat([self.parts.vae.decode((z / self.scale).to(self.dtype)).sample.float() for z in x.split(1)])
-        pixels = ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+            if free is not None:
+                assert raw is not None
+                after = int(timesteps[i + 1]) if i + 1 < len(timesteps) else None
+                alpha_bar = None if after is None else scheduler.alphas_cumprod[after].to(device)
+                x = free * x + (1 - free) * known_latents(raw * self.scale, noise, alpha_bar)
+        pixels = self._decode(x / self.scale)
         results = []
         for k, job in enumerate(jobs):
-            if with_mask:
+            if job.mask is not None:
+                # Beyond the margin: the decoded reference latent, not the photo. A photo's sensor noise around a
+                # decoded (smooth) defect would be a seam that a segmenter learns instead of the defect.
+                assert raw is not None
+                background = self._decode(raw[k : k + 1])[0]
+                image = placed_pixels(pixels[k], background, job.mask, cfg.mask_margin)
+                results.append(Result(job, image, job.mask, float(job.mask.mean())))
+            elif with_mask:
                 mask = (probs[k] / mask_steps > cfg.mask_threshold).cpu().numpy()
                 results.append(Result(job, pixels[k], mask, float(mask.mean())))
             else:
                 results.append(Result(job, pixels[k], None, None))
         return results
+
+    def _decode(self, latents: torch.Tensor) -> np.ndarray:
+        """``[B, R, R, 3]`` uint8 pictures of unscaled latents ``z / s``, decoded one at a time."""
+        images = torch.cat([self.parts.vae.decode(z.to(self.dtype)).sample.float() for z in latents.split(1)])
+        return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
     def _mask_probability(self, feats: list[torch.Tensor], x: torch.Tensor, batch: int, use_cfg: bool) -> torch.Tensor:
         """Defect probability ``[B, R, R]`` from the step's conditional U-Net features and ``x_t``'s VAE features."""

@@ -13,6 +13,7 @@ import json
 import logging
 import shutil
 from collections import deque
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ from seas.errors import ConfigError, SeasError, flag
 from seas.files import atomic_write_json
 from seas.generate.outputs import PairFolder, export_anomalib
 from seas.generate.pipeline import Job, MaskedSampler
+from seas.generate.placed_masks import pick_training_mask
 from seas.run_folder import RunFolder, checkpoint_ids, read_run, read_token_map
 from seas.stage1.artifacts import load_generator
 from seas.stage1.tokens import TokenMap
@@ -40,6 +42,16 @@ RETRY_STRIDE = 10_000_019  # a prime above any realistic count, so retry seeds n
 def job_seed(base_seed: int, index: int, attempt: int) -> int:
     """Seed of attempt ``attempt`` at image ``index``."""
     return base_seed + index + attempt * RETRY_STRIDE
+
+
+def _job(base_seed: int, prompt: str, references: list[Path], with_mask: bool, pool: list[Path], resolution: int,
+         index: int, attempt: int) -> Job:  # fmt: skip
+    """Attempt ``attempt`` at image ``index``; with a mask pool (``--mask-source train``) it has a placed mask."""
+    seed, reference = job_seed(base_seed, index, attempt), references[index % len(references)]
+    if not pool:
+        return Job(index, attempt, seed, prompt, reference, with_mask)
+    mask, origin = pick_training_mask(pool, seed, resolution)
+    return Job(index, attempt, seed, prompt, reference, True, mask, origin)
 
 
 def _groups(cfg: GenerateConfig, token_map: TokenMap) -> list[tuple[str, list[str] | None, int]]:
@@ -67,7 +79,7 @@ def _dtype(cfg: GenerateConfig, device: torch.device) -> torch.dtype:
 # Settings that decide a pair's pixels: pairs made with other values must never share a folder.
 PIXEL_SETTINGS = ("seed", "steps", "guidance", "negative_prompt", "start", "strength", "reference_pool",
                   "extended_steps", "timestep_spacing", "mask_steps", "mask_threshold", "rmp_bn", "min_mask_fraction",
-                  "max_mask_fraction", "max_attempts", "dtype")  # fmt: skip
+                  "max_mask_fraction", "max_attempts", "mask_source", "mask_margin", "dtype")  # fmt: skip
 
 
 def check_same_settings(product_out: Path, cfg: GenerateConfig, ids: dict[str, str] | None = None) -> None:
@@ -141,7 +153,7 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
     references = list(split.normals) if cfg.reference_pool == "train" else data.train_normals
     sampler_keys = ("seed", "steps", "guidance", "start", "strength", "reference_pool", "extended_steps",
                     "timestep_spacing", "mask_steps", "mask_threshold", "rmp_bn", "min_mask_fraction",
-                    "max_mask_fraction")  # fmt: skip
+                    "max_mask_fraction", "mask_source", "mask_margin")  # fmt: skip
     settings = {k: v for k, v in config_to_dict(cfg).items() if k in sampler_keys}
     settings.update({"scheduler": "DPMSolverMultistep dpmsolver++ order 2 midpoint sigma_min", "dtype": str(dtype),
                      "resolution": model_cfg.resolution})  # fmt: skip
@@ -149,11 +161,11 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
     for name, types, count in groups:
         folder = PairFolder(product_out / name, with_masks=types is not None)
         prompt = token_map.prompt(types)
+        # --mask-source train: the pool of the types' training masks, in the split's (sorted) order
+        pool = [m for t in types for _, m in split.types[t].train] if types and cfg.mask_source == "train" else []
+        make_job = partial(_job, cfg.seed, prompt, references, types is not None, pool, model_cfg.resolution)
         mine = [n for n in range(count) if n % state.num_processes == state.process_index and not folder.is_done(n)]
-        queue = deque(
-            Job(n, 0, job_seed(cfg.seed, n, 0), prompt, references[n % len(references)], types is not None)
-            for n in mine
-        )
+        queue = deque(make_job(n, 0) for n in mine)
         rejected: dict[int, list[dict[str, Any]]] = {}
         bar = tqdm(total=len(mine), desc=f"generate {name}", disable=not state.is_main_process, dynamic_ncols=True)
         while queue:
@@ -168,13 +180,14 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
                                f"{cfg.max_mask_fraction}] in {cfg.max_attempts} attempts")  # fmt: skip
                         msg += "; widen --min/--max-mask-fraction or raise --max-attempts"
                         raise SeasError(msg)
-                    queue.append(Job(job.index, job.attempt + 1, job_seed(cfg.seed, job.index, job.attempt + 1),
-                                     job.prompt, job.reference, job.with_mask))  # fmt: skip
+                    queue.append(make_job(job.index, job.attempt + 1))
                     continue
                 record = {"seed": job.seed, "attempt": job.attempt, "prompt": job.prompt,
                           "negative_prompt": cfg.negative_prompt, "defect_types": types or [],
                           "reference": str(job.reference), "checkpoint": ids, "settings": settings,
                           "mask_fraction": fraction, "rejections": rejected.pop(job.index, [])}  # fmt: skip
+                if job.mask_origin is not None:
+                    record["mask_from"] = job.mask_origin
                 folder.write(job.index, result.image, result.mask, record)
                 bar.update(1)
         bar.close()

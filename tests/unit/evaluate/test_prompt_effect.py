@@ -55,6 +55,21 @@ def test_a_defect_drawn_inside_its_mask_scores_far_above_its_shuffled_baseline(t
     assert "| cut | 3 | 40.00 / 0.00 |" in format_quality(_results(effect))
 
 
+def test_pairs_with_a_placed_mask_are_left_out(tmp_path: Path) -> None:
+    tree = _tree(tmp_path, local=True)
+    manifest = tree / "cut" / "manifest.jsonl"
+    rows = [json.loads(line) for line in manifest.read_text().splitlines()]
+    rows[0]["mask_from"] = {"mask": "m.png", "turns": 0, "flip": 0}  # the photo outside the mask: no twin to compare
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    row = prompt_effect(tree, ["cut"], seed=0)["cut"]  # type: ignore[index]
+    assert (row["pairs"], row["skipped"], row["placed_masks"]) == (2, 2, 1)
+    for r in rows:
+        r["mask_from"] = {"mask": "m.png", "turns": 0, "flip": 0}
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    text = format_quality(_results(prompt_effect(tree, ["cut"], seed=0)))
+    assert "not measured: the pairs have placed masks (--mask-source train)" in text
+
+
 def test_a_change_outside_the_mask_scores_below_one(tmp_path: Path) -> None:
     row = prompt_effect(_tree(tmp_path, local=False), ["cut"], seed=0)["cut"]  # type: ignore[index]
     assert row["generated"]["inside"] == 0.0

@@ -1,0 +1,74 @@
+"""Masks placed from the training defects (--mask-source train): the draw, the latent cells, the paste."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from seas.data.augment import rotate_flip
+from seas.generate.placed_masks import known_latents, latent_mask, pick_training_mask, placed_pixels
+
+
+def _mask_file(path: Path, mask: np.ndarray) -> Path:
+    Image.fromarray(mask.astype(np.uint8) * 255).save(path)
+    return path
+
+
+def test_the_draw_is_seeded_and_is_a_turned_and_flipped_training_mask(tmp_path: Path) -> None:
+    lshape = np.zeros((32, 32), dtype=bool)
+    lshape[2:12, 2:5] = lshape[9:12, 2:10] = True  # an L: every turn and flip gives another mask
+    pool = [_mask_file(tmp_path / "a.png", lshape), _mask_file(tmp_path / "b.png", np.roll(lshape, 12, axis=0))]
+    first, origin = pick_training_mask(pool, seed=5, resolution=32)
+    again, same_origin = pick_training_mask(pool, seed=5, resolution=32)
+    assert np.array_equal(first, again)
+    assert origin == same_origin
+    source = lshape if origin["mask"].endswith("a.png") else np.roll(lshape, 12, axis=0)
+    assert np.array_equal(first, rotate_flip(source, origin["turns"], origin["flip"]))  # same size: no resize
+    draws = {tuple(pick_training_mask(pool, seed, 32)[0].ravel()) for seed in range(40)}
+    assert len(draws) > 8  # files, turns and flips all vary with the seed
+
+
+def test_a_defect_smaller_than_a_pixel_after_the_resize_is_kept(tmp_path: Path) -> None:
+    tiny = np.zeros((256, 256), dtype=bool)
+    tiny[100:102, 100:102] = True  # 2 px at 256 -> a quarter pixel at 64
+    mask, _ = pick_training_mask([_mask_file(tmp_path / "t.png", tiny)], seed=0, resolution=64)
+    assert mask.shape == (64, 64)
+    assert 1 <= mask.sum() <= 4
+
+
+def test_latent_cells_are_free_wherever_a_mask_pixel_falls() -> None:
+    mask = np.zeros((32, 32), dtype=bool)
+    mask[9, 9] = mask[31, 0] = True
+    free = latent_mask([mask], torch.device("cpu"))
+    assert free.shape == (1, 1, 4, 4)
+    assert free[0, 0].nonzero().tolist() == [[1, 1], [3, 0]]
+
+
+def test_known_latents_follow_the_noise_schedule_and_end_clean() -> None:
+    reference, noise = torch.full((1, 4, 2, 2), 2.0), torch.ones((1, 4, 2, 2))
+    assert torch.equal(known_latents(reference, noise, None), reference)
+    noised = known_latents(reference, noise, torch.tensor(0.64))
+    assert torch.allclose(noised, torch.full_like(reference, 0.8 * 2 + 0.6))
+
+
+@pytest.mark.parametrize("margin", [0, 2])
+def test_the_picture_is_the_reference_photo_beyond_the_margin(margin: int) -> None:
+    rng = np.random.default_rng(0)
+    generated = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    reference = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    mask = np.zeros((32, 32), dtype=bool)
+    mask[10:14, 12:20] = True
+    out = placed_pixels(generated, reference, mask, margin)
+    assert np.array_equal(out[mask], generated[mask])
+    far = np.ones_like(mask)
+    far[10 - 2 * margin : 14 + 2 * margin, 12 - 2 * margin : 20 + 2 * margin] = False
+    assert np.array_equal(out[far], reference[far])
+    near = ~mask & ~far
+    if margin:  # the margin fades between the two
+        assert not np.array_equal(out[near], reference[near])
+    else:
+        assert np.array_equal(out[near], reference[near])
