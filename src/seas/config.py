@@ -660,6 +660,13 @@ class GenerateConfig:
     mask_margin: int = field(
         default=2, metadata=_help("--mask-source train: generated pixels reach this many px past the mask, fading.")
     )
+    placed_background: Literal["decoded", "photo"] = field(
+        default="decoded",
+        metadata=_help(
+            "--mask-source train: beyond the mask, the reference as the VAE decodes it, or the reference photo "
+            "with the generator's change added (its sensor noise runs on through the defect, no seam)."
+        ),
+    )
     batch_size: int = field(default=10, metadata=_help("Images per sampler batch (throughput only)."))
     dtype: Literal["auto", "fp32", "fp16", "bf16"] = field(
         default="auto", metadata=_help("auto = fp16 on CUDA, fp32 on CPU.")

@@ -127,6 +127,9 @@ def test_unknown_type_is_one_line(run: Path, tmp_path: Path, capsys: pytest.Capt
 def test_placed_masks_are_training_masks_and_only_their_neighbourhood_changes(
     run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from seas.data.augment import to_training_rgb
+    from seas.data.imageio import read_rgb
+
     out = tmp_path / "placed"
     argv = ["generate", "--model", str(run), "--out", str(out), "--num-per-type", "3", "--defect-type", "hole", "cut",
             "--start", "strength", "--strength", "0.6", "--steps", "5", "--mask-steps", "1", "--mask-source", "train",
@@ -156,6 +159,13 @@ def test_placed_masks_are_training_masks_and_only_their_neighbourhood_changes(
     before = _tree_digest(out)
     assert main(argv) == 0  # rerun: finished pairs are skipped
     assert _tree_digest(out) == before
+    photo_out = tmp_path / "photo"  # --placed-background photo: the reference photo itself beyond the margin
+    assert main([*argv[:4], str(photo_out), *argv[5:], "--placed-background", "photo"]) == 0
+    for m in (json.loads(line) for line in (photo_out / "tire" / "hole" / "manifest.jsonl").read_text().splitlines()):
+        mask = np.asarray(Image.open(photo_out / "tire" / "hole" / m["mask"])) > 0
+        far = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(5))) == 0
+        photo = np.round((to_training_rgb(read_rgb(Path(m["reference"])), 64, "crop").transpose(1, 2, 0) + 1) * 127.5)
+        assert np.array_equal(np.asarray(Image.open(photo_out / "tire" / "hole" / m["image"]))[far], photo[far])
     capsys.readouterr()
     assert main([*argv[:-4], "--num-per-type", "3"]) == 2  # the default RMP masks may not join these pairs
     assert "--mask-source 'train' -> 'rmp'" in capsys.readouterr().err

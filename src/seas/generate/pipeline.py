@@ -77,6 +77,7 @@ class MaskedSampler:
         self.scale = parts.scaling_factor
         self._hidden: dict[str, torch.Tensor] = {}
         self._posteriors: dict[Path, tuple[torch.Tensor, torch.Tensor]] = {}
+        self._photos: dict[Path, np.ndarray] = {}  # references at the resolution, uint8 (--placed-background photo)
 
     def _encode(self, prompt: str) -> torch.Tensor:
         """``[T, D]`` text context of one prompt (cached: prompts repeat for every image)."""
@@ -93,7 +94,9 @@ class MaskedSampler:
         for job, generator in zip(jobs, generators, strict=True):
             assert job.reference is not None
             if job.reference not in self._posteriors:  # references repeat: their posterior is computed once
-                image = torch.from_numpy(to_training_rgb(read_rgb(job.reference), self.resolution, "crop"))[None]
+                rgb = to_training_rgb(read_rgb(job.reference), self.resolution, "crop")
+                self._photos[job.reference] = np.round((rgb.transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
+                image = torch.from_numpy(rgb)[None]
                 dist = self.parts.vae.encode(image.to(self.device, self.dtype)).latent_dist  # one image at a time
                 self._posteriors[job.reference] = (dist.mean.float(), dist.std.float())
             mean, std = self._posteriors[job.reference]
@@ -145,11 +148,11 @@ class MaskedSampler:
         results = []
         for k, job in enumerate(jobs):
             if job.mask is not None:
-                # Beyond the margin: the decoded reference latent, not the photo. A photo's sensor noise around a
-                # decoded (smooth) defect would be a seam that a segmenter learns instead of the defect.
                 assert raw is not None
-                background = self._decode(raw[k : k + 1])[0]
-                image = placed_pixels(pixels[k], background, job.mask, cfg.mask_margin)
+                assert job.reference is not None
+                decoded = self._decode(raw[k : k + 1])[0]  # what the picture is beyond the mask, as the VAE sees it
+                photo = self._photos[job.reference] if cfg.placed_background == "photo" else None
+                image = placed_pixels(pixels[k], decoded, job.mask, cfg.mask_margin, photo)
                 results.append(Result(job, image, job.mask, float(job.mask.mean())))
             elif with_mask:
                 mask = (probs[k] / mask_steps > cfg.mask_threshold).cpu().numpy()

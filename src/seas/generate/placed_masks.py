@@ -6,10 +6,12 @@ real defects cover about 2 %), a pair can instead take a real training mask of i
 pick, quarter turn and flip (the training augmentation), so sizes and shapes are the type's own. The
 sampler then lets the picture change only there: at every step the latents outside the mask (cells
 the mask touches stay free) are reset to the reference image's latent noised to that step, and beyond
-``margin`` px of the mask the picture is that latent decoded. The mask is exact by construction: nothing
-outside it (and its margin) differs from the VAE's picture of a real normal image. Not the photo itself:
-a decoded defect set into a photo's sensor noise leaves a seam of smooth texture, and a segmenter trained
-on such pairs learns the seam (measured: pixel AP fell from 56.5 to 6.6 on the tire patches).
+``margin`` px of the mask the picture is that latent decoded (``--placed-background decoded``) or the
+reference photo itself (``photo``). The mask is exact by construction: nothing outside it and its margin
+differs from the real normal image. ``photo`` adds the generator's change (the generated picture minus the
+decoded reference) to the photo, so the photo's sensor noise and fine detail run on through the defect:
+a decoded defect pasted into a photo leaves a seam of smooth texture that a segmenter learns instead of
+the defect (measured on the tire patches: pixel AP 6.6 against 56.5 for real data only).
 """
 
 from __future__ import annotations
@@ -57,8 +59,14 @@ def known_latents(reference: torch.Tensor, noise: torch.Tensor, alpha_bar: torch
     return alpha_bar.sqrt() * reference + (1 - alpha_bar).sqrt() * noise
 
 
-def placed_pixels(generated: np.ndarray, background: np.ndarray, mask: np.ndarray, margin: int) -> np.ndarray:
-    """``[R, R, 3]`` uint8: the generated picture on the mask, fading out over ``margin`` px; ``background`` beyond."""
+def placed_pixels(generated: np.ndarray, decoded: np.ndarray, mask: np.ndarray, margin: int,
+                  photo: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """``[R, R, 3]`` uint8: the generator's change on the mask and its margin, added to the decoded reference or photo.
+
+    The change is ``generated - decoded`` (``decoded``: the reference latent decoded), weighted 1 on the mask
+    and fading to 0 over about ``2 * margin`` px; beyond, the result is ``decoded`` (or ``photo``) exactly.
+    """
     weight = near_mask_weight(mask, margin)[..., None]
-    blended = weight * generated.astype(np.float32) + (1 - weight) * background.astype(np.float32)
-    return np.clip(np.round(blended), 0, 255).astype(np.uint8)
+    change = weight * (generated.astype(np.float32) - decoded.astype(np.float32))
+    base = decoded if photo is None else photo
+    return np.clip(np.round(base.astype(np.float32) + change), 0, 255).astype(np.uint8)

@@ -79,7 +79,8 @@ def _dtype(cfg: GenerateConfig, device: torch.device) -> torch.dtype:
 # Settings that decide a pair's pixels: pairs made with other values must never share a folder.
 PIXEL_SETTINGS = ("seed", "steps", "guidance", "negative_prompt", "start", "strength", "reference_pool",
                   "extended_steps", "timestep_spacing", "mask_steps", "mask_threshold", "rmp_bn", "min_mask_fraction",
-                  "max_mask_fraction", "max_attempts", "mask_source", "mask_margin", "dtype")  # fmt: skip
+                  "max_mask_fraction", "max_attempts", "mask_source", "mask_margin", "placed_background",
+                  "dtype")  # fmt: skip
 
 
 def check_same_settings(product_out: Path, cfg: GenerateConfig, ids: dict[str, str] | None = None) -> None:
@@ -153,7 +154,7 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
     references = list(split.normals) if cfg.reference_pool == "train" else data.train_normals
     sampler_keys = ("seed", "steps", "guidance", "start", "strength", "reference_pool", "extended_steps",
                     "timestep_spacing", "mask_steps", "mask_threshold", "rmp_bn", "min_mask_fraction",
-                    "max_mask_fraction", "mask_source", "mask_margin")  # fmt: skip
+                    "max_mask_fraction", "mask_source", "mask_margin", "placed_background")  # fmt: skip
     settings = {k: v for k, v in config_to_dict(cfg).items() if k in sampler_keys}
     settings.update({"scheduler": "DPMSolverMultistep dpmsolver++ order 2 midpoint sigma_min", "dtype": str(dtype),
                      "resolution": model_cfg.resolution})  # fmt: skip

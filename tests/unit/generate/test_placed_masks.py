@@ -56,19 +56,22 @@ def test_known_latents_follow_the_noise_schedule_and_end_clean() -> None:
 
 
 @pytest.mark.parametrize("margin", [0, 2])
-def test_the_picture_is_the_reference_photo_beyond_the_margin(margin: int) -> None:
+@pytest.mark.parametrize("with_photo", [False, True])
+def test_the_picture_is_the_reference_beyond_the_margin(margin: int, with_photo: bool) -> None:
     rng = np.random.default_rng(0)
-    generated = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    reference = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    generated, decoded, photo = (rng.integers(40, 216, (32, 32, 3), dtype=np.uint8) for _ in range(3))
     mask = np.zeros((32, 32), dtype=bool)
     mask[10:14, 12:20] = True
-    out = placed_pixels(generated, reference, mask, margin)
-    assert np.array_equal(out[mask], generated[mask])
+    out = placed_pixels(generated, decoded, mask, margin, photo if with_photo else None)
+    base = photo if with_photo else decoded
+    # On the mask: the base plus the generator's whole change (the generated picture itself on a decoded base)
+    expected = np.clip(base.astype(np.int16) + generated.astype(np.int16) - decoded.astype(np.int16), 0, 255)
+    assert np.array_equal(out[mask], expected[mask])
     far = np.ones_like(mask)
     far[10 - 2 * margin : 14 + 2 * margin, 12 - 2 * margin : 20 + 2 * margin] = False
-    assert np.array_equal(out[far], reference[far])
+    assert np.array_equal(out[far], base[far])
     near = ~mask & ~far
     if margin:  # the margin fades between the two
-        assert not np.array_equal(out[near], reference[near])
+        assert not np.array_equal(out[near], base[near])
     else:
-        assert np.array_equal(out[near], reference[near])
+        assert np.array_equal(out[near], base[near])
