@@ -11,7 +11,7 @@ mean change inside and outside in grey levels, and the share of mask pixels chan
 
 Pairs redrawn by the mask-fraction filter have another seed than their ``good`` twin and are left
 out (counted as ``skipped``), and so are pairs with a placed mask (``--mask-source train``): outside
-their mask they are the reference photo, not a generated twin, so the ratio would be large by
+their mask they are the reference image, not a generated twin, so the ratio would be large by
 construction. Needs ``seas generate --normals N`` with N ≥ the pairs per type.
 """
 

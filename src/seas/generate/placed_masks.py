@@ -11,7 +11,7 @@ reference photo itself (``photo``). The mask is exact by construction: nothing o
 differs from the real normal image. ``photo`` adds the generator's change (the generated picture minus the
 decoded reference) to the photo, so the photo's sensor noise and fine detail run on through the defect:
 a decoded defect pasted into a photo leaves a seam of smooth texture that a segmenter learns instead of
-the defect (measured on the tire patches: pixel AP 6.6 against 56.5 for real data only).
+the defect (measured on the tire patches: downstream pixel AP 6.6, against 40.3 with ``decoded``).
 """
 
 from __future__ import annotations
