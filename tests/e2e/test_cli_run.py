@@ -146,6 +146,26 @@ def test_more_pairs_make_the_evaluation_current_again(demo: Path, tmp_path: Path
     assert {row["pairs"] for row in quality["mask_agreement"].values()} == {2}
 
 
+def test_pairs_of_some_types_are_evaluated_as_generated(demo: Path, tmp_path: Path) -> None:
+    run = tmp_path / "demo"
+    shutil.copytree(demo, run)
+    assert main(["generate", "--model", str(run), "--defect-type", "hole", "--num-per-type", "2", "--steps", "5",
+                 "--mask-steps", "2", "--overwrite"]) == 0  # fmt: skip
+    assert main(["evaluate", "segmentation", "--model", str(run), "--variants", "seas", "--seg-epochs", "1",
+                 "--eval-resolution", "64"]) == 0  # fmt: skip
+    results = json.loads((run / "evaluation" / "segmentation.json").read_text())
+    assert results["counts"]["extra_pairs"] == 2  # the hole pairs: --defect-type hole, no other folder asked for
+    assert set(results["variants"]["seas"]["per_type"]) == {"combined", "contamination", "cut", "hole"}  # all tested
+    assert main(["generate", "--model", str(run), "--num-per-type", "2", "--steps", "5", "--mask-steps", "2",
+                 "--defect-type", "cut"]) == 0  # fmt: skip  # the record now says cut; hole's pairs stay in
+    assert main(["evaluate", "segmentation", "--model", str(run), "--variants", "seas", "--seg-epochs", "1",
+                 "--eval-resolution", "64"]) == 0  # fmt: skip
+    assert json.loads((run / "evaluation" / "segmentation.json").read_text())["counts"]["extra_pairs"] == 4
+    (run / "generated" / "tire" / "config.json").unlink()  # no record: every type must have pairs
+    assert main(["evaluate", "segmentation", "--model", str(run), "--variants", "seas", "--seg-epochs", "1",
+                 "--eval-resolution", "64"]) == 2  # fmt: skip
+
+
 def test_a_rerun_lists_the_dataset_once(demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import seas.data.catalog as catalog
 

@@ -28,7 +28,7 @@ from seas.config import QualityConfig, config_to_dict, package_versions
 from seas.data.augment import to_training_mask, to_training_rgb
 from seas.data.catalog import ProductData
 from seas.data.imageio import read_mask, read_rgb
-from seas.evaluate.downstream import generated_pairs, load_eval_mask, load_eval_pairs, stack_pairs
+from seas.evaluate.downstream import generated_pairs, generated_types, load_eval_mask, load_eval_pairs, stack_pairs
 from seas.evaluate.inputs import evaluation_inputs
 from seas.evaluate.pairs import PooledPixelScores, derangement, rmp_segmentation
 from seas.evaluate.prompt_effect import VISIBLE, prompt_effect
@@ -80,7 +80,7 @@ def _mask_agreement(cfg: QualityConfig, split: Any, types: list[str], device: to
     del images, masks
     tree = RunFolder(cfg.model).generated(split.product, cfg.generated)
     out: dict[str, Any] = {}
-    for t in tqdm(types, desc="mask agreement", unit="type", dynamic_ncols=True, leave=False):
+    for t in tqdm(generated_types(tree, types), desc="mask agreement", unit="type", dynamic_ncols=True, leave=False):
         pairs = generated_pairs(tree, [t])
         generated, shuffled = _streamed_scores(model, pairs, size, device, cfg.seed)
         row: dict[str, Any] = {"pairs": len(pairs), "generated": generated, "shuffled_masks": shuffled}
