@@ -20,13 +20,21 @@ from PIL import Image
 
 from seas.files import atomic_write_bytes, atomic_write_dir, atomic_write_json, atomic_write_text
 
-__all__ = ["PairFolder", "export_anomalib"]
+__all__ = ["PairFolder", "export_anomalib", "recorded_generate_settings"]
 
 
 def _png(array: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(array).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def recorded_generate_settings(product_out: Path) -> dict[str, Any]:  # Any: JSON
+    """The ``GenerateConfig`` the last ``seas generate`` into ``product_out`` recorded ({} without a record)."""
+    record = product_out / "config.json"
+    if not record.is_file():
+        return {}
+    return json.loads(record.read_text(encoding="utf-8")).get("config", {}).get("GenerateConfig", {})  # type: ignore[no-any-return]
 
 
 class PairFolder:

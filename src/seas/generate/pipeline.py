@@ -95,7 +95,8 @@ class MaskedSampler:
             assert job.reference is not None
             if job.reference not in self._posteriors:  # references repeat: their posterior is computed once
                 rgb = to_training_rgb(read_rgb(job.reference), self.resolution, "crop")
-                self._photos[job.reference] = np.round((rgb.transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
+                if self.cfg.mask_source == "train" and self.cfg.placed_background == "photo":
+                    self._photos[job.reference] = np.round((rgb.transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
                 image = torch.from_numpy(rgb)[None]
                 dist = self.parts.vae.encode(image.to(self.device, self.dtype)).latent_dist  # one image at a time
                 self._posteriors[job.reference] = (dist.mean.float(), dist.std.float())
@@ -123,6 +124,7 @@ class MaskedSampler:
             msg = "placed masks need every job of the batch to have one, and a reference start"
             raise ValueError(msg)
         free = latent_mask(placed, device) if placed else None  # where the picture may change
+        known = raw * self.scale if placed and raw is not None else None  # the reference latent, model units
         with_mask = self.rmp is not None and all(job.with_mask for job in jobs) and not placed
         probs = torch.zeros((len(jobs), self.resolution, self.resolution), device=device)
         # A strength start can run fewer steps than --mask-steps: average over the steps that ran.
@@ -139,11 +141,10 @@ class MaskedSampler:
             if is_mask_step:
                 probs += self._mask_probability(feats, x, len(jobs), use_cfg)
             x = scheduler.step(eps, t, x).prev_sample
-            if free is not None:
-                assert raw is not None
+            if free is not None and known is not None:
                 after = int(timesteps[i + 1]) if i + 1 < len(timesteps) else None
                 alpha_bar = None if after is None else scheduler.alphas_cumprod[after].to(device)
-                x = free * x + (1 - free) * known_latents(raw * self.scale, noise, alpha_bar)
+                x = free * x + (1 - free) * known_latents(known, noise, alpha_bar)
         pixels = self._decode(x / self.scale)
         results = []
         for k, job in enumerate(jobs):

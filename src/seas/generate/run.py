@@ -25,7 +25,7 @@ from seas.config import GenerateConfig, config_to_dict, write_run_record
 from seas.data.catalog import ProductData
 from seas.errors import ConfigError, SeasError, flag
 from seas.files import atomic_write_json
-from seas.generate.outputs import PairFolder, export_anomalib
+from seas.generate.outputs import PairFolder, export_anomalib, recorded_generate_settings
 from seas.generate.pipeline import Job, MaskedSampler
 from seas.generate.placed_masks import pick_training_mask
 from seas.run_folder import RunFolder, checkpoint_ids, read_run, read_token_map
@@ -89,11 +89,10 @@ def check_same_settings(product_out: Path, cfg: GenerateConfig, ids: dict[str, s
     Raises:
         ConfigError: Names every differing flag (old -> new), or the weights that changed.
     """
-    record = product_out / "config.json"
     has_pairs = any(product_out.glob("*/manifest.jsonl")) or any(product_out.glob("*/.records/*.json"))
-    if not (has_pairs and record.is_file()):
+    if not (has_pairs and (product_out / "config.json").is_file()):
         return
-    old = json.loads(record.read_text(encoding="utf-8")).get("config", {}).get("GenerateConfig", {})
+    old = recorded_generate_settings(product_out)
     new = config_to_dict(cfg)
     changed = [f"{flag(k)} {old[k]!r} -> {new[k]!r}" for k in PIXEL_SETTINGS if k in old and old[k] != new[k]]
     # The model is compared by its weights, not its path: a moved or respelled run folder is the same model.
