@@ -3,7 +3,7 @@
 With a placed mask the picture changes only inside the mask by construction, so a change there proves
 nothing by itself: a small U-Net asked to redraw a hole in a tire patch may leave a smudge with any
 prompt. This script regenerates every pair of a generated folder with the *normal* prompt "a <ob>"
-(same seed, reference, mask and settings, read from the pair's record) and compares, inside the mask:
+(same seed, reference, mask, start and settings, read from the pair's record) and compares, inside the mask:
 
 * ``own``: mean change from the reference photo with the type's prompt (the pair as written; includes the
   VAE's reconstruction error, a few grey levels);
@@ -76,7 +76,9 @@ def measure(run: Path, generated: Path, out: Path, strip: int) -> dict[str, dict
         for k in range(0, len(records), 8):
             batch = records[k : k + 8]
             masks = [read_mask(folder / r["mask"]) for r in batch]
-            jobs = [Job(r["index"], r["attempt"], r["seed"], normal_prompt, Path(r["reference"]), True, m, {})
+            # The same start as the pair (with --placed-start defect: its training defect under the mask).
+            jobs = [Job(r["index"], r["attempt"], r["seed"], normal_prompt, Path(r["reference"]), True, m,
+                        r["mask_from"], Path(r["mask_from"]["image"]) if "image" in r["mask_from"] else None)
                     for r, m in zip(batch, masks, strict=True)]  # fmt: skip
             for r, m, result in zip(batch, masks, sampler.run(jobs), strict=True):
                 own = read_rgb(folder / r["image"])

@@ -667,6 +667,14 @@ class GenerateConfig:
             "with the generator's change added (its sensor noise runs on through the defect, no seam)."
         ),
     )
+    placed_start: Literal["normal", "defect"] = field(
+        default="normal",
+        metadata=_help(
+            "--mask-source train: start from the noised reference (normal), or from the reference with the "
+            "training defect that the mask came from pasted under it, turned and flipped alike (defect: the "
+            "generator redraws a real defect of the type at the placed mask; not in the paper)."
+        ),
+    )
     batch_size: int = field(default=10, metadata=_help("Images per sampler batch (throughput only)."))
     dtype: Literal["auto", "fp32", "fp16", "bf16"] = field(
         default="auto", metadata=_help("auto = fp16 on CUDA, fp32 on CPU.")
@@ -695,6 +703,9 @@ class GenerateConfig:
         if self.mask_source == "train" and self.start == "noise":
             raise ConfigError(flag("mask_source"), "train keeps the reference image outside the mask; --start noise "
                               "has none", "pass --start strength or --start reference")  # fmt: skip
+        if self.placed_start == "defect" and self.mask_source != "train":
+            raise ConfigError(flag("placed_start"), "defect pastes the training defect under a placed mask; "
+                              f"--mask-source {self.mask_source} places none", "add --mask-source train")  # fmt: skip
         for item in self.combine:
             if len(item.split("+")) < 2:
                 raise ConfigError(flag("combine"), f"expects A+B, got {item!r}", "join defect type names with '+'")

@@ -176,6 +176,36 @@ def test_placed_masks_are_training_masks_and_only_their_neighbourhood_changes(
     assert len(err.splitlines()) == 1
 
 
+def test_a_defect_start_redraws_the_training_defect_under_its_mask_and_nothing_else(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["generate", "--model", str(run), "--num-per-type", "2", "--defect-type", "hole", "--start", "strength",
+            "--strength", "0.5", "--steps", "4", "--mask-steps", "1", "--mask-source", "train",
+            "--mask-margin", "1"]  # fmt: skip
+    assert main([*argv, "--out", str(tmp_path / "normal")]) == 0
+    assert main([*argv, "--out", str(tmp_path / "defect"), "--placed-start", "defect"]) == 0
+    split = json.loads((run / "split.json").read_text())
+    images = {Path(p["mask"]).name: Path(p["image"]).name for p in split["types"]["hole"]["train"]}
+    lines = {
+        k: (tmp_path / k / "tire" / "hole" / "manifest.jsonl").read_text().splitlines() for k in ("normal", "defect")
+    }
+    for plain, seeded in zip(*(map(json.loads, lines[k]) for k in ("normal", "defect")), strict=True):
+        assert seeded["settings"]["placed_start"] == "defect"
+        assert seeded["mask_from"]["mask"] == plain["mask_from"]["mask"]  # the same draw, now with its image
+        assert Path(seeded["mask_from"]["image"]).name == images[Path(seeded["mask_from"]["mask"]).name]
+        folder = {k: tmp_path / k / "tire" / "hole" for k in ("normal", "defect")}
+        mask = np.asarray(Image.open(folder["defect"] / seeded["mask"])) > 0
+        a, b = (np.asarray(Image.open(folder[k] / m["image"])) for k, m in (("normal", plain), ("defect", seeded)))
+        far = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(5))) == 0
+        assert np.array_equal(a[far], b[far])  # the decoded reference beyond the mask and its margin
+        assert not np.array_equal(a[mask], b[mask])  # the start under the mask differs
+    capsys.readouterr()
+    assert main(["generate", "--model", str(run), "--out", str(tmp_path / "x"), "--placed-start", "defect"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--placed-start: defect pastes the training defect under a placed mask" in err
+    assert len(err.splitlines()) == 1
+
+
 def test_mask_filter_rejections_are_recorded(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import seas.generate.run as gen_run
     from seas.generate.pipeline import MaskedSampler, Result

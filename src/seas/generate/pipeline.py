@@ -24,7 +24,7 @@ import torch
 from seas.config import GenerateConfig
 from seas.data.augment import to_training_rgb
 from seas.data.imageio import read_rgb
-from seas.generate.placed_masks import known_latents, latent_mask, placed_pixels
+from seas.generate.placed_masks import defect_start_rgb, known_latents, latent_mask, placed_pixels
 from seas.generate.sampler import make_scheduler, start_latents
 from seas.models.loading import SDComponents
 from seas.stage1.prompts import tokenize
@@ -46,6 +46,7 @@ class Job:
     with_mask: bool
     mask: np.ndarray | None = field(default=None, compare=False)
     mask_origin: dict[str, Any] | None = field(default=None, compare=False)  # Any: JSON, the draw's record
+    defect_start: Path | None = None  # --placed-start defect: the training image whose defect starts the mask
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ class MaskedSampler:
         self._hidden: dict[str, torch.Tensor] = {}
         self._posteriors: dict[Path, tuple[torch.Tensor, torch.Tensor]] = {}
         self._photos: dict[Path, np.ndarray] = {}  # references at the resolution, uint8 (--placed-background photo)
+        self._rgb: dict[Path, np.ndarray] = {}  # references at the resolution, [3, R, R] in [-1, 1]
 
     def _encode(self, prompt: str) -> torch.Tensor:
         """``[T, D]`` text context of one prompt (cached: prompts repeat for every image)."""
@@ -87,35 +89,51 @@ class MaskedSampler:
                 self._hidden[prompt] = self.parts.text_encoder(ids)[0][0]
         return self._hidden[prompt]
 
-    def _reference_latents(self, jobs: list[Job], generators: list[torch.Generator]) -> torch.Tensor | None:
+    def _posterior(self, rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """VAE posterior mean and std of one ``[3, R, R]`` picture in [-1, 1]."""
+        image = torch.from_numpy(rgb)[None].to(self.device, self.dtype)
+        dist = self.parts.vae.encode(image).latent_dist  # one image at a time
+        return dist.mean.float(), dist.std.float()
+
+    def _reference_latents(
+        self, jobs: list[Job], generators: list[torch.Generator]
+    ) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Unscaled ``z / s`` of each job's start picture and of its reference (the same without a defect start)."""
         if self.cfg.start == "noise":
             return None
-        out = []
+        starts, references = [], []
         for job, generator in zip(jobs, generators, strict=True):
             assert job.reference is not None
             if job.reference not in self._posteriors:  # references repeat: their posterior is computed once
                 rgb = to_training_rgb(read_rgb(job.reference), self.resolution, "crop")
+                self._rgb[job.reference] = rgb
                 if self.cfg.mask_source == "train" and self.cfg.placed_background == "photo":
                     self._photos[job.reference] = np.round((rgb.transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
-                image = torch.from_numpy(rgb)[None]
-                dist = self.parts.vae.encode(image.to(self.device, self.dtype)).latent_dist  # one image at a time
-                self._posteriors[job.reference] = (dist.mean.float(), dist.std.float())
+                self._posteriors[job.reference] = self._posterior(rgb)
             mean, std = self._posteriors[job.reference]
             eps = torch.randn(mean.shape, generator=generator, device=self.device, dtype=torch.float32)
-            out.append(mean + std * eps)  # unscaled z / s, as the reference uses
-        return torch.cat(out)
+            references.append(mean + std * eps)  # unscaled z / s, as the reference uses
+            if job.defect_start is not None:
+                assert job.mask is not None
+                assert job.mask_origin is not None
+                rgb = defect_start_rgb(self._rgb[job.reference], job.defect_start, job.mask_origin, job.mask,
+                                       self.cfg.mask_margin)  # fmt: skip
+                mean, std = self._posterior(rgb)  # the same draw of the posterior noise
+            starts.append(mean + std * eps)
+        return torch.cat(starts), torch.cat(references)
 
     @torch.no_grad()
     def run(self, jobs: list[Job]) -> list[Result]:
         """Generate one batch."""
         cfg, device = self.cfg, self.device
         generators = [torch.Generator(device=device).manual_seed(job.seed) for job in jobs]
-        raw = self._reference_latents(jobs, generators)
+        latents = self._reference_latents(jobs, generators)
+        start, raw = latents if latents is not None else (None, None)
         latent = self.resolution // 8
         noise = torch.cat([torch.randn((1, 4, latent, latent), generator=g, device=device) for g in generators])
         scheduler = make_scheduler(self.parts.scheduler.config, self.parts.prediction_type, cfg.timestep_spacing)
         scheduler.set_timesteps(cfg.steps, device=device)
-        x, timesteps = start_latents(cfg.start, raw, noise, scheduler, self.scale, cfg.strength, cfg.extended_steps)
+        x, timesteps = start_latents(cfg.start, start, noise, scheduler, self.scale, cfg.strength, cfg.extended_steps)
         use_cfg = cfg.guidance > 1
         cond = torch.stack([self._encode(job.prompt) for job in jobs])
         hidden = torch.cat([self._encode(cfg.negative_prompt).expand_as(cond), cond]) if use_cfg else cond

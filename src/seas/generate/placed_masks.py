@@ -23,11 +23,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from seas.data.augment import augment_draw, rotate_flip, to_training_mask
-from seas.data.imageio import read_mask
+from seas.data.augment import augment_draw, rotate_flip, to_training_mask, to_training_rgb
+from seas.data.imageio import read_mask, read_rgb
 from seas.generate.paste import near_mask_weight
 
-__all__ = ["known_latents", "latent_mask", "pick_training_mask", "placed_pixels"]
+__all__ = ["defect_start_rgb", "known_latents", "latent_mask", "pick_training_mask", "placed_pixels"]
 
 
 def pick_training_mask(pool: list[Path], seed: int, resolution: int) -> tuple[np.ndarray, dict[str, Any]]:
@@ -44,6 +44,19 @@ def pick_training_mask(pool: list[Path], seed: int, resolution: int) -> tuple[np
     if not mask.any():
         mask = soft > 0
     return mask, {"mask": str(path), "turns": turns, "flip": flip}
+
+
+def defect_start_rgb(reference: np.ndarray, defect: Path, origin: dict[str, Any], mask: np.ndarray,
+                     margin: int) -> np.ndarray:  # fmt: skip
+    """``[3, R, R]`` in [-1, 1]: the reference with a training defect over the placed mask (``--placed-start defect``).
+
+    ``defect`` is the training image the mask came from, turned and flipped as the mask was (``origin``), so its
+    defect lies under the mask; it fades out over about ``2 * margin`` px.
+    """
+    turned = rotate_flip(read_rgb(defect), origin["turns"], origin["flip"])
+    rgb = to_training_rgb(turned, reference.shape[-1], "crop")
+    weight = near_mask_weight(mask, margin)[None]
+    return (reference * (1 - weight) + rgb * weight).astype(np.float32)
 
 
 def latent_mask(masks: list[np.ndarray], device: torch.device) -> torch.Tensor:

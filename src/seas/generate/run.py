@@ -44,14 +44,21 @@ def job_seed(base_seed: int, index: int, attempt: int) -> int:
     return base_seed + index + attempt * RETRY_STRIDE
 
 
-def _job(base_seed: int, prompt: str, references: list[Path], with_mask: bool, pool: list[Path], resolution: int,
-         index: int, attempt: int) -> Job:  # fmt: skip
-    """Attempt ``attempt`` at image ``index``; with a mask pool (``--mask-source train``) it has a placed mask."""
+def _job(base_seed: int, prompt: str, references: list[Path], with_mask: bool, pool: dict[Path, Path],
+         resolution: int, defect_start: bool, index: int, attempt: int) -> Job:  # fmt: skip
+    """Attempt ``attempt`` at image ``index``.
+
+    With a pool (``--mask-source train``: mask -> its image) the job has a placed mask, and with ``defect_start``
+    (``--placed-start defect``) the training image that mask came from.
+    """
     seed, reference = job_seed(base_seed, index, attempt), references[index % len(references)]
     if not pool:
         return Job(index, attempt, seed, prompt, reference, with_mask)
-    mask, origin = pick_training_mask(pool, seed, resolution)
-    return Job(index, attempt, seed, prompt, reference, True, mask, origin)
+    mask, origin = pick_training_mask(list(pool), seed, resolution)
+    defect = pool[Path(origin["mask"])] if defect_start else None
+    if defect is not None:
+        origin["image"] = str(defect)
+    return Job(index, attempt, seed, prompt, reference, True, mask, origin, defect)
 
 
 def _groups(cfg: GenerateConfig, token_map: TokenMap) -> list[tuple[str, list[str] | None, int]]:
@@ -80,7 +87,7 @@ def _dtype(cfg: GenerateConfig, device: torch.device) -> torch.dtype:
 PIXEL_SETTINGS = ("seed", "steps", "guidance", "negative_prompt", "start", "strength", "reference_pool",
                   "extended_steps", "timestep_spacing", "mask_steps", "mask_threshold", "rmp_bn", "min_mask_fraction",
                   "max_mask_fraction", "max_attempts", "mask_source", "mask_margin", "placed_background",
-                  "dtype")  # fmt: skip
+                  "placed_start", "dtype")  # fmt: skip
 
 
 def check_same_settings(product_out: Path, cfg: GenerateConfig, ids: dict[str, str] | None = None) -> None:
@@ -153,7 +160,8 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
     references = list(split.normals) if cfg.reference_pool == "train" else data.train_normals
     sampler_keys = ("seed", "steps", "guidance", "start", "strength", "reference_pool", "extended_steps",
                     "timestep_spacing", "mask_steps", "mask_threshold", "rmp_bn", "min_mask_fraction",
-                    "max_mask_fraction", "mask_source", "mask_margin", "placed_background")  # fmt: skip
+                    "max_mask_fraction", "mask_source", "mask_margin", "placed_background",
+                    "placed_start")  # fmt: skip
     settings = {k: v for k, v in config_to_dict(cfg).items() if k in sampler_keys}
     settings.update({"scheduler": "DPMSolverMultistep dpmsolver++ order 2 midpoint sigma_min", "dtype": str(dtype),
                      "resolution": model_cfg.resolution})  # fmt: skip
@@ -162,8 +170,10 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
         folder = PairFolder(product_out / name, with_masks=types is not None)
         prompt = token_map.prompt(types)
         # --mask-source train: the pool of the types' training masks, in the split's (sorted) order
-        pool = [m for t in types for _, m in split.types[t].train] if types and cfg.mask_source == "train" else []
-        make_job = partial(_job, cfg.seed, prompt, references, types is not None, pool, model_cfg.resolution)
+        train = [pair for t in types for pair in split.types[t].train] if types and cfg.mask_source == "train" else []
+        pool = {mask: image for image, mask in train}
+        make_job = partial(_job, cfg.seed, prompt, references, types is not None, pool, model_cfg.resolution,
+                           cfg.placed_start == "defect")  # fmt: skip
         mine = [n for n in range(count) if n % state.num_processes == state.process_index and not folder.is_done(n)]
         queue = deque(make_job(n, 0) for n in mine)
         rejected: dict[int, list[dict[str, Any]]] = {}

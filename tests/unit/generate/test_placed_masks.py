@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageFilter
 
 from seas.data.augment import rotate_flip
 from seas.generate.placed_masks import known_latents, latent_mask, pick_training_mask, placed_pixels
@@ -75,3 +75,23 @@ def test_the_picture_is_the_reference_beyond_the_margin(margin: int, with_photo:
         assert not np.array_equal(out[near], base[near])
     else:
         assert np.array_equal(out[near], base[near])
+
+
+def test_the_defect_start_puts_the_training_defect_under_its_placed_mask(tmp_path: Path) -> None:
+    from seas.generate.placed_masks import defect_start_rgb
+
+    lshape = np.zeros((32, 32), dtype=bool)
+    lshape[2:12, 2:5] = lshape[9:12, 2:10] = True
+    mask_path = _mask_file(tmp_path / "d_mask.png", lshape)
+    photo = np.full((32, 32, 3), 40, dtype=np.uint8)
+    photo[lshape] = (250, 200, 10)  # the defect: an orange L where the mask is
+    photo[20:, 20:] = 90  # texture elsewhere in the defect photo, which must not reach the start
+    Image.fromarray(photo).save(tmp_path / "d.png")
+    reference = np.full((3, 32, 32), -0.5, dtype=np.float32)
+    for seed in range(6):
+        mask, origin = pick_training_mask([mask_path], seed=seed, resolution=32)
+        start = defect_start_rgb(reference, tmp_path / "d.png", origin, mask, margin=1)
+        orange = np.array([250, 200, 10], dtype=np.float32)[:, None] / 127.5 - 1
+        assert np.allclose(start[:, mask], orange)  # the turned, flipped defect lies exactly under the turned mask
+        grown = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).filter(ImageFilter.MaxFilter(7))) > 0
+        assert np.array_equal(start[:, ~grown], reference[:, ~grown])  # the reference beyond the fading margin
