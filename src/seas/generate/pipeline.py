@@ -79,7 +79,7 @@ class MaskedSampler:
         self._hidden: dict[str, torch.Tensor] = {}
         self._posteriors: dict[Path, tuple[torch.Tensor, torch.Tensor]] = {}
         self._photos: dict[Path, np.ndarray] = {}  # references at the resolution, uint8 (--placed-background photo)
-        self._rgb: dict[Path, np.ndarray] = {}  # references at the resolution, [3, R, R] in [-1, 1]
+        self._rgb: dict[Path, np.ndarray] = {}  # references at the resolution in [-1, 1] (--placed-start defect)
 
     def _encode(self, prompt: str) -> torch.Tensor:
         """``[T, D]`` text context of one prompt (cached: prompts repeat for every image)."""
@@ -106,7 +106,8 @@ class MaskedSampler:
             assert job.reference is not None
             if job.reference not in self._posteriors:  # references repeat: their posterior is computed once
                 rgb = to_training_rgb(read_rgb(job.reference), self.resolution, "crop")
-                self._rgb[job.reference] = rgb
+                if self.cfg.placed_start == "defect":  # the defect start pastes into it
+                    self._rgb[job.reference] = rgb
                 if self.cfg.mask_source == "train" and self.cfg.placed_background == "photo":
                     self._photos[job.reference] = np.round((rgb.transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
                 self._posteriors[job.reference] = self._posterior(rgb)
