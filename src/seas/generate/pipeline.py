@@ -78,8 +78,12 @@ class MaskedSampler:
         self.scale = parts.scaling_factor
         self._hidden: dict[str, torch.Tensor] = {}
         self._posteriors: dict[Path, tuple[torch.Tensor, torch.Tensor]] = {}
-        self._photos: dict[Path, np.ndarray] = {}  # references at the resolution, uint8 (--placed-background photo)
-        self._rgb: dict[Path, np.ndarray] = {}  # references at the resolution in [-1, 1] (--placed-start defect)
+        # References at the resolution in [-1, 1], kept only where a placed mask needs the picture itself:
+        # --placed-start defect pastes into it, --placed-background photo shows it beyond the mask.
+        self._keep_rgb = cfg.mask_source == "train" and (
+            cfg.placed_start == "defect" or cfg.placed_background == "photo"
+        )
+        self._rgb: dict[Path, np.ndarray] = {}
 
     def _encode(self, prompt: str) -> torch.Tensor:
         """``[T, D]`` text context of one prompt (cached: prompts repeat for every image)."""
@@ -106,10 +110,8 @@ class MaskedSampler:
             assert job.reference is not None
             if job.reference not in self._posteriors:  # references repeat: their posterior is computed once
                 rgb = to_training_rgb(read_rgb(job.reference), self.resolution, "crop")
-                if self.cfg.placed_start == "defect":  # the defect start pastes into it
+                if self._keep_rgb:
                     self._rgb[job.reference] = rgb
-                if self.cfg.mask_source == "train" and self.cfg.placed_background == "photo":
-                    self._photos[job.reference] = np.round((rgb.transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
                 self._posteriors[job.reference] = self._posterior(rgb)
             mean, std = self._posteriors[job.reference]
             eps = torch.randn(mean.shape, generator=generator, device=self.device, dtype=torch.float32)
@@ -171,7 +173,8 @@ class MaskedSampler:
                 assert raw is not None
                 assert job.reference is not None
                 decoded = self._decode(raw[k : k + 1])[0]  # what the picture is beyond the mask, as the VAE sees it
-                photo = self._photos[job.reference] if cfg.placed_background == "photo" else None
+                rgb = self._rgb[job.reference] if cfg.placed_background == "photo" else None
+                photo = None if rgb is None else np.round((rgb.transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
                 image = placed_pixels(pixels[k], decoded, job.mask, cfg.mask_margin, photo)
                 results.append(Result(job, image, job.mask, float(job.mask.mean())))
             elif with_mask:
