@@ -158,10 +158,8 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
         atomic_write_json(RunFolder(run_dir).weight_ids, ids)  # for the report
     sampler = MaskedSampler(parts, rmp, cfg, model_cfg.resolution, device, dtype)
     references = list(split.normals) if cfg.reference_pool == "train" else data.train_normals
-    sampler_keys = ("seed", "steps", "guidance", "start", "strength", "reference_pool", "extended_steps",
-                    "timestep_spacing", "mask_steps", "mask_threshold", "rmp_bn", "min_mask_fraction",
-                    "max_mask_fraction", "mask_source", "mask_margin", "placed_background",
-                    "placed_start")  # fmt: skip
+    # Each pair records its pixel settings (the negative prompt and dtype are recorded apart, retries as rejections).
+    sampler_keys = set(PIXEL_SETTINGS) - {"negative_prompt", "max_attempts", "dtype"}
     settings = {k: v for k, v in config_to_dict(cfg).items() if k in sampler_keys}
     settings.update({"scheduler": "DPMSolverMultistep dpmsolver++ order 2 midpoint sigma_min", "dtype": str(dtype),
                      "resolution": model_cfg.resolution})  # fmt: skip
