@@ -2,17 +2,10 @@
 
 With a placed mask the picture changes only inside the mask by construction, so a change there proves
 nothing by itself: a small U-Net asked to redraw a hole in a tire patch may leave a smudge with any
-prompt. This script regenerates every pair of a generated folder with the *normal* prompt "a <ob>"
-(same seed, reference, mask, start and settings, read from the pair's record) and compares, inside the mask:
-
-* ``own``: mean change from the reference photo with the type's prompt (the pair as written; includes the
-  VAE's reconstruction error, a few grey levels);
-* ``normal``: the same with the normal prompt (what redrawing the hole alone does);
-* ``own_vs_normal``: mean difference between the two pictures (what the defect tokens add);
-* the share of mask pixels changed by more than 8 grey levels for each.
-
-It also writes a strip per type (reference, normal prompt, own prompt, own with the mask outlined; 2x).
-Usage (about half a minute per 50 pairs on 2 CPU cores):
+prompt. This script runs ``seas.evaluate.placed_effect`` (also part of ``seas evaluate quality``: every
+pair redrawn with the normal prompt "a <ob>", same seed, reference, mask, start and settings; own vs
+normal change inside the mask) on any generated folder, and writes a strip per type (reference, normal
+prompt, own prompt, own with the mask outlined; 2x). Usage:
 
     python benchmarks/placed_mask_effect.py runs/X/tire --out docs/benchmarks/pair_quality/X
 """
@@ -20,7 +13,6 @@ Usage (about half a minute per 50 pairs on 2 CPU cores):
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
@@ -28,24 +20,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from seas.config import GenerateConfig
-from seas.data.augment import to_training_rgb
-from seas.data.imageio import read_mask, read_rgb
-from seas.generate.pipeline import Job, MaskedSampler
+from seas.data.imageio import read_rgb
+from seas.evaluate.placed_effect import PlacedEffect, normal_twins, reference_photo, sampler_for
 from seas.run_folder import read_run
 from seas.stage1.artifacts import load_generator
-
-VISIBLE = 8  # grey levels, as seas evaluate quality
-
-
-def _grey_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.abs(a.astype(np.int16) - b.astype(np.int16)).mean(axis=2)
-
-
-def _photo(path: Path, resolution: int) -> np.ndarray:
-    """The reference photo at the resolution, uint8, as the sampler encodes it."""
-    rgb = to_training_rgb(read_rgb(path), resolution, "crop")
-    return np.round((rgb.transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
 
 
 def _outlined(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -59,39 +37,18 @@ def _outlined(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def measure(run: Path, generated: Path, out: Path, strip: int) -> dict[str, dict[str, float]]:
     parts, token_map = load_generator(run)
     resolution = read_run(run).model_cfg.resolution
-    normal_prompt = token_map.prompt(None)
-    names = {f.name for f in dataclasses.fields(GenerateConfig)}
-    results, sampler = {}, None
+    results = {}
     for folder in sorted(p for p in generated.iterdir() if (p / "manifest.jsonl").is_file() and p.name != "good"):
-        records = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
-        records = [r for r in records if "mask_from" in r]
-        if not records:
-            continue
+        sampler = sampler_for(parts, folder, run, resolution, torch.device("cpu"))
         if sampler is None:
-            settings = {k: v for k, v in records[0]["settings"].items() if k in names and k != "dtype"}
-            cfg = GenerateConfig(model=run, **settings)
-            sampler = MaskedSampler(parts, None, cfg, resolution, torch.device("cpu"), torch.float32)
-        sums = {"own": [], "normal": [], "own_vs_normal": [], "own_visible": [], "normal_visible": []}
-        rows = []
-        for k in range(0, len(records), 8):
-            batch = records[k : k + 8]
-            masks = [read_mask(folder / r["mask"]) for r in batch]
-            # The same start as the pair (with --placed-start defect: its training defect under the mask).
-            jobs = [Job(r["index"], r["attempt"], r["seed"], normal_prompt, Path(r["reference"]), True, m,
-                        r["mask_from"], Path(r["mask_from"]["image"]) if "image" in r["mask_from"] else None)
-                    for r, m in zip(batch, masks, strict=True)]  # fmt: skip
-            for r, m, result in zip(batch, masks, sampler.run(jobs), strict=True):
-                own = read_rgb(folder / r["image"])
-                reference = _photo(Path(r["reference"]), resolution)
-                own_change, normal_change = _grey_change(own, reference)[m], _grey_change(result.image, reference)[m]
-                sums["own"].append(own_change.mean())
-                sums["normal"].append(normal_change.mean())
-                sums["own_vs_normal"].append(_grey_change(own, result.image)[m].mean())
-                sums["own_visible"].append((own_change > VISIBLE).mean())
-                sums["normal_visible"].append((normal_change > VISIBLE).mean())
-                if len(rows) < strip:
-                    rows.append(np.concatenate([reference, result.image, own, _outlined(own, m)], axis=1))
-        results[folder.name] = {"pairs": len(sums["own"]), **{k: float(np.mean(v)) for k, v in sums.items()}}
+            continue
+        effect, rows = PlacedEffect(), []
+        for record, mask, twin in normal_twins(sampler, token_map.prompt(None), folder):
+            own, reference = read_rgb(folder / record["image"]), reference_photo(Path(record["reference"]), resolution)
+            effect.add(own, twin, reference, mask)
+            if len(rows) < strip:
+                rows.append(np.concatenate([reference, twin, own, _outlined(own, mask)], axis=1))
+        results[folder.name] = effect.result()
         grid = np.concatenate(rows, axis=0)
         Image.fromarray(grid).resize((grid.shape[1] * 2, grid.shape[0] * 2), Image.Resampling.NEAREST).save(
             out / f"placed_{folder.name}.png"

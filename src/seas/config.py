@@ -664,7 +664,16 @@ class GenerateConfig:
         default="decoded",
         metadata=_help(
             "--mask-source train: beyond the mask, the reference as the VAE decodes it, or the reference photo "
-            "with the generator's change added (its sensor noise runs on through the defect, no seam)."
+            "with the generator's change added (its sensor noise runs on through the defect, no seam; with "
+            "--placed-start defect the photo holds the pasted defect, whose fine detail the VAE would lose)."
+        ),
+    )
+    placed_turn: Literal["image", "defect"] = field(
+        default="image",
+        metadata=_help(
+            "--mask-source train: turn and flip a training mask with its whole picture, as training augments "
+            "(on an aligned product it may land beside it), or about the defect's own centre (it stays where "
+            "a real defect was)."
         ),
     )
     placed_start: Literal["normal", "defect"] = field(

@@ -206,6 +206,71 @@ def test_a_defect_start_redraws_the_training_defect_under_its_mask_and_nothing_e
     assert len(err.splitlines()) == 1
 
 
+def test_a_photo_background_under_a_defect_start_is_the_start_picture(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import seas.generate.pipeline as pipeline
+    from seas.data.augment import to_training_rgb
+    from seas.data.imageio import read_rgb
+    from seas.generate.placed_masks import defect_start_rgb
+
+    seen: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {}
+    real = pipeline.placed_pixels
+
+    def spy(generated: np.ndarray, decoded: np.ndarray, mask: np.ndarray, margin: int,
+            photo: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+        seen.setdefault(kind, []).append((decoded, photo))
+        return real(generated, decoded, mask, margin, photo)
+
+    monkeypatch.setattr(pipeline, "placed_pixels", spy)
+    argv = ["generate", "--model", str(run), "--num-per-type", "2", "--defect-type", "hole", "--start", "strength",
+            "--strength", "0.5", "--steps", "4", "--mask-steps", "1", "--mask-source", "train", "--mask-margin", "1",
+            "--placed-background", "photo", "--placed-turn", "defect"]  # fmt: skip
+    for kind in ("normal", "defect"):
+        assert main([*argv, "--out", str(tmp_path / kind), "--placed-start", kind]) == 0
+    manifest = tmp_path / "defect" / "tire" / "hole" / "manifest.jsonl"
+    for k, record in enumerate(json.loads(line) for line in manifest.read_text().splitlines()):
+        assert "centre" in record["mask_from"]  # --placed-turn defect: turned about the defect's centre
+        mask = np.asarray(Image.open(manifest.parent / record["mask"])) > 0
+        reference = to_training_rgb(read_rgb(Path(record["reference"])), 64, "crop")
+        start = defect_start_rgb(reference, Path(record["mask_from"]["image"]), record["mask_from"], mask, 1)
+        (decoded, photo), (decoded_reference, reference_photo) = seen["defect"][k], seen["normal"][k]
+        # The change is added to the pasted defect as photographed, measured from that start as decoded.
+        assert photo is not None
+        assert reference_photo is not None
+        assert np.array_equal(photo, np.round((start.transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8))
+        assert not np.array_equal(photo[mask], reference_photo[mask])
+        assert not np.array_equal(decoded[mask], decoded_reference[mask])
+
+
+def test_the_placed_mask_check_redraws_each_pair_with_the_normal_prompt(run: Path, tmp_path: Path) -> None:
+    from seas.evaluate.placed_effect import placed_effect
+    from seas.run_folder import read_run
+    from seas.stage1.artifacts import load_generator
+
+    out = tmp_path / "out"
+    argv = ["generate", "--model", str(run), "--out", str(out), "--num-per-type", "2", "--defect-type", "hole",
+            "--start", "strength", "--strength", "0.5", "--steps", "4", "--mask-steps", "1", "--mask-source", "train",
+            "--placed-start", "defect", "--placed-background", "photo", "--normals", "1"]  # fmt: skip
+    assert main(argv) == 0
+    parts, token_map = load_generator(run)
+    resolution, cpu = read_run(run).model_cfg.resolution, torch.device("cpu")
+    effect = placed_effect(parts, token_map, run, out / "tire", ["cut", "hole"], resolution, cpu)
+    assert effect is not None
+    assert set(effect) == {"hole"}  # no cut pairs; good/ is not a defect type
+    assert effect["hole"]["pairs"] == 2
+    assert effect["hole"]["own_vs_normal"] > 0  # the defect tokens change the picture inside the mask
+
+    class OwnPrompt:  # the check's "normal" redraw with the pair's own prompt must give the pair back
+        def prompt(self, types: list[str] | None) -> str:
+            return token_map.prompt(["hole"])
+
+    same = placed_effect(parts, OwnPrompt(), run, out / "tire", ["hole"], resolution, cpu)  # type: ignore[arg-type]
+    assert same is not None
+    assert same["hole"]["own_vs_normal"] == 0.0
+    assert same["hole"]["own"] == same["hole"]["normal"] == effect["hole"]["own"]
+
+
 def test_mask_filter_rejections_are_recorded(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import seas.generate.run as gen_run
     from seas.generate.pipeline import MaskedSampler, Result

@@ -8,7 +8,8 @@
 2. Mask agreement of the generated pairs (:mod:`seas.evaluate.pairs`).
 3. The RMP head as a segmenter of the real held-out defects (:mod:`seas.evaluate.pairs`).
 4. Where the defect prompt changes the image, against the same seed and start with the normal prompt
-   (:mod:`seas.evaluate.prompt_effect`; needs generated ``good/`` images, ``--normals``).
+   (:mod:`seas.evaluate.prompt_effect`; needs generated ``good/`` images, ``--normals``); for pairs with
+   placed masks, inside the mask against a normal-prompt redraw of each pair (:mod:`seas.evaluate.placed_effect`).
 
 Writes ``RUN/evaluation/quality.json``, ``quality.md``, ``reconstruction.png`` and ``reconstruction_defects.png``.
 """
@@ -31,6 +32,7 @@ from seas.data.imageio import read_mask, read_rgb
 from seas.evaluate.downstream import generated_pairs, generated_types, load_eval_mask, load_eval_pairs, stack_pairs
 from seas.evaluate.inputs import evaluation_inputs
 from seas.evaluate.pairs import PooledPixelScores, derangement, rmp_segmentation
+from seas.evaluate.placed_effect import placed_effect
 from seas.evaluate.prompt_effect import VISIBLE, prompt_effect
 from seas.evaluate.reconstruction import DefectFidelity, reconstruct, reconstruction_metrics, strip, zoom_strip
 from seas.evaluate.segmenter import defect_probabilities, train_segmenter
@@ -150,6 +152,8 @@ def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dic
         "rmp_segmentation": rmp_segmentation(parts, rmp, prompts, split, model_cfg.resolution, cfg.seed, device),
         "mask_agreement": _mask_agreement(cfg, split, types, device),
         "prompt_effect": prompt_effect(folder.generated(split.product, cfg.generated), types, cfg.seed),
+        "placed_effect": placed_effect(parts, token_map, cfg.model, folder.generated(split.product, cfg.generated),
+                                       types, model_cfg.resolution, device),
         "inputs": evaluation_inputs(cfg.model, folder.generated(split.product, cfg.generated)),
     }  # fmt: skip
     results["seconds"] = time.perf_counter() - started
@@ -188,9 +192,9 @@ def _prompt_effect_lines(effect: dict[str, Any] | None) -> list[str]:  # Any: JS
     if effect is None:
         return ["", head + " not measured (generate normal images with --normals to measure it)."]
     if effect and all(row["pairs"] == 0 and row.get("placed_masks") for row in effect.values()):
-        return ["", head + " not measured: the pairs have placed masks (--mask-source train), so outside the mask "
-                "they are the reference image, not a generated twin (benchmarks/placed_mask_effect.py compares "
-                "them with the normal prompt in the same masks)."]  # fmt: skip
+        return ["", head + " not measured this way: the pairs have placed masks (--mask-source train), so outside "
+                "the mask they are the reference image, not a generated twin (the next table redraws them with the "
+                "normal prompt in the same masks)."]  # fmt: skip
     lines = ["", head, "",
              "| defect type | pairs | mean change inside / outside the mask (grey levels) | ratio | "
              f"ratio, shuffled masks (≈ chance) | mask pixels changed > {VISIBLE} levels |",
@@ -200,6 +204,20 @@ def _prompt_effect_lines(effect: dict[str, Any] | None) -> list[str]:  # Any: JS
         g, s = row["generated"], row["shuffled_masks"]
         lines.append(f"| {t} | {row['pairs']} | {_num(g['inside'], 2)} / {_num(g['outside'], 2)} "
                      f"| {_num(g['ratio'], 2)} | {_num(s['ratio'], 2)} | {_pct(g['visible_inside'])} % |")  # fmt: skip
+    return lines
+
+
+def _placed_effect_lines(effect: dict[str, Any] | None) -> list[str]:  # Any: JSON results
+    if not effect:
+        return []
+    lines = ["", "Placed masks: what the defect prompt draws inside the mask (each pair redrawn with the normal "
+             "prompt, same seed, start and mask; grey levels of change from the reference photo):", "",
+             "| defect type | pairs | own prompt | normal prompt | own vs normal (the defect tokens' part) | "
+             f"mask pixels changed > {VISIBLE} levels, own / normal |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for t, row in effect.items():
+        lines.append(f"| {t} | {row['pairs']} | {_num(row.get('own'), 1)} | {_num(row.get('normal'), 1)} "
+                     f"| {_num(row.get('own_vs_normal'), 1)} | {_pct(row.get('own_visible'))} / "
+                     f"{_pct(row.get('normal_visible'))} % |")  # fmt: skip
     return lines
 
 
@@ -228,4 +246,5 @@ def format_quality(results: dict[str, Any]) -> str:  # Any: JSON results
         lines.append(f"| {t} | {row.get('images', 0)} | {_pct(row.get('pixel_auroc'))} | {_pct(row.get('pixel_ap'))} "
                      f"| {_pct(row.get('aupro_0.3'))} | {_pct(row.get('defect_rate'))} |")  # fmt: skip
     lines += _prompt_effect_lines(results.get("prompt_effect"))
+    lines += _placed_effect_lines(results.get("placed_effect"))
     return "\n".join(lines)

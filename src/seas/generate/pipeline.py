@@ -101,11 +101,15 @@ class MaskedSampler:
 
     def _reference_latents(
         self, jobs: list[Job], generators: list[torch.Generator]
-    ) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """Unscaled ``z / s`` of each job's start picture and of its reference (the same without a defect start)."""
+    ) -> tuple[torch.Tensor, torch.Tensor, list[np.ndarray | None]] | None:
+        """Unscaled ``z / s`` of each job's start picture and of its reference, and the defect starts' pictures.
+
+        The start is the reference without a defect start; each picture is ``[3, R, R]`` in [-1, 1] (None
+        without a defect start).
+        """
         if self.cfg.start == "noise":
             return None
-        starts, references = [], []
+        starts, references, pictures = [], [], []
         for job, generator in zip(jobs, generators, strict=True):
             assert job.reference is not None
             if job.reference not in self._posteriors:  # references repeat: their posterior is computed once
@@ -116,14 +120,16 @@ class MaskedSampler:
             mean, std = self._posteriors[job.reference]
             eps = torch.randn(mean.shape, generator=generator, device=self.device, dtype=torch.float32)
             references.append(mean + std * eps)  # unscaled z / s, as the reference uses
+            picture = None
             if job.defect_start is not None:
                 assert job.mask is not None
                 assert job.mask_origin is not None
-                rgb = defect_start_rgb(self._rgb[job.reference], job.defect_start, job.mask_origin, job.mask,
-                                       self.cfg.mask_margin)  # fmt: skip
-                mean, std = self._posterior(rgb)  # the same draw of the posterior noise
+                picture = defect_start_rgb(self._rgb[job.reference], job.defect_start, job.mask_origin, job.mask,
+                                           self.cfg.mask_margin)  # fmt: skip
+                mean, std = self._posterior(picture)  # the same draw of the posterior noise
             starts.append(mean + std * eps)
-        return torch.cat(starts), torch.cat(references)
+            pictures.append(picture)
+        return torch.cat(starts), torch.cat(references), pictures
 
     @torch.no_grad()
     def run(self, jobs: list[Job]) -> list[Result]:
@@ -131,7 +137,7 @@ class MaskedSampler:
         cfg, device = self.cfg, self.device
         generators = [torch.Generator(device=device).manual_seed(job.seed) for job in jobs]
         latents = self._reference_latents(jobs, generators)
-        start, raw = latents if latents is not None else (None, None)
+        start, raw, pictures = latents if latents is not None else (None, None, [None] * len(jobs))
         latent = self.resolution // 8
         noise = torch.cat([torch.randn((1, 4, latent, latent), generator=g, device=device) for g in generators])
         scheduler = make_scheduler(self.parts.scheduler.config, self.parts.prediction_type, cfg.timestep_spacing)
@@ -171,10 +177,19 @@ class MaskedSampler:
         for k, job in enumerate(jobs):
             if job.mask is not None:
                 assert raw is not None
+                assert start is not None
                 assert job.reference is not None
-                decoded = self._decode(raw[k : k + 1])[0]  # what the picture is beyond the mask, as the VAE sees it
-                rgb = self._rgb[job.reference] if cfg.placed_background == "photo" else None
-                photo = None if rgb is None else np.round((rgb.transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
+                photo: np.ndarray | None = None  # without one: the decoded reference beyond the mask
+                base = raw
+                if cfg.placed_background == "photo":
+                    # The photo is the picture the sampler started from. Under a defect start that is the pasted
+                    # training defect, whose fine detail (a 3 px bead) the VAE drops: the generator's change from
+                    # that start is added to it, so the detail stays where the generator leaves it.
+                    picture = pictures[k]
+                    rgb: np.ndarray = self._rgb[job.reference] if picture is None else picture
+                    base = raw if picture is None else start
+                    photo = np.round((rgb.transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
+                decoded = self._decode(base[k : k + 1])[0]  # the picture the change is measured from, as decoded
                 image = placed_pixels(pixels[k], decoded, job.mask, cfg.mask_margin, photo)
                 results.append(Result(job, image, job.mask, float(job.mask.mean())))
             elif with_mask:

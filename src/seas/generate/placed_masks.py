@@ -27,23 +27,51 @@ from seas.data.augment import augment_draw, rotate_flip, to_training_mask, to_tr
 from seas.data.imageio import read_mask, read_rgb
 from seas.generate.paste import near_mask_weight
 
-__all__ = ["defect_start_rgb", "known_latents", "latent_mask", "pick_training_mask", "placed_pixels"]
+__all__ = ["defect_start_rgb", "known_latents", "latent_mask", "pick_training_mask", "placed_pixels", "turn_like"]
 
 
-def pick_training_mask(pool: list[Path], seed: int, resolution: int) -> tuple[np.ndarray, dict[str, Any]]:
+def pick_training_mask(pool: list[Path], seed: int, resolution: int,
+                       about: str = "image") -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
     """A ``[R, R]`` bool mask drawn from ``pool`` by ``seed``, and the record of the draw (file, turns, flip).
 
-    Pixels more than half covered after the resize are defect; a mask too small for that keeps every
-    pixel it touches, so no draw comes out empty.
+    ``about`` (``--placed-turn``): ``image`` turns and flips the whole mask picture, as training augments it;
+    ``defect`` turns and flips the defect about its own centre (recorded as ``centre``), so that on an aligned
+    product it stays where a real defect was instead of landing beside the product. Pixels more than half
+    covered after the resize are defect; a mask too small for that keeps every pixel it touches, so no draw
+    comes out empty.
     """
     rng = np.random.default_rng(seed)
     path = pool[int(rng.integers(len(pool)))]
     turns, flip = augment_draw(rng, "rot90_flip")
-    soft = to_training_mask(rotate_flip(read_mask(path), turns, flip), resolution, "crop")[0]
+    origin: dict[str, Any] = {"mask": str(path), "turns": turns, "flip": flip}
+    full = read_mask(path)
+    if about == "defect":
+        ys, xs = np.nonzero(full)
+        if len(ys):  # an empty training mask has no centre: it stays empty either way
+            origin["centre"] = [int(ys.min() + ys.max()) // 2, int(xs.min() + xs.max()) // 2]
+    soft = to_training_mask(turn_like(full, origin), resolution, "crop")[0]
     mask = soft > 0.5
     if not mask.any():
         mask = soft > 0
-    return mask, {"mask": str(path), "turns": turns, "flip": flip}
+    return mask, origin
+
+
+def turn_like(array: np.ndarray, origin: dict[str, Any]) -> np.ndarray:
+    """``array`` (``[H, W, ...]``, the mask's full size) turned and flipped as the draw ``origin`` turned its mask.
+
+    Without a ``centre`` the picture turns about its middle (the training augmentation, which may change its
+    shape); with one, it turns about that centre and keeps its shape, so the defect keeps its place (what
+    turns in from beyond the picture is zero; only the defect and its fading margin are used).
+    """
+    if "centre" not in origin:
+        return rotate_flip(array, origin["turns"], origin["flip"])
+    cy, cx = origin["centre"]
+    h, w = array.shape[:2]
+    half = max(cy, h - 1 - cy, cx, w - 1 - cx)  # the picture's reach from the centre: the box holds it all
+    padded = np.pad(array, [(half, half), (half, half)] + [(0, 0)] * (array.ndim - 2))
+    box = (slice(cy, cy + 2 * half + 1), slice(cx, cx + 2 * half + 1))  # centred on (cy, cx) once padded
+    padded[box] = rotate_flip(padded[box], origin["turns"], origin["flip"])
+    return padded[half : half + h, half : half + w]
 
 
 def defect_start_rgb(reference: np.ndarray, defect: Path, origin: dict[str, Any], mask: np.ndarray,
@@ -53,8 +81,7 @@ def defect_start_rgb(reference: np.ndarray, defect: Path, origin: dict[str, Any]
     ``defect`` is the training image the mask came from, turned and flipped as the mask was (``origin``), so its
     defect lies under the mask; it fades out over about ``2 * margin`` px.
     """
-    turned = rotate_flip(read_rgb(defect), origin["turns"], origin["flip"])
-    rgb = to_training_rgb(turned, reference.shape[-1], "crop")
+    rgb = to_training_rgb(turn_like(read_rgb(defect), origin), reference.shape[-1], "crop")
     weight = near_mask_weight(mask, margin)[None]
     return (reference * (1 - weight) + rgb * weight).astype(np.float32)
 

@@ -45,16 +45,16 @@ def job_seed(base_seed: int, index: int, attempt: int) -> int:
 
 
 def _job(base_seed: int, prompt: str, references: list[Path], with_mask: bool, pool: dict[Path, Path],
-         resolution: int, defect_start: bool, index: int, attempt: int) -> Job:  # fmt: skip
+         resolution: int, turn: str, defect_start: bool, index: int, attempt: int) -> Job:  # fmt: skip
     """Attempt ``attempt`` at image ``index``.
 
-    With a pool (``--mask-source train``: mask -> its image) the job has a placed mask, and with ``defect_start``
-    (``--placed-start defect``) the training image that mask came from.
+    With a pool (``--mask-source train``: mask -> its image) the job has a placed mask, turned about ``turn``
+    (``--placed-turn``), and with ``defect_start`` (``--placed-start defect``) the training image it came from.
     """
     seed, reference = job_seed(base_seed, index, attempt), references[index % len(references)]
     if not pool:
         return Job(index, attempt, seed, prompt, reference, with_mask)
-    mask, origin = pick_training_mask(list(pool), seed, resolution)
+    mask, origin = pick_training_mask(list(pool), seed, resolution, turn)
     defect = pool[Path(origin["mask"])] if defect_start else None
     if defect is not None:
         origin["image"] = str(defect)
@@ -87,7 +87,7 @@ def _dtype(cfg: GenerateConfig, device: torch.device) -> torch.dtype:
 PIXEL_SETTINGS = ("seed", "steps", "guidance", "negative_prompt", "start", "strength", "reference_pool",
                   "extended_steps", "timestep_spacing", "mask_steps", "mask_threshold", "rmp_bn", "min_mask_fraction",
                   "max_mask_fraction", "max_attempts", "mask_source", "mask_margin", "placed_background",
-                  "placed_start", "dtype")  # fmt: skip
+                  "placed_start", "placed_turn", "dtype")  # fmt: skip
 
 
 def check_same_settings(product_out: Path, cfg: GenerateConfig, ids: dict[str, str] | None = None) -> None:
@@ -171,7 +171,7 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
         train = [pair for t in types for pair in split.types[t].train] if types and cfg.mask_source == "train" else []
         pool = {mask: image for image, mask in train}
         make_job = partial(_job, cfg.seed, prompt, references, types is not None, pool, model_cfg.resolution,
-                           cfg.placed_start == "defect")  # fmt: skip
+                           cfg.placed_turn, cfg.placed_start == "defect")  # fmt: skip
         mine = [n for n in range(count) if n % state.num_processes == state.process_index and not folder.is_done(n)]
         queue = deque(make_job(n, 0) for n in mine)
         rejected: dict[int, list[dict[str, Any]]] = {}

@@ -207,6 +207,21 @@ def _quality_section(run: Path, report: Path, config: dict[str, Any]) -> str:
     return "".join(out)
 
 
+def _placed_note(records: list[dict[str, Any]]) -> str:  # Any: JSON
+    """How the masks were made, when they were placed from the training defects (``--mask-source train``)."""
+    placed = [r for r in records if "mask_from" in r]
+    if not placed:
+        return ""
+    settings = placed[0].get("settings", {})
+    start = ("the training defect pasted under it" if settings.get("placed_start") == "defect"
+             else "the normal reference")  # fmt: skip
+    noised = f"strength {settings.get('strength')}" if settings.get("start") == "strength" else "the start step"
+    return (
+        f"; masks: training masks of the type, turned and flipped (--mask-source train), the picture "
+        f"changed inside only; start: {start}, noised to {noised} and redrawn"
+    )
+
+
 def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], report: Path, per_type: int) -> str:
     records = _read_jsonl(folder / "manifest.jsonl")
     cells = []
@@ -221,7 +236,9 @@ def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], repor
             _thumb(src, thumb, kind, msk)
             imgs.append(f"<a href='{_link(src, report)}'><img src='thumbs/{thumb.name}' alt='{kind} {stem}'></a>")
         fraction = f"{r['mask_fraction']:.2%}" if r.get("mask_fraction") is not None else "–"
-        cells.append(f"<div class='pair'>{''.join(imgs)}<br>#{r['index']} seed {r['seed']} mask {fraction}</div>")
+        source = f" from {escape(Path(r['mask_from']['mask']).name)}" if "mask_from" in r else ""
+        cells.append(f"<div class='pair'>{''.join(imgs)}<br>#{r['index']} seed {r['seed']} mask {fraction}"
+                     f"{source}</div>")  # fmt: skip
     real_cells = []
     for k, (path, mask) in enumerate(reals[:per_type]):
         imgs = []
@@ -234,7 +251,7 @@ def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], repor
     fractions = [float(r["mask_fraction"]) for r in records if r.get("mask_fraction") is not None]
     rejections = sum(len(r.get("rejections", [])) for r in records)
     stats = (f"<p>{len(records)} pairs, {rejections} rejected draws, mean mask coverage "
-             f"{(np.mean(fractions) if fractions else 0):.2%}</p>")  # fmt: skip
+             f"{(np.mean(fractions) if fractions else 0):.2%}{_placed_note(records)}</p>")  # fmt: skip
     return (f"<h3 id='type-{escape(name)}'>{escape(name)}</h3>{stats}{histogram_svg('mask coverage', fractions)}"
             f"<p>generated image | mask | overlay | zoom (around the mask, outline only)</p>"
             f"<div class='grid'>{''.join(cells)}</div>"

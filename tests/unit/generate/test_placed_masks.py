@@ -77,7 +77,26 @@ def test_the_picture_is_the_reference_beyond_the_margin(margin: int, with_photo:
         assert np.array_equal(out[near], base[near])
 
 
-def test_the_defect_start_puts_the_training_defect_under_its_placed_mask(tmp_path: Path) -> None:
+def test_a_defect_turned_about_its_centre_stays_where_it_was(tmp_path: Path) -> None:
+    from seas.data.augment import to_training_mask
+
+    lshape = np.zeros((40, 24), dtype=bool)  # not square: turning the whole picture would change its shape
+    lshape[15:21, 18:20] = lshape[19:21, 18:23] = True  # an L at the right edge, bounding box centre (17, 20)
+    path = _mask_file(tmp_path / "l.png", lshape)
+    moved = 0
+    for seed in range(12):
+        mask, origin = pick_training_mask([path], seed=seed, resolution=24, about="defect")
+        assert origin["centre"] == [17, 20]
+        full = np.zeros_like(lshape)  # the L turned and flipped as drawn inside a square about its centre
+        full[14:21, 17:24] = rotate_flip(lshape[14:21, 17:24], origin["turns"], origin["flip"])
+        assert np.array_equal(mask, to_training_mask(full, 24, "crop")[0] > 0.5)  # the crop keeps rows 8-31
+        whole, _ = pick_training_mask([path], seed=seed, resolution=24)  # about the picture's middle
+        moved += not np.array_equal(whole, mask)
+    assert moved > 6  # the training augmentation moves it; turning about the defect does not
+
+
+@pytest.mark.parametrize("about", ["image", "defect"])
+def test_the_defect_start_puts_the_training_defect_under_its_placed_mask(tmp_path: Path, about: str) -> None:
     from seas.generate.placed_masks import defect_start_rgb
 
     lshape = np.zeros((32, 32), dtype=bool)
@@ -89,7 +108,7 @@ def test_the_defect_start_puts_the_training_defect_under_its_placed_mask(tmp_pat
     Image.fromarray(photo).save(tmp_path / "d.png")
     reference = np.full((3, 32, 32), -0.5, dtype=np.float32)
     for seed in range(6):
-        mask, origin = pick_training_mask([mask_path], seed=seed, resolution=32)
+        mask, origin = pick_training_mask([mask_path], seed=seed, resolution=32, about=about)
         start = defect_start_rgb(reference, tmp_path / "d.png", origin, mask, margin=1)
         orange = np.array([250, 200, 10], dtype=np.float32)[:, None] / 127.5 - 1
         assert np.allclose(start[:, mask], orange)  # the turned, flipped defect lies exactly under the turned mask

@@ -1,0 +1,114 @@
+"""What do the defect tokens draw inside a placed mask? The prompt check for ``--mask-source train`` pairs.
+
+A pair with a placed mask changes only inside its mask by construction, and under ``--placed-start defect``
+it starts from a real training defect pasted there, so a visible defect in it proves nothing about the
+generator. Each such pair is redrawn with the *normal* prompt "a <ob>" (same seed, reference, mask, start
+and settings, read from its record), and inside the mask we compare:
+
+* ``own``: mean change from the reference photo with the type's prompt (the pair as written: the paste,
+  the VAE's error and what the generator drew);
+* ``normal``: the same for the normal-prompt twin (everything but the defect tokens);
+* ``own_vs_normal``: mean difference between pair and twin: what the defect tokens add;
+* ``own_visible`` / ``normal_visible``: share of mask pixels changed by more than ``VISIBLE`` grey levels.
+
+About a second per pair on 2 CPU cores at 128 px (one sampler run each).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from seas.config import GenerateConfig
+from seas.data.augment import to_training_rgb
+from seas.data.imageio import read_mask, read_rgb
+from seas.evaluate.prompt_effect import VISIBLE
+from seas.generate.pipeline import Job, MaskedSampler
+from seas.models.loading import SDComponents
+from seas.stage1.tokens import TokenMap
+
+__all__ = ["PlacedEffect", "normal_twins", "placed_effect", "reference_photo", "sampler_for"]
+
+
+def reference_photo(path: Path, resolution: int) -> np.ndarray:
+    """``[R, R, 3]`` uint8: the reference photo at the resolution, as the sampler reads it."""
+    rgb = to_training_rgb(read_rgb(path), resolution, "crop")
+    return np.round((rgb.transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
+
+
+def _grey_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.abs(a.astype(np.int16) - b.astype(np.int16)).mean(axis=2)
+
+
+class PlacedEffect:
+    """Accumulates the module docstring's numbers over the pairs of one defect type."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, list[float]] = {k: [] for k in ("own", "normal", "own_vs_normal", "own_visible",
+                                                               "normal_visible")}  # fmt: skip
+
+    def add(self, own: np.ndarray, twin: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> None:
+        """One pair: its image, its normal-prompt twin and reference photo (``[R, R, 3]`` uint8), its mask."""
+        own_change, twin_change = _grey_change(own, reference)[mask], _grey_change(twin, reference)[mask]
+        self._rows["own"].append(float(own_change.mean()))
+        self._rows["normal"].append(float(twin_change.mean()))
+        self._rows["own_vs_normal"].append(float(_grey_change(own, twin)[mask].mean()))
+        self._rows["own_visible"].append(float((own_change > VISIBLE).mean()))
+        self._rows["normal_visible"].append(float((twin_change > VISIBLE).mean()))
+
+    def result(self) -> dict[str, Any]:  # Any: JSON
+        """``{"pairs", "own", "normal", "own_vs_normal", "own_visible", "normal_visible"}`` (means over pairs)."""
+        return {"pairs": len(self._rows["own"]), **{k: float(np.mean(v)) for k, v in self._rows.items() if v}}
+
+
+def normal_twins(sampler: MaskedSampler, normal_prompt: str, folder: Path,
+                 batch: int = 8) -> Iterator[tuple[dict[str, Any], np.ndarray, np.ndarray]]:  # fmt: skip
+    """(record, mask, normal-prompt twin ``[R, R, 3]`` uint8) for every placed-mask pair of ``folder``."""
+    lines = (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [r for r in map(json.loads, lines) if "mask_from" in r]
+    for k in range(0, len(records), batch):
+        chunk = records[k : k + batch]
+        masks = [read_mask(folder / r["mask"]) for r in chunk]
+        jobs = [Job(r["index"], r["attempt"], r["seed"], normal_prompt, Path(r["reference"]), True, m, r["mask_from"],
+                    Path(r["mask_from"]["image"]) if "image" in r["mask_from"] else None)
+                for r, m in zip(chunk, masks, strict=True)]  # fmt: skip
+        for r, m, result in zip(chunk, masks, sampler.run(jobs), strict=True):
+            yield r, m, result.image
+
+
+def sampler_for(parts: SDComponents, folder: Path, model: Path, resolution: int,
+                device: torch.device) -> MaskedSampler | None:  # fmt: skip
+    """A sampler with the settings the pairs of ``folder`` record (None: no placed-mask pair there)."""
+    lines = (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
+    record = next((r for r in map(json.loads, lines) if "mask_from" in r), None)
+    if record is None:
+        return None
+    names = {f.name for f in dataclasses.fields(GenerateConfig)} - {"dtype"}
+    cfg = GenerateConfig(model=model, **{k: v for k, v in record["settings"].items() if k in names})
+    return MaskedSampler(parts, None, cfg, resolution, device, torch.float32)
+
+
+@torch.no_grad()
+def placed_effect(parts: SDComponents, token_map: TokenMap, model: Path, tree: Path, types: list[str],
+                  resolution: int, device: torch.device) -> dict[str, Any] | None:  # fmt: skip
+    """Per defect type with placed-mask pairs in ``tree``: the module docstring's numbers; None if there are none."""
+    out: dict[str, Any] = {}
+    for t in types:
+        folder = tree / t
+        if not (folder / "manifest.jsonl").is_file():
+            continue
+        sampler = sampler_for(parts, folder, model, resolution, device)
+        if sampler is None:
+            continue
+        effect = PlacedEffect()
+        for record, mask, twin in normal_twins(sampler, token_map.prompt(None), folder):
+            own = read_rgb(folder / record["image"])
+            effect.add(own, twin, reference_photo(Path(record["reference"]), resolution), mask)
+        out[t] = effect.result()
+    return out or None
