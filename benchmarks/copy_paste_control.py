@@ -17,10 +17,9 @@ import json
 import shutil
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
-from seas.data.augment import to_training_rgb
+from seas.data.augment import from_training_rgb, to_training_rgb
 from seas.data.imageio import read_mask, read_rgb
 from seas.generate.placed_masks import defect_start_rgb
 
@@ -42,7 +41,7 @@ def copy_paste(source: Path, out: Path) -> int:
             resolution = mask.shape[0]
             reference = to_training_rgb(read_rgb(Path(record["reference"])), resolution, "crop")
             rgb = defect_start_rgb(reference, Path(origin["image"]), origin, mask, record["settings"]["mask_margin"])
-            pixels = np.clip(np.round((rgb.transpose(1, 2, 0) + 1) * 127.5), 0, 255).astype(np.uint8)
+            pixels = from_training_rgb(rgb)
             Image.fromarray(pixels).save(manifest.parent / record["image"])
             written += 1
     return written

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-__all__ = ["augment_draw", "rotate_flip", "to_training_mask", "to_training_rgb"]
+__all__ = ["augment_draw", "from_training_rgb", "rotate_flip", "to_training_mask", "to_training_rgb"]
 
 
 def augment_draw(rng: np.random.Generator, augment: str) -> tuple[int, int]:
@@ -47,6 +47,11 @@ def to_training_rgb(rgb: np.ndarray, resolution: int, resize: str) -> np.ndarray
     """``[H, W, 3]`` uint8 -> ``[3, R, R]`` float32 in [-1, 1]."""
     out = np.asarray(_resize(Image.fromarray(rgb), resolution, resize), dtype=np.float32)
     return out.transpose(2, 0, 1) / 127.5 - 1.0
+
+
+def from_training_rgb(rgb: np.ndarray) -> np.ndarray:
+    """``[3, R, R]`` float in [-1, 1] -> ``[R, R, 3]`` uint8, rounded: the inverse of :func:`to_training_rgb`."""
+    return np.clip(np.round((rgb.transpose(1, 2, 0) + 1) * 127.5), 0, 255).astype(np.uint8)
 
 
 def to_training_mask(mask: np.ndarray, resolution: int, resize: str) -> np.ndarray:

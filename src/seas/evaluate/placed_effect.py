@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from seas.config import GenerateConfig
-from seas.data.augment import to_training_rgb
+from seas.data.augment import from_training_rgb, to_training_rgb
 from seas.data.imageio import read_mask, read_rgb
 from seas.evaluate.prompt_effect import VISIBLE
 from seas.generate.pipeline import Job, MaskedSampler
@@ -38,8 +38,7 @@ __all__ = ["PlacedEffect", "normal_twins", "placed_effect", "reference_photo", "
 
 def reference_photo(path: Path, resolution: int) -> np.ndarray:
     """``[R, R, 3]`` uint8: the reference photo at the resolution, as the sampler reads it."""
-    rgb = to_training_rgb(read_rgb(path), resolution, "crop")
-    return np.round((rgb.transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
+    return from_training_rgb(to_training_rgb(read_rgb(path), resolution, "crop"))
 
 
 def _grey_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from seas.config import GenerateConfig
-from seas.data.augment import to_training_rgb
+from seas.data.augment import from_training_rgb, to_training_rgb
 from seas.data.imageio import read_rgb
 from seas.generate.placed_masks import defect_start_rgb, known_latents, latent_mask, placed_pixels
 from seas.generate.sampler import make_scheduler, start_latents
@@ -188,7 +188,7 @@ class MaskedSampler:
                     picture = pictures[k]
                     rgb: np.ndarray = self._rgb[job.reference] if picture is None else picture
                     base = raw if picture is None else start
-                    photo = np.round((rgb.transpose(1, 2, 0) + 1) * 127.5).astype(np.uint8)
+                    photo = from_training_rgb(rgb)
                 decoded = self._decode(base[k : k + 1])[0]  # the picture the change is measured from, as decoded
                 image = placed_pixels(pixels[k], decoded, job.mask, cfg.mask_margin, photo)
                 results.append(Result(job, image, job.mask, float(job.mask.mean())))
