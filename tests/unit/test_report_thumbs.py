@@ -58,3 +58,16 @@ def test_the_quality_section_says_when_the_vae_was_adapted(tmp_path: Path) -> No
     assert "adapted before stage 1 to this run's training defects and normals (600 steps" in _quality_section(
         tmp_path, tmp_path / "report", config
     )
+
+
+def test_placed_masks_say_how_they_were_made_and_rmp_masks_say_nothing() -> None:
+    from seas.report.build import _placed_note
+
+    settings = {"placed_start": "defect", "placed_turn": "defect", "start": "strength", "strength": 0.7}
+    note = _placed_note([{"mask_from": {"mask": "002_mask.png"}, "settings": settings}])
+    assert "turned and flipped about the defect's centre" in note
+    assert "start: the training defect pasted under it, noised to strength 0.7" in note
+    plain = _placed_note([{"mask_from": {"mask": "m.png"}, "settings": {"start": "reference"}}])
+    assert "with the picture" in plain
+    assert "start: the normal reference, noised to the start step" in plain
+    assert _placed_note([{"mask": "mask/0000.png", "settings": settings}]) == ""  # an RMP mask

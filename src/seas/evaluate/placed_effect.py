@@ -11,7 +11,7 @@ and settings, read from its record), and inside the mask we compare:
 * ``own_vs_normal``: mean difference between pair and twin: what the defect tokens add;
 * ``own_visible`` / ``normal_visible``: share of mask pixels changed by more than ``VISIBLE`` grey levels.
 
-About a second per pair on 2 CPU cores at 128 px (one sampler run each).
+The redraw runs in the dtype the pairs record, so that ``own_vs_normal`` holds no precision difference.
 """
 
 from __future__ import annotations
@@ -90,7 +90,8 @@ def sampler_for(parts: SDComponents, folder: Path, model: Path, resolution: int,
         return None
     names = {f.name for f in dataclasses.fields(GenerateConfig)} - {"dtype"}
     cfg = GenerateConfig(model=model, **{k: v for k, v in record["settings"].items() if k in names})
-    return MaskedSampler(parts, None, cfg, resolution, device, torch.float32)
+    dtype = getattr(torch, record["settings"].get("dtype", "torch.float32").removeprefix("torch."))  # "torch.float16"
+    return MaskedSampler(parts, None, cfg, resolution, device, dtype)  # casts ``parts`` to it
 
 
 @torch.no_grad()

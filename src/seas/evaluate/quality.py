@@ -152,6 +152,7 @@ def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dic
         "rmp_segmentation": rmp_segmentation(parts, rmp, prompts, split, model_cfg.resolution, cfg.seed, device),
         "mask_agreement": _mask_agreement(cfg, split, types, device),
         "prompt_effect": prompt_effect(folder.generated(split.product, cfg.generated), types, cfg.seed),
+        # Last to use the models: it casts them to the dtype the pairs were made in.
         "placed_effect": placed_effect(parts, token_map, cfg.model, folder.generated(split.product, cfg.generated),
                                        types, model_cfg.resolution, device),
         "inputs": evaluation_inputs(cfg.model, folder.generated(split.product, cfg.generated)),

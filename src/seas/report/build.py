@@ -216,10 +216,9 @@ def _placed_note(records: list[dict[str, Any]]) -> str:  # Any: JSON
     start = ("the training defect pasted under it" if settings.get("placed_start") == "defect"
              else "the normal reference")  # fmt: skip
     noised = f"strength {settings.get('strength')}" if settings.get("start") == "strength" else "the start step"
-    return (
-        f"; masks: training masks of the type, turned and flipped (--mask-source train), the picture "
-        f"changed inside only; start: {start}, noised to {noised} and redrawn"
-    )
+    about = "about the defect's centre" if settings.get("placed_turn") == "defect" else "with the picture"
+    return (f"; masks: training masks of the type, turned and flipped {about} (--mask-source train), the picture "
+            f"changed inside only; start: {start}, noised to {noised} and redrawn")  # fmt: skip
 
 
 def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], report: Path, per_type: int) -> str:
