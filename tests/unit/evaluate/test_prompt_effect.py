@@ -67,7 +67,12 @@ def test_pairs_with_a_placed_mask_are_left_out(tmp_path: Path) -> None:
         r["mask_from"] = {"mask": "m.png", "turns": 0, "flip": 0}
     manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
     text = format_quality(_results(prompt_effect(tree, ["cut"], seed=0)))
-    assert "not measured: the pairs have placed masks (--mask-source train)" in text
+    assert "not measured this way: the pairs have placed masks (--mask-source train)" in text
+    assert "Placed masks" not in text  # that table needs the redraw (seas.evaluate.placed_effect)
+    placed = {"cut": {"pairs": 3, "own": 47.94, "normal": 47.1, "own_vs_normal": 1.2, "own_visible": 0.7914,
+                      "normal_visible": 0.5}}  # fmt: skip
+    text = format_quality({**_results(None), "placed_effect": placed})
+    assert "| cut | 3 | 47.9 | 47.1 | 1.2 | 79.14 / 50.00 % |" in text
 
 
 def test_a_change_outside_the_mask_scores_below_one(tmp_path: Path) -> None:
