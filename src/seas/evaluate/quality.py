@@ -188,11 +188,11 @@ def _defect_fidelity_lines(row: dict[str, Any] | None) -> list[str]:  # Any: JSO
             f"| {_num(row['shuffled_ratio'], 2)} |"]  # fmt: skip
 
 
-def _prompt_effect_lines(effect: dict[str, Any] | None) -> list[str]:  # Any: JSON results
+def _prompt_effect_lines(effect: dict[str, Any] | None, placed: bool) -> list[str]:  # Any: JSON results
     head = "Where the defect prompt changes the image (vs the normal prompt, same seed and start):"
-    if effect is None:
+    if effect is None and not placed:
         return ["", head + " not measured (generate normal images with --normals to measure it)."]
-    if effect and all(row["pairs"] == 0 and row.get("placed_masks") for row in effect.values()):
+    if effect is None or (effect and all(row["pairs"] == 0 and row.get("placed_masks") for row in effect.values())):
         return ["", head + " not measured this way: the pairs have placed masks (--mask-source train), so outside "
                 "the mask they are the reference image, not a generated twin (the next table redraws them with the "
                 "normal prompt in the same masks)."]  # fmt: skip
@@ -246,6 +246,6 @@ def format_quality(results: dict[str, Any]) -> str:  # Any: JSON results
     for t, row in [*rmp["per_type"].items(), ("pooled", rmp["pooled"])]:
         lines.append(f"| {t} | {row.get('images', 0)} | {_pct(row.get('pixel_auroc'))} | {_pct(row.get('pixel_ap'))} "
                      f"| {_pct(row.get('aupro_0.3'))} | {_pct(row.get('defect_rate'))} |")  # fmt: skip
-    lines += _prompt_effect_lines(results.get("prompt_effect"))
+    lines += _prompt_effect_lines(results.get("prompt_effect"), bool(results.get("placed_effect")))
     lines += _placed_effect_lines(results.get("placed_effect"))
     return "\n".join(lines)

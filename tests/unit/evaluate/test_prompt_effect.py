@@ -73,6 +73,7 @@ def test_pairs_with_a_placed_mask_are_left_out(tmp_path: Path) -> None:
                       "normal_visible": 0.5}}  # fmt: skip
     text = format_quality({**_results(None), "placed_effect": placed})
     assert "| cut | 3 | 47.9 | 47.1 | 1.2 | 79.14 / 50.00 % |" in text
+    assert "--normals" not in text  # placed pairs need no normal twins: the table above measures them
 
 
 def test_a_change_outside_the_mask_scores_below_one(tmp_path: Path) -> None:
