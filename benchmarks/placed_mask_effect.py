@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from seas.data.imageio import read_rgb
-from seas.evaluate.placed_effect import PlacedEffect, normal_twins, reference_photo, sampler_for
+from seas.evaluate.placed_effect import PlacedEffect, normal_twins, placed_records, reference_photo, sampler_for
 from seas.run_folder import read_run
 from seas.stage1.artifacts import load_generator
 
@@ -39,11 +39,12 @@ def measure(run: Path, generated: Path, out: Path, strip: int) -> dict[str, dict
     resolution = read_run(run).model_cfg.resolution
     results = {}
     for folder in sorted(p for p in generated.iterdir() if (p / "manifest.jsonl").is_file() and p.name != "good"):
-        sampler = sampler_for(parts, folder, run, resolution, torch.device("cpu"))
-        if sampler is None:
+        records = placed_records(folder)
+        if not records:
             continue
+        sampler = sampler_for(parts, records[0], run, resolution, torch.device("cpu"))
         effect, rows = PlacedEffect(), []
-        for record, mask, twin in normal_twins(sampler, token_map.prompt(None), folder):
+        for record, mask, twin in normal_twins(sampler, token_map.prompt(None), folder, records):
             own, reference = read_rgb(folder / record["image"]), reference_photo(Path(record["reference"]), resolution)
             effect.add(own, twin, reference, mask)
             if len(rows) < strip:

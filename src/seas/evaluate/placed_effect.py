@@ -33,7 +33,7 @@ from seas.generate.pipeline import Job, MaskedSampler
 from seas.models.loading import SDComponents
 from seas.stage1.tokens import TokenMap
 
-__all__ = ["PlacedEffect", "normal_twins", "placed_effect", "reference_photo", "sampler_for"]
+__all__ = ["PlacedEffect", "normal_twins", "placed_effect", "placed_records", "reference_photo", "sampler_for"]
 
 
 def reference_photo(path: Path, resolution: int) -> np.ndarray:
@@ -66,11 +66,26 @@ class PlacedEffect:
         return {"pairs": len(self._rows["own"]), **{k: float(np.mean(v)) for k, v in self._rows.items() if v}}
 
 
-def normal_twins(sampler: MaskedSampler, normal_prompt: str, folder: Path,
-                 batch: int = 8) -> Iterator[tuple[dict[str, Any], np.ndarray, np.ndarray]]:  # fmt: skip
-    """(record, mask, normal-prompt twin ``[R, R, 3]`` uint8) for every placed-mask pair of ``folder``."""
+def placed_records(folder: Path) -> list[dict[str, Any]]:  # Any: JSON
+    """The records of ``folder``'s pairs that have a placed mask (``mask_from``), in manifest order."""
+    if not (folder / "manifest.jsonl").is_file():
+        return []
     lines = (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
-    records = [r for r in map(json.loads, lines) if "mask_from" in r]
+    return [r for r in map(json.loads, lines) if "mask_from" in r]
+
+
+def sampler_for(parts: SDComponents, record: dict[str, Any], model: Path, resolution: int,
+                device: torch.device) -> MaskedSampler:  # fmt: skip
+    """A sampler with the settings ``record`` (a pair's manifest line) holds, in its dtype."""
+    names = {f.name for f in dataclasses.fields(GenerateConfig)} - {"dtype"}
+    cfg = GenerateConfig(model=model, **{k: v for k, v in record["settings"].items() if k in names})
+    dtype = getattr(torch, record["settings"].get("dtype", "torch.float32").removeprefix("torch."))  # "torch.float16"
+    return MaskedSampler(parts, None, cfg, resolution, device, dtype)  # casts ``parts`` to it
+
+
+def normal_twins(sampler: MaskedSampler, normal_prompt: str, folder: Path, records: list[dict[str, Any]],
+                 batch: int = 8) -> Iterator[tuple[dict[str, Any], np.ndarray, np.ndarray]]:  # fmt: skip
+    """(record, mask, normal-prompt twin ``[R, R, 3]`` uint8) for each placed-mask pair ``records`` of ``folder``."""
     for k in range(0, len(records), batch):
         chunk = records[k : k + batch]
         masks = [read_mask(folder / r["mask"]) for r in chunk]
@@ -81,19 +96,6 @@ def normal_twins(sampler: MaskedSampler, normal_prompt: str, folder: Path,
             yield r, m, result.image
 
 
-def sampler_for(parts: SDComponents, folder: Path, model: Path, resolution: int,
-                device: torch.device) -> MaskedSampler | None:  # fmt: skip
-    """A sampler with the settings the pairs of ``folder`` record (None: no placed-mask pair there)."""
-    lines = (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
-    record = next((r for r in map(json.loads, lines) if "mask_from" in r), None)
-    if record is None:
-        return None
-    names = {f.name for f in dataclasses.fields(GenerateConfig)} - {"dtype"}
-    cfg = GenerateConfig(model=model, **{k: v for k, v in record["settings"].items() if k in names})
-    dtype = getattr(torch, record["settings"].get("dtype", "torch.float32").removeprefix("torch."))  # "torch.float16"
-    return MaskedSampler(parts, None, cfg, resolution, device, dtype)  # casts ``parts`` to it
-
-
 @torch.no_grad()
 def placed_effect(parts: SDComponents, token_map: TokenMap, model: Path, tree: Path, types: list[str],
                   resolution: int, device: torch.device) -> dict[str, Any] | None:  # fmt: skip
@@ -101,13 +103,12 @@ def placed_effect(parts: SDComponents, token_map: TokenMap, model: Path, tree: P
     out: dict[str, Any] = {}
     for t in types:
         folder = tree / t
-        if not (folder / "manifest.jsonl").is_file():
+        records = placed_records(folder)
+        if not records:
             continue
-        sampler = sampler_for(parts, folder, model, resolution, device)
-        if sampler is None:
-            continue
+        sampler = sampler_for(parts, records[0], model, resolution, device)
         effect = PlacedEffect()
-        for record, mask, twin in normal_twins(sampler, token_map.prompt(None), folder):
+        for record, mask, twin in normal_twins(sampler, token_map.prompt(None), folder, records):
             own = read_rgb(folder / record["image"])
             effect.add(own, twin, reference_photo(Path(record["reference"]), resolution), mask)
         out[t] = effect.result()
