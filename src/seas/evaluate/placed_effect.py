@@ -89,8 +89,7 @@ def normal_twins(sampler: MaskedSampler, normal_prompt: str, folder: Path, recor
     for k in range(0, len(records), batch):
         chunk = records[k : k + batch]
         masks = [read_mask(folder / r["mask"]) for r in chunk]
-        jobs = [Job(r["index"], r["attempt"], r["seed"], normal_prompt, Path(r["reference"]), True, m, r["mask_from"],
-                    Path(r["mask_from"]["image"]) if "image" in r["mask_from"] else None)
+        jobs = [Job(r["index"], r["attempt"], r["seed"], normal_prompt, Path(r["reference"]), True, m, r["mask_from"])
                 for r, m in zip(chunk, masks, strict=True)]  # fmt: skip
         for r, m, result in zip(chunk, masks, sampler.run(jobs), strict=True):
             yield r, m, result.image

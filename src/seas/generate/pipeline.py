@@ -45,8 +45,8 @@ class Job:
     reference: Path | None
     with_mask: bool
     mask: np.ndarray | None = field(default=None, compare=False)
-    mask_origin: dict[str, Any] | None = field(default=None, compare=False)  # Any: JSON, the draw's record
-    defect_start: Path | None = None  # --placed-start defect: the training image whose defect starts the mask
+    # Any: JSON, the draw's record; with --placed-start defect its "image" is the training image that starts the mask
+    mask_origin: dict[str, Any] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -121,11 +121,10 @@ class MaskedSampler:
             eps = torch.randn(mean.shape, generator=generator, device=self.device, dtype=torch.float32)
             references.append(mean + std * eps)  # unscaled z / s, as the reference uses
             picture = None
-            if job.defect_start is not None:
+            if job.mask_origin is not None and "image" in job.mask_origin:
                 assert job.mask is not None
-                assert job.mask_origin is not None
-                picture = defect_start_rgb(self._rgb[job.reference], job.defect_start, job.mask_origin, job.mask,
-                                           self.cfg.mask_margin)  # fmt: skip
+                picture = defect_start_rgb(self._rgb[job.reference], Path(job.mask_origin["image"]), job.mask_origin,
+                                           job.mask, self.cfg.mask_margin)  # fmt: skip
                 mean, std = self._posterior(picture)  # the same draw of the posterior noise
             starts.append(mean + std * eps)
             pictures.append(picture)

@@ -55,10 +55,9 @@ def _job(base_seed: int, prompt: str, references: list[Path], with_mask: bool, p
     if not pool:
         return Job(index, attempt, seed, prompt, reference, with_mask)
     mask, origin = pick_training_mask(list(pool), seed, resolution, turn)
-    defect = pool[Path(origin["mask"])] if defect_start else None
-    if defect is not None:
-        origin["image"] = str(defect)
-    return Job(index, attempt, seed, prompt, reference, True, mask, origin, defect)
+    if defect_start:
+        origin["image"] = str(pool[Path(origin["mask"])])
+    return Job(index, attempt, seed, prompt, reference, True, mask, origin)
 
 
 def _groups(cfg: GenerateConfig, token_map: TokenMap) -> list[tuple[str, list[str] | None, int]]:
