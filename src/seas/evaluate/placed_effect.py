@@ -28,7 +28,7 @@ import torch
 from seas.config import GenerateConfig
 from seas.data.augment import from_training_rgb, to_training_rgb
 from seas.data.imageio import read_mask, read_rgb
-from seas.evaluate.prompt_effect import VISIBLE
+from seas.evaluate.prompt_effect import VISIBLE, grey_change
 from seas.generate.pipeline import Job, MaskedSampler
 from seas.models.loading import SDComponents
 from seas.stage1.tokens import TokenMap
@@ -41,10 +41,6 @@ def reference_photo(path: Path, resolution: int) -> np.ndarray:
     return from_training_rgb(to_training_rgb(read_rgb(path), resolution, "crop"))
 
 
-def _grey_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.abs(a.astype(np.int16) - b.astype(np.int16)).mean(axis=2)
-
-
 class PlacedEffect:
     """Accumulates the module docstring's numbers over the pairs of one defect type."""
 
@@ -54,10 +50,10 @@ class PlacedEffect:
 
     def add(self, own: np.ndarray, twin: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> None:
         """One pair: its image, its normal-prompt twin and reference photo (``[R, R, 3]`` uint8), its mask."""
-        own_change, twin_change = _grey_change(own, reference)[mask], _grey_change(twin, reference)[mask]
+        own_change, twin_change = grey_change(own, reference)[mask], grey_change(twin, reference)[mask]
         self._rows["own"].append(float(own_change.mean()))
         self._rows["normal"].append(float(twin_change.mean()))
-        self._rows["own_vs_normal"].append(float(_grey_change(own, twin)[mask].mean()))
+        self._rows["own_vs_normal"].append(float(grey_change(own, twin)[mask].mean()))
         self._rows["own_visible"].append(float((own_change > VISIBLE).mean()))
         self._rows["normal_visible"].append(float((twin_change > VISIBLE).mean()))
 

@@ -27,7 +27,7 @@ from seas.data.imageio import read_mask, read_rgb
 from seas.evaluate.inside_outside import InsideOutside
 from seas.evaluate.pairs import derangement
 
-__all__ = ["VISIBLE", "prompt_effect"]
+__all__ = ["VISIBLE", "grey_change", "prompt_effect"]
 
 VISIBLE = 8  # grey levels (of 255)
 
@@ -40,9 +40,14 @@ def _records(folder: Path) -> dict[int, dict[str, Any]]:  # Any: JSON
     return {int(r["index"]): r for r in rows}
 
 
+def grey_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``[H, W]`` float32 mean absolute difference of two ``[H, W, 3]`` uint8 pictures over the colour channels."""
+    return np.abs(a.astype(np.int16) - b.astype(np.int16)).mean(axis=2, dtype=np.float32)
+
+
 def _change(a: Path, b: Path) -> np.ndarray:
-    """``[H, W]`` float32 mean absolute difference over the colour channels, in grey levels."""
-    return np.abs(read_rgb(a).astype(np.int16) - read_rgb(b).astype(np.int16)).mean(axis=2, dtype=np.float32)
+    """``[H, W]`` float32 mean absolute difference of two picture files, in grey levels."""
+    return grey_change(read_rgb(a), read_rgb(b))
 
 
 def prompt_effect(tree: Path, types: list[str], seed: int) -> dict[str, Any] | None:  # Any: JSON

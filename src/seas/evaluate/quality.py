@@ -146,16 +146,16 @@ def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dic
             ids = tok(token_map.prompt(t), padding="max_length", max_length=tok.model_max_length, truncation=True,
                       return_tensors="pt").input_ids.to(device)  # fmt: skip
             prompts[t] = parts.text_encoder(ids)[0][0]
+    tree = folder.generated(split.product, cfg.generated)
     results: dict[str, Any] = {
         "product": split.product, "base_model": model_cfg.base_model, "resolution": model_cfg.resolution,
         "config": config_to_dict(cfg), "versions": package_versions(), "reconstruction": recon,
         "rmp_segmentation": rmp_segmentation(parts, rmp, prompts, split, model_cfg.resolution, cfg.seed, device),
         "mask_agreement": _mask_agreement(cfg, split, types, device),
-        "prompt_effect": prompt_effect(folder.generated(split.product, cfg.generated), types, cfg.seed),
+        "prompt_effect": prompt_effect(tree, types, cfg.seed),
         # Last to use the models: it casts them to the dtype the pairs were made in.
-        "placed_effect": placed_effect(parts, token_map, cfg.model, folder.generated(split.product, cfg.generated),
-                                       types, model_cfg.resolution, device),
-        "inputs": evaluation_inputs(cfg.model, folder.generated(split.product, cfg.generated)),
+        "placed_effect": placed_effect(parts, token_map, cfg.model, tree, types, model_cfg.resolution, device),
+        "inputs": evaluation_inputs(cfg.model, tree),
     }  # fmt: skip
     results["seconds"] = time.perf_counter() - started
     out = folder.evaluation
