@@ -97,7 +97,7 @@ def main() -> None:
         (folder / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n", encoding="utf-8")
         record_weights(folder)  # sha256.json: checked each time the prior loads
 
-    atomic_write_dir(args.dest, fill)
+    atomic_write_dir(args.dest, fill, "prior")
     size = sum(p.stat().st_size for p in args.dest.rglob("*") if p.is_file())
     print(f"shipped {args.name}: {args.dest} ({size / 1e6:.1f} MB)")
 

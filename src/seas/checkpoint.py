@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from seas.errors import ConfigError
-from seas.files import atomic_write_dir, atomic_write_json
-from seas.integrity import record_weights, verify_weights, weights_problem
+from seas.files import atomic_write_dir, atomic_write_json, read_mark
+from seas.integrity import RECORD, record_weights, recorded_hashes, verify_weights, weights_problem
+from seas.ownership import foreign_files
 
 __all__ = ["list_checkpoints", "resolve_resume", "save_checkpoint"]
 
@@ -88,8 +89,22 @@ def save_checkpoint(
         record_weights(folder)  # every weights file with its sha256, checked on resume
         atomic_write_json(folder / "seas_state.json", {"step": step, **extra})
 
-    atomic_write_dir(target, fill)
+    atomic_write_dir(target, fill, "checkpoint")
     if total_limit is not None:
         for _, old in list_checkpoints(run_dir)[:-total_limit]:
-            shutil.rmtree(old, ignore_errors=True)
+            _prune(old)
     return target
+
+
+def _prune(folder: Path) -> None:
+    """Delete an old checkpoint the tool wrote; keep (with a warning) one that holds anything else."""
+    problem, _ = foreign_files(folder, "checkpoint")
+    if problem is None:
+        shutil.rmtree(folder)
+        return
+    hashes = recorded_hashes(folder) if (folder / "seas_state.json").is_file() else None
+    legacy = {*(hashes or {}), "seas_state.json", RECORD}  # a checkpoint written before ownership marks
+    if hashes is not None and read_mark(folder) is None and {p.name for p in folder.iterdir()} <= legacy:
+        shutil.rmtree(folder)
+        return
+    logger.warning("%s %s; kept, not pruned (move your files out to let seas prune it)", folder, problem)

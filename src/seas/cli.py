@@ -116,10 +116,11 @@ def _pairs_line(summary: dict[str, Any]) -> str:
 
 
 def _generate(_args: argparse.Namespace, configs: list[Any]) -> int:
-    from seas.generate.run import generate
+    from seas.generate.run import generate, precheck_folders
 
     _log_to_console()
     (cfg,) = configs
+    precheck_folders(cfg)  # overlapping folders are refused before the lock tidies anything
     with writer_lock(cfg.out or RunFolder(cfg.model).generated_out):
         summary = generate(cfg)
     print(_pairs_line(summary))
@@ -130,7 +131,7 @@ def _generate(_args: argparse.Namespace, configs: list[Any]) -> int:
 
 def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
     from seas.config_flags import load_config_file
-    from seas.pipeline import product_run, products, run_product
+    from seas.pipeline import check_folders, product_run, products, run_product
 
     _log_to_console()
     if "model" in vars(args):
@@ -147,7 +148,10 @@ def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
         elif hasattr(ns, "product"):
             del ns.product
         runs.append(product_run(resolve_configs(RUN_CONFIGS, ns), product))
-    for run in runs:  # every product's settings checked before the first one starts
+    for run in runs:  # every product's settings and folders checked before the first one starts
+        if not args.print_config:
+            check_folders(run)
+    for run in runs:
         if args.print_config:
             print(dumps([run.run, run.data, run.model, run.train, run.mask, run.generate, run.evaluate, run.quality]))
             continue

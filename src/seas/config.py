@@ -645,7 +645,8 @@ class GenerateConfig:
         default="eval", metadata=_help("RMP BatchNorm: running statistics (eval) or batch statistics (reference).")
     )
     min_mask_fraction: float = field(
-        default=0.0, metadata=_help("Reject a pair whose mask covers less than this fraction (0 keeps empty masks).")
+        default=0.0,
+        metadata=_help("Reject a pair whose mask covers less than this fraction (an empty mask is always rejected)."),
     )
     max_mask_fraction: float = field(default=1.0, metadata=_help("Reject a pair whose mask covers more than this."))
     max_attempts: int = field(default=10, metadata=_help("Seeds tried per image before giving up (with the filter)."))
@@ -698,7 +699,10 @@ class GenerateConfig:
     )
     overwrite: bool = field(
         default=False,
-        metadata=_help("Delete the product's earlier pairs in --out first (needed to change pixel settings there)."),
+        metadata=_help(
+            "Delete the product's earlier pairs in --out first (needed to change pixel settings there); only a "
+            "pair tree seas wrote, holding nothing else, is deleted."
+        ),
     )
 
     def __post_init__(self) -> None:

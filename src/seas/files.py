@@ -13,14 +13,30 @@ from typing import Any
 
 from seas.errors import SeasError, storage_error
 
-__all__ = ["atomic_write_bytes", "atomic_write_dir", "atomic_write_json", "atomic_write_text", "remove_leftovers"]
+__all__ = [
+    "MARK",
+    "atomic_write_bytes",
+    "atomic_write_dir",
+    "atomic_write_json",
+    "atomic_write_text",
+    "check_replaceable",
+    "is_leftover",
+    "read_mark",
+    "remove_leftovers",
+    "write_mark",
+]
+
+# The ownership mark of a folder the tool wrote (see :mod:`seas.ownership`).
+MARK = ".seas-owned.json"
+# Temporary names carry this suffix, so a leftover of a killed writer is never confused with a user's file.
+_TMP_SUFFIX = ".seas-tmp"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX, dir=path.parent)
     except OSError as exc:
         _raise_storage_error(path, exc)
         raise
@@ -46,25 +62,75 @@ def atomic_write_json(path: Path, obj: Any) -> None:  # Any: any JSON-serialisab
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def atomic_write_dir(path: Path, fill: Callable[[Path], None]) -> None:
+def write_mark(folder: Path, kind: str, files: list[str] | None = None) -> None:
+    """Mark ``folder`` as the tool's own ``kind`` output, listing the ``files`` it wrote there (relative paths)."""
+    record: dict[str, Any] = {"kind": kind}
+    if files is not None:
+        record["files"] = sorted(files)
+    atomic_write_json(folder / MARK, record)
+
+
+def read_mark(folder: Path) -> dict[str, Any] | None:  # Any: JSON
+    """The ownership mark of ``folder``, or None when it has none.
+
+    Raises:
+        RecordError: The mark is damaged.
+    """
+    from seas.records import read_json
+
+    path = folder / MARK
+    if not path.is_file():
+        return None
+    fix = f"delete {path} if seas wrote this folder (or the folder if it holds nothing of yours), then rerun"
+    return read_json(path, fix, lambda v: dict(v))
+
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() or p.is_symlink())
+
+
+def check_replaceable(path: Path, kind: str) -> None:
+    """Refuse, before any work, a ``path`` that :func:`atomic_write_dir` could not replace (absent: fine).
+
+    Raises:
+        OwnershipError: ``path`` is not the tool's own ``kind`` folder, or holds other files.
+    """
+    from seas.ownership import OwnershipError, foreign_files
+
+    if path.exists() or path.is_symlink():
+        problem, _ = foreign_files(path, kind)
+        if problem is not None:
+            fix = "move it away (or your files out of it) and rerun"
+            raise OwnershipError(path, f"{problem}, so seas will not replace it", fix)
+
+
+def atomic_write_dir(path: Path, fill: Callable[[Path], None], kind: str) -> None:
     """Create folder ``path`` atomically: ``fill`` writes into a temporary sibling that is then renamed.
 
-    An existing ``path`` is replaced only after the new content is complete.
+    The new folder carries the tool's mark of ``kind`` listing what ``fill`` wrote. An existing
+    ``path`` is replaced only when it is the tool's own folder of the same ``kind`` holding nothing
+    else (checked before ``fill`` runs), and only after the new content is complete.
 
     Args:
         path: Final folder.
         fill: Called with the temporary folder; writes everything the folder should hold.
+        kind: What the folder is (``unet``, ``checkpoint``, ``anomalib-export``, ...).
+
+    Raises:
+        OwnershipError: ``path`` exists and is not the tool's own ``kind`` folder, or holds other files.
     """
+    check_replaceable(path, kind)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=_TMP_SUFFIX, dir=path.parent))
     except OSError as exc:
         _raise_storage_error(path, exc)
         raise
     try:
         fill(tmp)
+        write_mark(tmp, kind, _listing(tmp))
         if path.exists():
-            old = path.with_name(f".{path.name}.old")
+            old = path.with_name(f".{path.name}{_OLD_SUFFIX}")
             shutil.rmtree(old, ignore_errors=True)
             path.replace(old)
             tmp.replace(path)
@@ -85,16 +151,24 @@ def _raise_storage_error(path: Path, exc: BaseException) -> None:
             raise error from exc
 
 
-# What the writers above leave behind when a process dies mid-write: ``.<name>.<8 random chars>.tmp``
-# (mkstemp / mkdtemp) and ``.<name>.old`` (a folder being replaced).
-_LEFTOVER_TMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
-_LEFTOVER_OLD = re.compile(r"^\.(.+)\.old$")
+# What the writers above leave behind when a process dies mid-write: ``.<name>.<8 random chars>.seas-tmp``
+# (mkstemp / mkdtemp) and ``.<name>.seas-old`` (a folder being replaced).
+_OLD_SUFFIX = ".seas-old"
+_LEFTOVER_TMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.seas-tmp$")
+_LEFTOVER_OLD = re.compile(r"^\.(.+)\.seas-old$")
+
+
+def is_leftover(name: str) -> bool:
+    """Whether a file or folder name is one a killed writer of this module left behind."""
+    return bool(_LEFTOVER_TMP.match(name) or _LEFTOVER_OLD.match(name))
 
 
 def remove_leftovers(folder: Path) -> list[Path]:
     """Clean what killed writers left in ``folder`` (recursively); call only while holding its writer lock.
 
-    Temporary files and folders are removed. A ``.<name>.old`` folder is removed when ``<name>`` exists,
+    Only names this module makes are touched (``*.seas-tmp``, ``.<name>.seas-old``), so a user's own
+    ``.tmp`` files are never taken for leftovers. Temporary files and folders are removed. A
+    ``.<name>.seas-old`` folder is removed when ``<name>`` exists,
     else renamed back to ``<name>`` (the writer died between moving the old content aside and moving
     the new content in: the old content is the last complete one). Returns the paths acted on.
     """

@@ -10,7 +10,6 @@ are read from it, never from a cache that could outlive the files.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -56,14 +55,13 @@ def record_weights(folder: Path, files: Iterable[Path] | None = None) -> dict[st
 
 def recorded_hashes(folder: Path) -> dict[str, str] | None:
     """The record of ``folder`` (relative path -> sha256), or None when it has none."""
+    from seas.records import read_json
+
     path = folder / RECORD
     if not path.is_file():
         return None
-    try:
-        files = json.loads(path.read_text(encoding="utf-8"))["files"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ModelLoadError(path, f"unreadable weights record ({type(exc).__name__})", None) from exc
-    return dict(files)
+    fix = f"delete {folder} and rerun the command that wrote it (a checkpoint: training resumes from the one before)"
+    return read_json(path, fix, lambda r: {str(k): str(v) for k, v in r["files"].items()})
 
 
 def verify_weights(folder: Path, fix: str | None) -> bool:

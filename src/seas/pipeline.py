@@ -11,7 +11,6 @@ and a checkpoint passed to ``--resume`` belongs to stage 1 only.
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -27,9 +26,10 @@ from seas.config import (
 )
 from seas.data.catalog import ProductData
 from seas.errors import ConfigError
+from seas.records import read_json
 from seas.run_folder import RunFolder
 
-__all__ = ["RUN_CONFIGS", "ProductRun", "product_run", "products", "run_product"]
+__all__ = ["RUN_CONFIGS", "ProductRun", "check_folders", "product_run", "products", "run_product"]
 
 RUN_CONFIGS = [RunConfig, DataConfig, ModelConfig, TrainConfig, MaskTrainConfig, GenerateConfig, DownstreamConfig,
                QualityConfig]  # fmt: skip
@@ -99,6 +99,21 @@ def product_run(configs: list[Any], product: str | None) -> ProductRun:  # Any: 
                       listing)  # fmt: skip
 
 
+def check_folders(p: ProductRun) -> None:
+    """Refuse a run folder, pair folder or export that overlaps the data or each other, before any stage runs.
+
+    Raises:
+        ConfigError: One line naming the two folders.
+    """
+    from seas.data.catalog import data_folders
+    from seas.generate.run import check_generate_folders
+    from seas.ownership import refuse_overlaps
+
+    away = "choose a run folder outside it"
+    refuse_overlaps("--output-dir", p.train.output_dir, "the data set", data_folders(p.data), away)
+    check_generate_folders(p.data, p.train.output_dir, p.generate, p.listing.product)
+
+
 def run_product(p: ProductRun) -> None:
     """Every stage of one product, in order; each skips work that is already finished and current."""
     from seas.evaluate.downstream import evaluate_segmentation, format_table
@@ -109,6 +124,7 @@ def run_product(p: ProductRun) -> None:
     from seas.stage1.train import train
     from seas.stage2.train import train_mask
 
+    check_folders(p)
     data = p.listing
     # Listing only: train() decodes and checks every file (and logs its warnings) before any weights load.
     print(f"[{p.name}] data: {len(data.defect_types)} defect types, {len(data.normals)} normal images")
@@ -124,10 +140,10 @@ def run_product(p: ProductRun) -> None:
         if not is_current(evaluation / "segmentation.json", p.evaluate, inputs):
             evaluate_segmentation(p.evaluate, data)  # first time, or the pairs, weights or settings changed
         print(f"[{p.name}] downstream segmentation ({evaluation}):")
-        print(format_table(json.loads((evaluation / "segmentation.json").read_text(encoding="utf-8"))))
+        print(format_table(read_json(evaluation / "segmentation.json", f"rerun seas run --output-dir {folder.root}")))
         if not is_current(evaluation / "quality.json", p.quality, inputs):
             evaluate_quality(p.quality, data)
         print(f"[{p.name}] pair quality ({evaluation}/quality.md):")
-        print(format_quality(json.loads((evaluation / "quality.json").read_text(encoding="utf-8"))))
+        print(format_quality(read_json(evaluation / "quality.json", f"rerun seas run --output-dir {folder.root}")))
     if p.run.report:
         print(f"[{p.name}] report: {build_report(p.train.output_dir, generated=p.generate.out)}")

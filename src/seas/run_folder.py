@@ -29,7 +29,6 @@ by :func:`seas.locks.writer_lock` when the next writer takes the folder.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,6 +38,7 @@ from seas.data.catalog import ProductData, load_product
 from seas.data.split import DataSplit, read_split
 from seas.errors import ModelLoadError
 from seas.integrity import combined_id, file_sha256, recorded_hashes, weights_problem
+from seas.records import read_json
 
 if TYPE_CHECKING:  # torch stays unimported until a token map is read: the CLI imports this module
     from seas.stage1.tokens import TokenMap
@@ -146,7 +146,9 @@ def read_token_map(run_dir: Path) -> TokenMap:
     path = RunFolder(run_dir).token_map
     if not path.is_file():
         raise ModelLoadError(path, "missing from this run", f"rerun seas train --output-dir {run_dir} (same flags)")
-    return TokenMap.from_json(path.read_text(encoding="utf-8"))
+    finished = RunFolder(run_dir).finished.name
+    fix = f"delete {path} and {finished}, then rerun seas train --output-dir {run_dir} (same flags)"
+    return read_json(path, fix, TokenMap.from_dict)
 
 
 def read_stage1_configs(run_dir: Path) -> tuple[DataConfig, ModelConfig, TrainConfig]:
@@ -159,10 +161,10 @@ def read_stage1_configs(run_dir: Path) -> tuple[DataConfig, ModelConfig, TrainCo
     if not path.is_file():
         problem = "not a seas run folder (no config.json)" if run_dir.is_dir() else "no such folder"
         raise ModelLoadError(run_dir, problem, "pass the --output-dir of a seas train run")
-    try:
-        record = json.loads(path.read_text(encoding="utf-8"))["config"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ModelLoadError(path, f"unreadable run record ({type(exc).__name__})", "rerun seas train") from exc
+    fix = f"start a new run folder, or restore {path.name} from a copy (it holds the run's settings)"
+    record = read_json(
+        path, fix, lambda r: {k: dict(r["config"][k]) for k in ("DataConfig", "ModelConfig", "TrainConfig")}
+    )
     return (config_from_dict(DataConfig, record["DataConfig"]), config_from_dict(ModelConfig, record["ModelConfig"]),
             config_from_dict(TrainConfig, record["TrainConfig"]))  # fmt: skip
 

@@ -17,13 +17,17 @@ import torch
 from accelerate import Accelerator
 from tqdm.auto import tqdm
 
-from seas.checkpoint import resolve_resume, save_checkpoint
-from seas.errors import ConfigError, flag
+from seas.checkpoint import list_checkpoints, resolve_resume, save_checkpoint
+from seas.errors import ConfigError, SeasError, flag
 from seas.files import atomic_write_text
+from seas.records import read_json
 
 __all__ = [
+    "DIVERGED_LOSS",
+    "DIVERGED_WEIGHT",
     "RESUMABLE_CHANGES",
     "LossLog",
+    "TrainingDiverged",
     "check_optional_packages",
     "check_resume_settings",
     "make_accelerator",
@@ -31,6 +35,7 @@ __all__ = [
     "resolve_precision",
     "resume_step",
     "run_steps",
+    "weights_problem_of",
 ]
 
 # Settings that may differ between an interrupted run and its resumption (none changes what a step computes).
@@ -38,6 +43,35 @@ RESUMABLE_CHANGES = frozenset(
     {"resume", "checkpointing_steps", "checkpoints_total_limit", "log_steps", "validation_steps", "max_steps",
      "steps_per_type", "rmp_steps_per_type", "cpu", "sample_steps", "vae_steps", "unet_steps"}
 )  # fmt: skip
+
+
+# Divergence: SeaS's losses (noise MSE, attention MSE, focal, VAE reconstruction) stay near or below 1
+# for a healthy run; a loss above DIVERGED_LOSS, or a non-finite one, means the weights have blown up.
+# Trained Stable Diffusion weights lie well within +-100, and fp16 cannot hold 65504, so a weight above
+# DIVERGED_WEIGHT (or a non-finite one) means the same.
+DIVERGED_LOSS = 1e4
+DIVERGED_WEIGHT = 1e4
+# Step-count settings may change when an interrupted run resumes, never on a finished one.
+_STEP_COUNTS = frozenset({"max_steps", "steps_per_type", "rmp_steps_per_type"})
+
+
+class TrainingDiverged(SeasError, FloatingPointError):
+    """The loss or the weights stopped being finite (or exploded); nothing was exported."""
+
+
+def weights_problem_of(modules: Sequence[torch.nn.Module]) -> str | None:
+    """The first trainable parameter that is non-finite or above DIVERGED_WEIGHT, in words (None: all fine)."""
+    for index, module in enumerate(modules):
+        for name, param in module.named_parameters():
+            if not param.requires_grad:  # frozen weights are the base model's
+                continue
+            values = param.detach()
+            if not bool(torch.isfinite(values).all()):
+                return f"parameter {name} of model {index} holds non-finite values"
+            peak = float(values.abs().max()) if values.numel() else 0.0
+            if peak > DIVERGED_WEIGHT:
+                return f"parameter {name} of model {index} reaches {peak:.3g} (above {DIVERGED_WEIGHT:g})"
+    return None
 
 
 def check_optional_packages(optimizer: str, lora_rank: int = 0) -> None:
@@ -165,13 +199,16 @@ def check_resume_settings(run_dir: Path, configs: list[Any], checkpoint_dirs: Se
     record_path = run_dir / "config.json"
     if not record_path.is_file():
         return
-    recorded = json.loads(record_path.read_text(encoding="utf-8")).get("config", {})
+    fix = f"delete {record_path} if the folder holds no finished stage (or start a new run folder), then rerun"
+    recorded = read_json(record_path, fix, lambda r: dict(r.get("config", {})))
+    finished = finished_marker is not None and finished_marker.is_file()
+    resumable = RESUMABLE_CHANGES - _STEP_COUNTS if finished else RESUMABLE_CHANGES
     changed = []
     for cfg in configs:
         old = recorded.get(type(cfg).__name__, {})
         paths = {f.name for f in dataclasses.fields(cfg) if "Path" in str(f.type)}
         for key, value in config_to_dict(cfg).items():
-            if key not in old or key in RESUMABLE_CHANGES or key in _FOLDER_ITSELF or old[key] == value:
+            if key not in old or key in resumable or key in _FOLDER_ITSELF or old[key] == value:
                 continue
             if key in paths and _same_path(old[key], value):
                 continue
@@ -202,7 +239,9 @@ def resume_step(accelerator: Accelerator, run_dir: Path, resume: str | None, log
     step = 0
     if folder is not None:
         accelerator.load_state(str(folder))
-        step = int(json.loads((folder / "seas_state.json").read_text())["step"])
+        state = folder / "seas_state.json"
+        fix = f"delete {folder} (training resumes from the checkpoint before it) and rerun"
+        step = read_json(state, fix, lambda r: int(r["step"]))
     if accelerator.is_main_process:
         log.truncate(step)  # also at 0: a run killed before its first checkpoint logged steps it will redo
     return step
@@ -249,28 +288,78 @@ def run_steps(
     """
     acc = accelerator
     bar = tqdm(total=total, initial=start, desc=desc, disable=not acc.is_main_process, dynamic_ncols=True)
-    for step in range(start, total):
-        for micro in range(grad_accum):
-            index = (step * grad_accum + micro) * acc.num_processes + acc.process_index
-            with acc.accumulate(*models):
-                losses = micro_step(index)
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-            log.add(losses)
-        done = step + 1
-        if on_step is not None:
-            on_step(done)
-        bar.update(1)
-        if done % log_steps == 0 or done == total:
-            lrs = [g["lr"] for g in optimizer.param_groups]
-            values = log.flush(done, lrs) if acc.is_main_process else {}
-            bar.set_postfix({k: f"{v:.4f}" for k, v in values.items() if k in shown})
-        if every is not None and every[0] and done % every[0] == 0 and acc.is_main_process:
-            every[1](done)
-        if checkpointing_steps and done % checkpointing_steps == 0 and done < total:
-            acc.wait_for_everyone()
-            if acc.is_main_process:
-                save_checkpoint(
-                    run_dir, done, lambda d: acc.save_state(str(d)), {"total": total}, checkpoints_total_limit
-                )
-    bar.close()
+    # The first step whose loss diverged, and that loss, kept on the device: read only at log and checkpoint time.
+    watch = _DivergenceWatch(acc.device)
+    try:
+        for step in range(start, total):
+            for micro in range(grad_accum):
+                index = (step * grad_accum + micro) * acc.num_processes + acc.process_index
+                with acc.accumulate(*models):
+                    losses = micro_step(index)
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+                log.add(losses)
+                watch.add(step + 1, losses["total"])
+            done = step + 1
+            if on_step is not None:
+                on_step(done)
+            bar.update(1)
+            if done % log_steps == 0 or done == total:
+                watch.check(desc, run_dir, optimizer)
+                lrs = [g["lr"] for g in optimizer.param_groups]
+                values = log.flush(done, lrs) if acc.is_main_process else {}
+                bar.set_postfix({k: f"{v:.4f}" for k, v in values.items() if k in shown})
+            if every is not None and every[0] and done % every[0] == 0 and acc.is_main_process:
+                every[1](done)
+            if checkpointing_steps and done % checkpointing_steps == 0 and done < total:
+                watch.check(desc, run_dir, optimizer, models, done)  # a diverged state never becomes a checkpoint
+                acc.wait_for_everyone()
+                if acc.is_main_process:
+                    save_checkpoint(
+                        run_dir, done, lambda d: acc.save_state(str(d)), {"total": total}, checkpoints_total_limit
+                    )
+    finally:
+        bar.close()  # the error line of a divergence starts on a line of its own
+    watch.check(desc, run_dir, optimizer, models, total)  # before the stage exports anything
+
+
+class _DivergenceWatch:
+    """Remembers, on the device, the first step whose loss was non-finite or above DIVERGED_LOSS."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.step = torch.full((), -1, dtype=torch.long, device=device)
+        self.loss = torch.zeros((), dtype=torch.float32, device=device)
+
+    def add(self, step: int, loss: torch.Tensor) -> None:
+        value = loss.detach().float()
+        bad = ~torch.isfinite(value) | (value.abs() > DIVERGED_LOSS)
+        first = bad & (self.step < 0)
+        self.step = torch.where(first, torch.full_like(self.step, step), self.step)
+        self.loss = torch.where(first, value, self.loss)
+
+    def check(self, desc: str, run_dir: Path, optimizer: torch.optim.Optimizer,
+              models: Sequence[torch.nn.Module] = (), step: int | None = None) -> None:  # fmt: skip
+        """Raise :class:`TrainingDiverged` when a loss diverged so far, or (with ``models``) a weight did.
+
+        Raises:
+            TrainingDiverged: One line naming the step, the likely cause and the last good checkpoint.
+        """
+        first = int(self.step.item())
+        if first >= 0:
+            what = (
+                f"the loss became {float(self.loss.item()):.3g} at step {first}: non-finite or above {DIVERGED_LOSS:g}"
+            )
+        else:
+            problem = weights_problem_of(models) if models else None
+            if problem is None:
+                return
+            what = f"after step {step} {problem}"
+        lrs = ", ".join(f"{g['lr']:g}" for g in optimizer.param_groups)
+        kept = list_checkpoints(run_dir)
+        last = f"the last good checkpoint is {kept[-1][1]}" if kept else "no checkpoint was kept"
+        message = (
+            f"{run_dir}: {desc} diverged ({what}), most likely because the "
+            f"learning rate ({lrs}) is too high; nothing was exported and {last}: start a new run folder with a "
+            "lower learning rate"
+        )
+        raise TrainingDiverged(message)

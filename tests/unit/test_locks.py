@@ -59,17 +59,27 @@ def test_one_process_may_lock_different_folders(tmp_path: Path) -> None:
 def test_taking_the_lock_cleans_what_killed_writers_left(tmp_path: Path) -> None:
     run = tmp_path / "run"
     (run / "rmp").mkdir(parents=True)
-    (run / ".checkpoint-3.ab12cd_9.tmp").mkdir()
-    (run / ".checkpoint-3.ab12cd_9.tmp" / "model.safetensors").write_bytes(b"half")
-    (run / "rmp" / ".model.safetensors.x1y2z3w4.tmp").write_bytes(b"half")
-    (run / ".unet.old").mkdir()  # died after moving unet aside: the old one is restored
-    (run / ".unet.old" / "weights").write_bytes(b"previous")
+    (run / ".checkpoint-3.ab12cd_9.seas-tmp").mkdir()
+    (run / ".checkpoint-3.ab12cd_9.seas-tmp" / "model.safetensors").write_bytes(b"half")
+    (run / "rmp" / ".model.safetensors.x1y2z3w4.seas-tmp").write_bytes(b"half")
+    (run / ".unet.seas-old").mkdir()  # died after moving unet aside: the old one is restored
+    (run / ".unet.seas-old" / "weights").write_bytes(b"previous")
     (run / "vae").mkdir()
-    (run / ".vae.old").mkdir()  # died after the new one was in place: the old one goes
+    (run / ".vae.seas-old").mkdir()  # died after the new one was in place: the old one goes
     (run / "notes.tmp").write_text("a user's file")
     (run / ".notes.tmp").write_text("another user's file")
+    (run / ".draft.ab12cd34.tmp").write_text("a user's file named like another tool's temporary file")
+    (run / ".photos.old").mkdir()  # a user's folder named like a backup
     with writer_lock(run):
         pass
     assert sorted(str(p.relative_to(run)) for p in run.rglob("*")) == [
-        ".notes.tmp", "notes.tmp", "rmp", "unet", "unet/weights", "vae"]  # fmt: skip
+        ".draft.ab12cd34.tmp",
+        ".notes.tmp",
+        ".photos.old",
+        "notes.tmp",
+        "rmp",
+        "unet",
+        "unet/weights",
+        "vae",
+    ]
     assert (run / "unet" / "weights").read_bytes() == b"previous"

@@ -53,10 +53,10 @@ def test_the_quality_section_says_when_the_vae_was_adapted(tmp_path: Path) -> No
     config = {"config": {"TrainConfig": {"vae_adapt_steps": 600}}}
     (tmp_path / "evaluation").mkdir()
     Image.new("RGB", (8, 8)).save(tmp_path / "evaluation" / "reconstruction.png")
-    assert "adapted" not in _quality_section(tmp_path, tmp_path / "report", config)
+    assert "adapted" not in _quality_section(tmp_path, tmp_path / "report", config, tmp_path / "generated" / "tire")
     (tmp_path / "vae").mkdir()
     assert "adapted before stage 1 to this run's training defects and normals (600 steps" in _quality_section(
-        tmp_path, tmp_path / "report", config
+        tmp_path, tmp_path / "report", config, tmp_path / "generated" / "tire"
     )
 
 

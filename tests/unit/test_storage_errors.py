@@ -39,7 +39,7 @@ def test_a_failed_folder_write_names_the_folder_and_leaves_nothing(tmp_path: Pat
         raise exc
 
     with pytest.raises(StorageError) as caught:
-        atomic_write_dir(target, fill)
+        atomic_write_dir(target, fill, "test")
     message = str(caught.value)
     assert message.startswith(f"{target}: {problem}")
     assert "\n" not in message
@@ -68,7 +68,7 @@ def test_errors_that_are_not_storage_failures_keep_their_type(tmp_path: Path) ->
         raise ValueError("a bug")
 
     with pytest.raises(ValueError, match="a bug"):
-        atomic_write_dir(tmp_path / "x", broken)
+        atomic_write_dir(tmp_path / "x", broken, "test")
 
 
 def test_an_output_path_under_a_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

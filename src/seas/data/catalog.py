@@ -18,7 +18,7 @@ from seas.data.samples import Label, Sample, Split
 from seas.data.visa import make_visa_samples
 from seas.errors import DatasetLayoutError, flag
 
-__all__ = ["SAMPLE_PRODUCT", "ProductData", "bundled_sample_root", "load_product"]
+__all__ = ["SAMPLE_PRODUCT", "ProductData", "bundled_sample_root", "data_folders", "load_product"]
 
 SAMPLE_PRODUCT = "tire"
 
@@ -26,6 +26,13 @@ SAMPLE_PRODUCT = "tire"
 def bundled_sample_root() -> Path:
     """Root of the small tire sample shipped with the package (MVTec AD layout)."""
     return Path(str(files("seas") / "assets" / "sample_data"))
+
+
+def data_folders(cfg: DataConfig) -> list[Path]:
+    """The folders a product's data is read from: no output may lie in, equal or contain one of them."""
+    if cfg.layout == "folder":
+        return [p for p in (cfg.defect_root, cfg.mask_root, cfg.normal_dir) if p is not None]
+    return [cfg.data if cfg.data is not None else bundled_sample_root()]
 
 
 @dataclass(frozen=True)

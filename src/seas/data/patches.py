@@ -19,7 +19,6 @@ patch's source and box. Seeded; listings sorted.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,8 @@ from seas.data.samples import Label, Sample, Split
 from seas.data.split import portable_name
 from seas.errors import InputFileError
 from seas.files import atomic_write_dir, atomic_write_json
+from seas.ownership import refuse_overlap
+from seas.records import read_json
 
 __all__ = ["content_table", "cut_patches", "defect_corner", "normal_corner"]
 
@@ -125,13 +126,16 @@ def cut_patches(data: ProductData, settings: PatchConfig) -> Path:
         The product folder of the patch dataset (``--data out --product <product>`` reads it).
     """
     target = settings.output_dir / data.product
+    refuse_overlap("--output-dir", settings.output_dir, "the data set", data.root, "choose a folder outside it",
+                   contains=False)  # fmt: skip
+    refuse_overlap("--output-dir", target, "the data set", data.root, "choose a folder outside it")
     files = sorted({p for s in data.samples for p in (s.image_path, s.mask_path) if p is not None})
     sources = [[portable_name(p, data.root), p.stat().st_size] for p in files]  # a changed file means a new cut
     shape = {k: v for k, v in vars(settings).items() if k != "output_dir"}  # what the patches depend on
     wanted = {"settings": shape, "sources": sources}
     done = target / "patches.json"
     if done.is_file():
-        previous = json.loads(done.read_text(encoding="utf-8"))
+        previous = read_json(done, f"delete {target} and rerun seas patches", lambda r: dict(r))
         if {k: previous.get(k) for k in wanted} == wanted:
             return target
 
@@ -152,5 +156,5 @@ def cut_patches(data: ProductData, settings: PatchConfig) -> Path:
         # The root is a hint for seas paste (sources are relative to it, so a moved dataset keeps its record).
         atomic_write_json(tmp / "patches.json", {**wanted, "data_root": str(data.root.resolve()), "patches": record})
 
-    atomic_write_dir(target, fill)
+    atomic_write_dir(target, fill, "patches")
     return target

@@ -11,7 +11,6 @@ their unweighted mean, and pooled over the product.
 from __future__ import annotations
 
 import itertools
-import json
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -30,7 +29,8 @@ from seas.evaluate.segmentation import segmentation_metrics
 from seas.evaluate.segmenter import RECIPE, defect_probabilities, train_segmenter
 from seas.evaluate.synthetic import cutpaste, perlin_defect
 from seas.files import atomic_write_json, atomic_write_text
-from seas.generate.outputs import recorded_generate_settings
+from seas.generate.outputs import MANIFEST_FIX, read_manifest, recorded_generate_settings
+from seas.records import RecordError
 from seas.run_folder import RunFolder, read_run
 
 __all__ = [
@@ -85,8 +85,9 @@ def generated_pairs(tree: Path, types: list[str]) -> list[tuple[Path, Path]]:
         manifest = tree / t / "manifest.jsonl"
         if not manifest.is_file():
             raise InputFileError(manifest, "no generated pairs for this defect type", "run seas generate first")
-        for line in manifest.read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
+        for record in read_manifest(tree / t):
+            if "mask" not in record:
+                raise RecordError(manifest, f"pair {record['index']} has no mask", MANIFEST_FIX)
             pairs.append((tree / t / record["image"], tree / t / record["mask"]))
     return pairs
 

@@ -181,6 +181,7 @@ def describe(net: str, resolution: int) -> dict[str, Any]:  # Any: JSON values
 
 def evaluate_generation(cfg: Any) -> dict[str, Any]:  # Any: GenerationMetricsConfig / JSON results
     """IC-LPIPS and IS per defect type of a generated tree; writes ``<run>/evaluation/generation.json``."""
+    from seas.evaluate.inputs import evaluation_inputs
     from seas.files import atomic_write_json
     from seas.run_folder import RunFolder, read_run
 
@@ -189,7 +190,13 @@ def evaluate_generation(cfg: Any) -> dict[str, Any]:  # Any: GenerationMetricsCo
     classify = load_inception(cfg.inception_weights, device)
     split = read_run(cfg.model).split
     tree = RunFolder(cfg.model).generated(split.product, cfg.generated)
-    results: dict[str, Any] = {**describe(cfg.net, cfg.metric_resolution), "real_set": cfg.real_set, "types": {}}
+    results: dict[str, Any] = {
+        **describe(cfg.net, cfg.metric_resolution),
+        "real_set": cfg.real_set,
+        "types": {},
+        "generated": str(tree),
+        "inputs": evaluation_inputs(cfg.model, tree),
+    }
     for t, entry in sorted(split.types.items()):
         real_paths = {"all": entry.train + entry.heldout, "train": entry.train, "holdout": entry.heldout}[cfg.real_set]
         generated = load_images(sorted((tree / t / "image").glob("*.png")), cfg.metric_resolution)

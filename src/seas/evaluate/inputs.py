@@ -16,7 +16,7 @@ from typing import Any
 from seas.config import config_to_dict
 from seas.run_folder import checkpoint_ids
 
-__all__ = ["evaluation_inputs", "is_current"]
+__all__ = ["evaluation_inputs", "is_current", "stale_note"]
 
 
 def evaluation_inputs(run_dir: Path, tree: Path) -> dict[str, Any]:  # Any: JSON values
@@ -25,6 +25,24 @@ def evaluation_inputs(run_dir: Path, tree: Path) -> dict[str, Any]:  # Any: JSON
     for manifest in sorted(tree.glob("*/manifest.jsonl")):
         digest.update(manifest.parent.name.encode() + b"\0" + manifest.read_bytes() + b"\0")
     return {"pairs": digest.hexdigest()[:16], "weights": checkpoint_ids(run_dir)}
+
+
+def stale_note(result: dict[str, Any], run_dir: Path, tree: Path) -> str | None:  # Any: JSON
+    """Why a recorded result no longer describes the pairs under ``tree`` and the run's weights (None: current).
+
+    A result with no recorded inputs (written before they were recorded) is reported as unverifiable.
+    """
+    recorded = result.get("inputs")
+    if not isinstance(recorded, dict):
+        return "its inputs were not recorded, so whether it measured the current pairs is unknown"
+    current = evaluation_inputs(run_dir, tree)
+    changed = []
+    if recorded.get("pairs") != current["pairs"]:
+        changed.append(f"pairs {recorded.get('pairs')} -> {current['pairs']}")
+    old_weights = recorded.get("weights") or {}
+    changed += [f"{k} weights {old_weights.get(k)} -> {v}" for k, v in sorted(current["weights"].items())
+                if old_weights.get(k) != v]  # fmt: skip
+    return f"its inputs changed since it was measured ({'; '.join(changed)})" if changed else None
 
 
 def is_current(result_path: Path, cfg: Any, inputs: dict[str, Any]) -> bool:  # Any: an evaluation config

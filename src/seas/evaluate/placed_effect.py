@@ -17,7 +17,6 @@ The redraw runs in the dtype the pairs record, so that ``own_vs_normal`` holds n
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from seas.config import GenerateConfig
 from seas.data.augment import from_training_rgb, to_training_rgb
 from seas.data.imageio import read_mask, read_rgb
 from seas.evaluate.prompt_effect import VISIBLE, grey_change
+from seas.generate.outputs import read_manifest
 from seas.generate.pipeline import Job, MaskedSampler
 from seas.models.loading import SDComponents
 from seas.stage1.tokens import TokenMap
@@ -64,10 +64,7 @@ class PlacedEffect:
 
 def placed_records(folder: Path) -> list[dict[str, Any]]:  # Any: JSON
     """The records of ``folder``'s pairs that have a placed mask (``mask_from``), in manifest order."""
-    if not (folder / "manifest.jsonl").is_file():
-        return []
-    lines = (folder / "manifest.jsonl").read_text(encoding="utf-8").splitlines()
-    return [r for r in map(json.loads, lines) if "mask_from" in r]
+    return [r for r in read_manifest(folder) if "mask_from" in r]
 
 
 def sampler_for(parts: SDComponents, record: dict[str, Any], model: Path, resolution: int,

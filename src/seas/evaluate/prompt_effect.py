@@ -17,7 +17,6 @@ construction. Needs ``seas generate --normals N`` with N ≥ the pairs per type.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import numpy as np
 from seas.data.imageio import read_mask, read_rgb
 from seas.evaluate.inside_outside import InsideOutside
 from seas.evaluate.pairs import derangement
+from seas.generate.outputs import read_manifest
 
 __all__ = ["VISIBLE", "grey_change", "prompt_effect"]
 
@@ -33,11 +33,7 @@ VISIBLE = 8  # grey levels (of 255)
 
 
 def _records(folder: Path) -> dict[int, dict[str, Any]]:  # Any: JSON
-    manifest = folder / "manifest.jsonl"
-    if not manifest.is_file():
-        return {}
-    rows = (json.loads(line) for line in manifest.read_text(encoding="utf-8").splitlines())
-    return {int(r["index"]): r for r in rows}
+    return {int(r["index"]): r for r in read_manifest(folder)}
 
 
 def grey_change(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -19,8 +19,11 @@ import numpy as np
 from PIL import Image
 
 from seas.files import atomic_write_bytes, atomic_write_dir, atomic_write_json, atomic_write_text
+from seas.records import RecordError, read_json, read_jsonl
 
-__all__ = ["PairFolder", "export_anomalib", "recorded_generate_settings"]
+MANIFEST_FIX = "rerun seas generate with the same flags: it rebuilds the manifest from the pairs' records"
+
+__all__ = ["MANIFEST_FIX", "PairFolder", "export_anomalib", "read_manifest", "recorded_generate_settings"]
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -34,7 +37,22 @@ def recorded_generate_settings(product_out: Path) -> dict[str, Any]:  # Any: JSO
     record = product_out / "config.json"
     if not record.is_file():
         return {}
-    return json.loads(record.read_text(encoding="utf-8")).get("config", {}).get("GenerateConfig", {})  # type: ignore[no-any-return]
+    fix = f"delete {record} and rerun seas generate with the settings its pairs were made with"
+    return read_json(record, fix, lambda r: dict(r.get("config", {}).get("GenerateConfig", {})))
+
+
+def read_manifest(folder: Path) -> list[dict[str, Any]]:  # Any: JSON
+    """The pair records of ``folder/manifest.jsonl`` in order ([] without one); each names its image.
+
+    Raises:
+        RecordError: A damaged line, or a line without ``index`` and ``image``.
+    """
+    path = folder / "manifest.jsonl"
+    rows = read_jsonl(path, MANIFEST_FIX)
+    for number, row in enumerate(rows, 1):
+        if not isinstance(row.get("index"), int) or not isinstance(row.get("image"), str):
+            raise RecordError(path, f"damaged record on line {number} (no index or image)", MANIFEST_FIX)
+    return rows
 
 
 class PairFolder:
@@ -70,7 +88,8 @@ class PairFolder:
         for index in range(count):
             path = self.records / f"{index:04d}.json"
             if path.is_file():
-                lines.append(json.dumps(json.loads(path.read_text(encoding="utf-8")), sort_keys=True))
+                fix = f"delete {path} (pair {index} is drawn again) and rerun seas generate"
+                lines.append(json.dumps(read_json(path, fix, lambda r: dict(r)), sort_keys=True))
         atomic_write_text(self.root / "manifest.jsonl", "".join(f"{line}\n" for line in lines))
         return len(lines)
 
@@ -114,5 +133,5 @@ def export_anomalib(product_dir: Path, base: Path, wanted: dict[str, int], norma
             link(image, folder / "normal" / f"{i:04d}{image.suffix}")
             counts["normal"] += 1
 
-    atomic_write_dir(base, fill)
+    atomic_write_dir(base, fill, "anomalib-export")
     return counts

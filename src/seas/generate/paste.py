@@ -26,7 +26,9 @@ from PIL import Image, ImageFilter
 from seas.config import PasteConfig, write_run_record
 from seas.data.imageio import read_mask, read_rgb
 from seas.errors import DatasetLayoutError, InputFileError
-from seas.generate.outputs import PairFolder
+from seas.generate.outputs import PairFolder, read_manifest
+from seas.ownership import mark_pair_tree
+from seas.records import read_json
 
 __all__ = ["near_mask_weight", "paste_pairs", "paste_weight"]
 
@@ -120,7 +122,7 @@ def paste_pairs(cfg: PasteConfig) -> dict[str, int]:
     table_path = cfg.patches / "patches.json"
     if not table_path.is_file():
         raise DatasetLayoutError(table_path, "is missing", "pass --patches, the seas patches folder the run used")
-    record = json.loads(table_path.read_text(encoding="utf-8"))
+    record = read_json(table_path, "rerun seas patches with the same flags to write it again", lambda r: dict(r))
     table, size = record["patches"], int(record["settings"]["size"])
     sizes = {name: int(n) for name, n in record.get("sources", [])}
     manifests = sorted(cfg.generated.glob("*/manifest.jsonl"))
@@ -129,9 +131,11 @@ def paste_pairs(cfg: PasteConfig) -> dict[str, int]:
                                  "pass --generated, a generated product folder (<out>/<product>)")  # fmt: skip
     out_root = cfg.output_dir / cfg.generated.name
     out_root.mkdir(parents=True, exist_ok=True)
+    mark_pair_tree(out_root)
     write_run_record(out_root, [cfg], None, "paste")
     counts: dict[str, int] = {}
     for manifest in manifests:
+        read_manifest(manifest.parent)  # one line naming a damaged manifest before any pair is pasted
         lines = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
         target = PairFolder(out_root / manifest.parent.name, with_masks=True)
         count = 0
@@ -140,7 +144,8 @@ def paste_pairs(cfg: PasteConfig) -> dict[str, int]:
             index, key = int(entry["index"]), _record_key(line, cfg)
             count = max(count, index + 1)
             done = target.records / f"{index:04d}.json"
-            if done.is_file() and json.loads(done.read_text(encoding="utf-8")).get("from") == key:
+            again = f"delete {done} (the pair is pasted again) and rerun"
+            if done.is_file() and read_json(done, again, lambda r: r.get("from")) == key:
                 continue
             patch = _patch_key(entry.get("reference"), cfg.patches, manifest, table)
             place = table[patch]

@@ -3,15 +3,15 @@
 Image ``n`` of a folder uses the reference normal image ``n mod M`` and the seed ``base_seed + n``;
 the M references are the sorted normals stage 1 trained on (the first ``--num-normals``) or, with
 ``--reference-pool all``, every normal training image. A pair rejected by the mask-fraction filter is
-redrawn with the seed ``base_seed + n + k·RETRY_STRIDE`` for attempt ``k``, and every rejection is recorded.
+redrawn with the seed ``base_seed + n + k·RETRY_STRIDE`` for attempt ``k``, and every rejection is recorded;
+so is a defect pair whose mask is empty and any pair whose image is one flat colour (a diverged model's
+output), whatever the filter says.
 Indices are sharded over processes (``n mod world == rank``) when started with ``accelerate launch``.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
 from collections import deque
 from functools import partial
 from pathlib import Path
@@ -21,19 +21,21 @@ import torch
 from accelerate import PartialState
 from tqdm.auto import tqdm
 
-from seas.config import GenerateConfig, config_to_dict, write_run_record
-from seas.data.catalog import ProductData
+from seas.config import DataConfig, GenerateConfig, config_to_dict, write_run_record
+from seas.data.catalog import ProductData, data_folders
 from seas.errors import ConfigError, SeasError, flag
-from seas.files import atomic_write_json
+from seas.files import atomic_write_json, check_replaceable
 from seas.generate.outputs import PairFolder, export_anomalib, recorded_generate_settings
 from seas.generate.pipeline import Job, MaskedSampler
 from seas.generate.placed_masks import pick_training_mask
-from seas.run_folder import RunFolder, checkpoint_ids, read_run, read_token_map
+from seas.ownership import check_pair_tree, mark_pair_tree, refuse_overlap, remove_owned
+from seas.records import read_json
+from seas.run_folder import RunFolder, checkpoint_ids, read_run, read_stage1_configs, read_token_map
 from seas.stage1.artifacts import load_generator
 from seas.stage1.tokens import TokenMap
 from seas.stage2.artifacts import load_rmp
 
-__all__ = ["RETRY_STRIDE", "generate", "job_seed"]
+__all__ = ["RETRY_STRIDE", "check_generate_folders", "generate", "job_seed", "precheck_folders", "rejection"]
 
 logger = logging.getLogger(__name__)
 RETRY_STRIDE = 10_000_019  # a prime above any realistic count, so retry seeds never meet first seeds
@@ -115,8 +117,53 @@ def check_same_settings(product_out: Path, cfg: GenerateConfig, ids: dict[str, s
 def _weights_of_pairs(product_out: Path) -> dict[str, str] | None:
     """The weight identities recorded with one finished pair of the folder (all share them), or None."""
     for record in sorted(product_out.glob("*/.records/*.json"))[:1]:
-        return json.loads(record.read_text(encoding="utf-8")).get("checkpoint")  # type: ignore[no-any-return]
+        fix = f"delete {record} (its pair is drawn again) and rerun"
+        return read_json(record, fix, lambda r: r.get("checkpoint"))  # type: ignore[no-any-return]
     return None
+
+
+def precheck_folders(cfg: GenerateConfig) -> None:
+    """:func:`check_generate_folders` from the run's records alone (before a writer lock is taken).
+
+    Raises:
+        ConfigError: Overlapping folders.
+        ModelLoadError: No run folder.
+    """
+    data_cfg = read_stage1_configs(cfg.model)[0]
+    split_file = RunFolder(cfg.model).split
+    product = read_json(split_file, f"rerun seas train --output-dir {cfg.model} (same flags)",
+                        lambda r: str(r["product"]))  # fmt: skip
+    check_generate_folders(data_cfg, cfg.model, cfg, product)
+
+
+def check_generate_folders(data_cfg: DataConfig, run_dir: Path, cfg: GenerateConfig, product: str) -> None:
+    """Refuse an output or export folder that overlaps the data, the run folder or each other (before any work).
+
+    Raises:
+        ConfigError: One line naming the two folders.
+    """
+    run = RunFolder(run_dir)
+    out_root = cfg.out if cfg.out is not None else run.generated_out
+    product_out = run.generated(product, cfg.out)
+    away = "choose an --out folder outside it"
+    for folder in data_folders(data_cfg):
+        refuse_overlap("--out", out_root, "the data set", folder, away, contains=False)
+        refuse_overlap("--out", product_out, "the data set", folder, away)
+    refuse_overlap("--out", product_out, "the run folder", run_dir, away, inside=False)
+    parents = product_out.resolve().parents
+    if run_dir.resolve() in parents and run.generated_out.resolve() not in parents:  # only RUN/generated/ inside
+        subject = f"--out {out_root}"
+        problem = f"is inside the run folder {run_dir}; nothing was written"
+        raise ConfigError(subject, problem, "leave --out out to use RUN/generated, or choose a folder outside the run")
+    if cfg.export_anomalib is None:
+        return
+    export = cfg.export_anomalib / product
+    elsewhere = "choose an --export-anomalib folder apart from the data, the run and the pairs"
+    refuse_overlap("--export-anomalib", export, "the pairs' folder", product_out, elsewhere)
+    refuse_overlap("--export-anomalib", export, "the run folder", run_dir, elsewhere, inside=False)
+    for folder in data_folders(data_cfg):
+        refuse_overlap("--export-anomalib", cfg.export_anomalib, "the data set", folder, elsewhere, contains=False)
+        refuse_overlap("--export-anomalib", export, "the data set", folder, elsewhere)
 
 
 def check_counts(product_out: Path, groups: list[tuple[str, list[str] | None, int]]) -> None:
@@ -134,25 +181,43 @@ def check_counts(product_out: Path, groups: list[tuple[str, list[str] | None, in
                               "--out, or pass --overwrite to delete them first")  # fmt: skip
 
 
+def rejection(image: Any, fraction: float | None, cfg: GenerateConfig) -> str | None:  # Any: uint8 HWC array
+    """Why a drawn pair is not written (None: it is kept): a flat image, an empty mask, or the mask-fraction filter."""
+    if int(image.max()) == int(image.min()):
+        return "flat image"
+    if fraction is None:
+        return None
+    if fraction == 0:
+        return "empty mask"
+    if not cfg.min_mask_fraction <= fraction <= cfg.max_mask_fraction:
+        return "mask fraction outside the filter"
+    return None
+
+
 def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, Any]:  # Any: JSON summary
     """Generate every requested folder; returns ``{folder: pairs on disk}`` and the output root."""
     run_dir = cfg.model
     run = read_run(run_dir, data)  # ``data``: the product's listing when the caller already made it
     data, split, model_cfg = run.data, run.split, run.model_cfg
+    check_generate_folders(run.data_cfg, run_dir, cfg, split.product)
     product_out = RunFolder(cfg.model).generated(split.product, cfg.out)
     if cfg.overwrite and product_out.exists():
         logger.warning("--overwrite: deleting the earlier pairs in %s", product_out)
-        shutil.rmtree(product_out)
+        remove_owned(product_out, "pairs", "choose another --out, or move your files out of it first")
     token_map = read_token_map(run_dir)
     groups = _groups(cfg, token_map)
     ids = checkpoint_ids(run_dir)
-    check_same_settings(product_out, cfg, ids)  # all before any weights load
+    check_pair_tree(product_out)  # all before any weights load
+    if cfg.export_anomalib is not None:
+        check_replaceable(cfg.export_anomalib / split.product, "anomalib-export")
+    check_same_settings(product_out, cfg, ids)
     check_counts(product_out, groups)
     parts, token_map = load_generator(run_dir)
     rmp = load_rmp(run_dir)
     state = PartialState(cpu=cfg.cpu or not torch.cuda.is_available())
     device, dtype = state.device, _dtype(cfg, state.device)
     if state.is_main_process:
+        mark_pair_tree(product_out)
         write_run_record(product_out, [cfg], parts.identity, "generate")
         atomic_write_json(RunFolder(run_dir).weight_ids, ids)  # for the report
     sampler = MaskedSampler(parts, rmp, cfg, model_cfg.resolution, device, dtype)
@@ -179,13 +244,19 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
             batch = [queue.popleft() for _ in range(min(cfg.batch_size, len(queue)))]
             for result in sampler.run(batch):
                 job, fraction = result.job, result.mask_fraction
-                if fraction is not None and not cfg.min_mask_fraction <= fraction <= cfg.max_mask_fraction:
-                    rejected.setdefault(job.index, []).append({"attempt": job.attempt, "seed": job.seed,
-                                                               "mask_fraction": fraction})  # fmt: skip
+                reason = rejection(result.image, fraction, cfg)
+                if reason is not None:
+                    draw = {"attempt": job.attempt, "seed": job.seed, "mask_fraction": fraction, "reason": reason}
+                    rejected.setdefault(job.index, []).append(draw)
                     if job.attempt + 1 >= cfg.max_attempts:
-                        msg = (f"{folder.root}: image {job.index} got no mask within [{cfg.min_mask_fraction}, "
-                               f"{cfg.max_mask_fraction}] in {cfg.max_attempts} attempts")  # fmt: skip
-                        msg += "; widen --min/--max-mask-fraction or raise --max-attempts"
+                        reasons = sorted({r["reason"] for r in rejected[job.index]})
+                        msg = (f"{folder.root}: image {job.index} was rejected in all {cfg.max_attempts} attempts "
+                               f"({', '.join(reasons)})")  # fmt: skip
+                        msg += (
+                            "; an empty mask or a flat image means the model draws no defect: check its training "
+                            "(seas report), widen --min/--max-mask-fraction or raise --max-attempts"
+                        )
+                        bar.close()  # the error line starts on a line of its own
                         raise SeasError(msg)
                     queue.append(make_job(job.index, job.attempt + 1))
                     continue

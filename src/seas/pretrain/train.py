@@ -32,11 +32,13 @@ import numpy as np
 import torch
 
 from seas.config import DataConfig, ModelConfig, PretrainConfig, write_run_record
+from seas.data.catalog import data_folders
 from seas.errors import ConfigError, flag
 from seas.files import atomic_write_dir, atomic_write_json
 from seas.integrity import record_weights, weight_files, weights_problem
 from seas.models.builtin import BUILTIN_MODELS, build_unet
 from seas.models.loading import SDComponents, load_base_model
+from seas.ownership import refuse_overlaps
 from seas.pretrain.images import NormalImages, list_prior_images
 from seas.pretrain.unet import denoising_loss, write_sample_grid
 from seas.pretrain.vae import (
@@ -259,7 +261,7 @@ def _export(parts: SDComponents, out: Path) -> None:
         "scheduler": lambda d: parts.scheduler.save_pretrained(d),
     }
     for name, write in writers.items():
-        atomic_write_dir(out / name, write)
+        atomic_write_dir(out / name, write, name)
     # What StableDiffusionPipeline.save_pretrained writes, without importing the pipeline classes.
     index: dict[str, Any] = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": diffusers.__version__,
                              "requires_safety_checker": False}  # fmt: skip
@@ -288,6 +290,8 @@ def _fresh_unet(arch: str, seed: int, resolution: int, parts: SDComponents) -> t
 def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) -> Path:
     """Train a product prior and return its folder (a diffusers model; see the module docstring)."""
     out = cfg.output_dir
+    sources = [*data_folders(data_cfg), *(Path(p) for p in cfg.images)]
+    refuse_overlaps("--output-dir", out, "the data set", sources, "choose a prior folder outside it")
     check_resume_settings(
         out,
         [data_cfg, model_cfg, cfg],

@@ -17,8 +17,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from seas.evaluate.inputs import stale_note
 from seas.evaluate.reconstruction import zoom_box
 from seas.files import atomic_write_text
+from seas.generate.outputs import read_manifest
+from seas.records import read_json, read_jsonl
 from seas.report.charts import histogram_svg, line_chart_svg
 from seas.run_folder import RunFolder
 
@@ -35,7 +38,7 @@ margin:8px 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th:first-child,td:first-child{text-align:left}
 .grid{display:flex;flex-wrap:wrap;gap:10px}.pair{border:1px solid #ddd;padding:4px;font-size:11px}
 .pair img{width:150px;height:150px;image-rendering:pixelated;margin-right:2px}
-.wide img{max-width:100%;image-rendering:pixelated}.note{color:#777}
+.wide img{max-width:100%;image-rendering:pixelated}.note{color:#777}.stale{color:#a00;font-weight:600}
 pre{background:#f6f6f6;padding:8px;overflow:auto;max-height:320px;font-size:11px}figure{display:inline-block}"""
 CHECK_SCRIPT = """<script>
 window.__errors=[];window.addEventListener('error',e=>window.__errors.push(String(e.message||e)));
@@ -47,8 +50,32 @@ document.body.dataset.errors=window.__errors.length;});
 </script>"""
 
 
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.is_file() else []
+def _read_log(path: Path) -> list[dict[str, Any]]:
+    """A loss log's lines; a line cut off by a kill is passed over (training truncates it on resume)."""
+    return read_jsonl(path, "delete the damaged line", skip_damaged=True)
+
+
+def _result(path: Path, run: Path) -> dict[str, Any] | None:  # Any: JSON
+    """An evaluation result of ``run/evaluation`` (None when there is none)."""
+    if not path.is_file():
+        return None
+    fix = f"delete it and rerun seas evaluate {path.stem} --model {run}"
+    return read_json(path, fix, lambda r: dict(r))
+
+
+def _inputs_note(result: dict[str, Any], run: Path, tree: Path, command: str) -> str:  # Any: JSON
+    """The fingerprint a table was measured on, and a warning when it differs from the pairs and weights shown."""
+    inputs = result.get("inputs") or {}
+    stale = stale_note(result, run, tree)  # against the pairs this report shows
+    shown = (
+        f"measured on pairs {escape(str(inputs.get('pairs')))}, weights {escape(json.dumps(inputs.get('weights')))}"
+    )
+    if stale is None:
+        return f"<p class='note inputs'>{shown}</p>"
+    return (
+        f"<p class='stale'><b>Stale:</b> {escape(stale)}; {shown}. Rerun <code>{escape(command)}</code> "
+        "to measure the current pairs.</p>"
+    )
 
 
 def _square(image: Image.Image, size: int | None = THUMB) -> Image.Image:
@@ -107,17 +134,16 @@ def _loss_section(run: Path) -> str:
     curves = (("Stage 1 losses", folder.logs, ("total", "anomaly_mse", "na", "da_32", "da_16")),
               ("Stage 2 losses", folder.stage2 / "logs.jsonl", ("total", "focal_512", "focal_64")))  # fmt: skip
     for title, path, keys in curves:
-        rows = _read_jsonl(path)
+        rows = _read_log(path)
         series = {k: [float(r[k]) for r in rows] for k in keys if rows and k in rows[0]}
         parts.append(line_chart_svg(title, [float(r["step"]) for r in rows], series))
     return "<h2>Training</h2>" + "".join(parts)
 
 
-def _metrics_section(run: Path) -> str:
+def _metrics_section(run: Path, tree: Path) -> str:
     out = ["<h2>Metrics</h2>"]
-    seg = RunFolder(run).evaluation / "segmentation.json"
-    if seg.is_file():
-        data = json.loads(seg.read_text(encoding="utf-8"))
+    data = _result(RunFolder(run).evaluation / "segmentation.json", run)
+    if data is not None:
         present = next(iter(data["variants"].values()))["mean"]
         metrics = [m for m in SEGMENTATION_METRICS if m in present] + sorted(set(present) - set(SEGMENTATION_METRICS))
         order = [v for v in VARIANTS if v in data["variants"]] + sorted(set(data["variants"]) - set(VARIANTS))
@@ -130,13 +156,14 @@ def _metrics_section(run: Path) -> str:
         )
         out.append(f"<p>Downstream segmentation ({escape(data['recipe'])}), mean over defect types, percent:</p>"
                    f"<table id='segmentation'><tr><th>training set</th>{head}</tr>{rows}</table>")  # fmt: skip
-    gen = RunFolder(run).evaluation / "generation.json"
-    if gen.is_file():
-        data = json.loads(gen.read_text(encoding="utf-8"))
+        out.append(_inputs_note(data, run, tree, f"seas evaluate segmentation --model {run}"))
+    data = _result(RunFolder(run).evaluation / "generation.json", run)
+    if data is not None:
         rows = "".join(f"<tr><td>{escape(t)}</td><td>{v['ic_lpips']:.4f}</td><td>{v['is_mean']:.4f}</td></tr>"
                        for t, v in data["types"].items())  # fmt: skip
         out.append(f"<table id='generation'><tr><th>defect type</th><th>IC-LPIPS ({escape(data['net'])})</th>"
                    f"<th>IS</th></tr>{rows}</table>")  # fmt: skip
+        out.append(_inputs_note(data, run, tree, f"seas evaluate generation --model {run}"))
     if len(out) == 1:
         out.append("<p class='note'>No evaluation yet: run seas evaluate segmentation / generation.</p>")
     return "".join(out)
@@ -175,7 +202,7 @@ def _prior_samples(config: dict[str, Any]) -> Path | None:
     return None
 
 
-def _quality_section(run: Path, report: Path, config: dict[str, Any]) -> str:
+def _quality_section(run: Path, report: Path, config: dict[str, Any], tree: Path) -> str:
     """Reconstruction strip, the prior's samples and the pair-quality tables of ``seas evaluate quality``."""
     out = ["<h2>Pair quality</h2>"]
     prior = _prior_samples(config)
@@ -202,6 +229,8 @@ def _quality_section(run: Path, report: Path, config: dict[str, Any]) -> str:
     quality = RunFolder(run).evaluation / "quality.md"
     if quality.is_file():
         out.append(f"<div id='quality'>{_markdown_tables(quality.read_text(encoding='utf-8'))}</div>")
+        record = _result(quality.with_suffix(".json"), run) or {}
+        out.append(_inputs_note(record, run, tree, f"seas evaluate quality --model {run}"))
     if len(out) == 1:
         out.append("<p class='note'>No quality evaluation yet: run seas evaluate quality.</p>")
     return "".join(out)
@@ -222,7 +251,7 @@ def _placed_note(records: list[dict[str, Any]]) -> str:  # Any: JSON
 
 
 def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], report: Path, per_type: int) -> str:
-    records = _read_jsonl(folder / "manifest.jsonl")
+    records = read_manifest(folder)
     cells = []
     for r in records[:per_type]:
         stem = f"{name}_{r['index']:04d}"
@@ -263,7 +292,8 @@ def build_report(run: Path, out: Path | None = None, generated: Path | None = No
     folder = RunFolder(run)
     report = out or folder.report
     (report / "thumbs").mkdir(parents=True, exist_ok=True)
-    config, split, ids = (json.loads(p.read_text(encoding="utf-8")) if p.is_file() else {}
+    fix = f"rerun the stage that wrote it into {run} (seas train, or seas generate for {folder.weight_ids.name})"
+    config, split, ids = (read_json(p, fix, lambda r: dict(r)) if p.is_file() else {}
                           for p in (folder.record, folder.split, folder.weight_ids))  # fmt: skip
     product = split.get("product", "?")
     root = Path(split.get("root", "."))
@@ -276,7 +306,7 @@ def build_report(run: Path, out: Path | None = None, generated: Path | None = No
     html = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>SeaS report: {escape(product)}</title>"
             f"<style>{STYLE}</style>{CHECK_SCRIPT}</head><body><h1>SeaS report: {escape(product)}</h1>"
             f"<p>run <code>{escape(str(run))}</code>; checkpoints {escape(json.dumps(ids))}</p>"
-            f"{_metrics_section(run)}{_quality_section(run, report, config)}"
+            f"{_metrics_section(run, tree)}{_quality_section(run, report, config, tree)}"
             f"<h2>Generated pairs</h2>{''.join(sections) or '<p class=note>none</p>'}"
             f"{_loss_section(run)}<h2>Configuration</h2><pre>{escape(json.dumps(config, indent=2))}</pre>"
             f"</body></html>")  # fmt: skip

@@ -5,7 +5,9 @@ The folder's layout and its other reads are :mod:`seas.run_folder`'s.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from diffusers import AutoencoderKL, UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
@@ -15,8 +17,20 @@ from seas.integrity import verify_weights
 from seas.models.loading import SDComponents, load_base_model
 from seas.run_folder import RunFolder, missing_generator_files, read_stage1_configs, read_token_map
 from seas.stage1.tokens import TokenMap, load_token_rows
+from seas.training import weights_problem_of
 
 __all__ = ["load_generator"]
+
+T = TypeVar("T")
+
+
+def _load(folder: Path, fix: str, load: Callable[[], T]) -> T:
+    """``load()``, with a damaged config or vocabulary file of ``folder`` reported as one line."""
+    try:
+        return load()
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # json.JSONDecodeError is a ValueError
+        first = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
+        raise ModelLoadError(folder, f"cannot be loaded, a file in it is damaged ({first})", fix) from exc
 
 
 def load_generator(run_dir: Path) -> tuple[SDComponents, TokenMap]:
@@ -35,12 +49,21 @@ def load_generator(run_dir: Path) -> tuple[SDComponents, TokenMap]:
     verify_weights(run_dir, f"rerun seas train --output-dir {run_dir} (same flags) to write it again")
     model_cfg = read_stage1_configs(run_dir)[1]
     parts = load_base_model(model_cfg.base_model, model_cfg.model_seed, model_cfg.resolution)
-    parts.unet = UNet2DConditionModel.from_pretrained(run.unet).eval()
+    fix = f"rerun seas train --output-dir {run_dir} (same flags) after deleting the damaged folder"
+    parts.unet = _load(run.unet, fix, lambda: UNet2DConditionModel.from_pretrained(run.unet).eval())
     if run.vae.is_dir():  # vae_adapt_steps > 0; listed in sha256.json, so verify_weights saw it
-        parts.vae = AutoencoderKL.from_pretrained(run.vae).eval()
-    parts.tokenizer = CLIPTokenizer.from_pretrained(run.tokenizer)
+        parts.vae = _load(run.vae, fix, lambda: AutoencoderKL.from_pretrained(run.vae).eval())
+    parts.tokenizer = _load(run.tokenizer, fix, lambda: CLIPTokenizer.from_pretrained(run.tokenizer))
     if run.text_encoder.is_dir():
-        parts.text_encoder = CLIPTextModel.from_pretrained(run.text_encoder).eval()
+        parts.text_encoder = _load(
+            run.text_encoder, fix, lambda: CLIPTextModel.from_pretrained(run.text_encoder).eval()
+        )
     else:
         load_token_rows(run.token_rows, parts.text_encoder)
+    embeddings = parts.text_encoder.get_input_embeddings()
+    problem = weights_problem_of([parts.unet, embeddings])
+    if problem is not None:  # a diverged run written before the divergence guard, or weights edited by hand
+        raise ModelLoadError(run.unet if "model 0" in problem else run.token_rows,
+                             f"{problem}: the generator diverged in training and would draw flat images",
+                             "train again into a new run folder with a lower --learning-rate")  # fmt: skip
     return parts, read_token_map(run_dir)

@@ -87,7 +87,12 @@ class TokenMap:
     @classmethod
     def from_json(cls, text: str) -> TokenMap:
         """Inverse of :meth:`to_json`."""
-        data = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TokenMap:  # Any: JSON
+        """The token map of a decoded ``token_map.json`` (KeyError or TypeError when it is not one)."""
+        data = dict(data)
         data.pop("version", None)
         return cls(
             defect_types=tuple(data["defect_types"]),

@@ -21,13 +21,14 @@ from accelerate import Accelerator
 from diffusers import AutoencoderKL
 
 from seas.config import DataConfig, ModelConfig, TrainConfig, write_run_record
-from seas.data.catalog import ProductData, load_product
+from seas.data.catalog import ProductData, data_folders, load_product
 from seas.data.inspection import inspect_product
 from seas.data.split import DataSplit, make_split, read_split, write_split
-from seas.files import atomic_write_dir, atomic_write_json, atomic_write_text
+from seas.files import atomic_write_dir, atomic_write_json, atomic_write_text, check_replaceable
 from seas.integrity import record_weights
 from seas.models.loading import SDComponents, load_base_model
 from seas.models.lora import add_lora
+from seas.ownership import refuse_overlaps
 from seas.run_folder import RunFolder, generator_problem, generator_weight_files
 from seas.stage1.attention import AttentionCapture, DACaptureProcessor, capturing, install_capture_processors
 from seas.stage1.losses import denoise_target, step_losses
@@ -103,7 +104,7 @@ def _run_vae(vae: Any, split: DataSplit, resolution: int, cfg: TrainConfig, run_
             atomic_write_json(folder / "adaptation_log.json", log)
 
         if accelerator.is_main_process:
-            atomic_write_dir(run.vae, fill)
+            atomic_write_dir(run.vae, fill, "vae")
         accelerator.wait_for_everyone()
     return AutoencoderKL.from_pretrained(run.vae).eval()
 
@@ -169,12 +170,14 @@ def _export(s: Session, unet: Any, text_encoder: Any, run_dir: Path, steps: int)
         unet.fuse_lora()
         unet.unload_lora()
     run = RunFolder(run_dir)
-    atomic_write_dir(run.unet, lambda d: unet.save_pretrained(d, safe_serialization=True))
-    atomic_write_dir(run.tokenizer, lambda d: s.parts.tokenizer.save_pretrained(d))
+    atomic_write_dir(run.unet, lambda d: unet.save_pretrained(d, safe_serialization=True), "unet")
+    atomic_write_dir(run.tokenizer, lambda d: s.parts.tokenizer.save_pretrained(d), "tokenizer")
     if s.cfg.embeddings == "new":
         save_token_rows(run.token_rows, text_encoder, s.token_map, s.parts.tokenizer)
     else:
-        atomic_write_dir(run.text_encoder, lambda d: text_encoder.save_pretrained(d, safe_serialization=True))
+        atomic_write_dir(
+            run.text_encoder, lambda d: text_encoder.save_pretrained(d, safe_serialization=True), "text_encoder"
+        )
     atomic_write_text(run.token_map, s.token_map.to_json() + "\n")
     record_weights(run_dir, generator_weight_files(run_dir))  # after every weights file, before the marker
     atomic_write_json(run.finished, {"steps": steps, "embeddings": s.cfg.embeddings})
@@ -183,6 +186,7 @@ def _export(s: Session, unet: Any, text_encoder: Any, run_dir: Path, steps: int)
 def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig, data: ProductData | None = None) -> Path:
     """Run stage 1 and return the run folder (see the module docstring for its contents)."""
     run_dir, run = cfg.output_dir, RunFolder(cfg.output_dir)
+    refuse_overlaps("--output-dir", run_dir, "the data set", data_folders(data_cfg), "choose a run folder outside it")
     check_resume_settings(run_dir, [data_cfg, model_cfg, cfg], finished_marker=run.finished)
     if run.finished.is_file():
         problem = generator_problem(run_dir)
@@ -192,6 +196,8 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig, data: 
         logger.warning("%s; training again from the last checkpoint to write it", problem)
         run.finished.unlink()
     check_optional_packages(cfg.optimizer, cfg.lora_rank)
+    for folder, kind in ((run.unet, "unet"), (run.tokenizer, "tokenizer"), (run.text_encoder, "text_encoder")):
+        check_replaceable(folder, kind)  # before training, not after it
     accelerator = make_accelerator(cfg.mixed_precision, cfg.grad_accum, cfg.cpu, run_dir)
     torch.manual_seed(cfg.seed)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from safetensors.torch import save_file
 
 from seas.config import MaskTrainConfig, write_run_record
 from seas.data.catalog import ProductData
-from seas.files import atomic_write_dir, atomic_write_json
+from seas.files import atomic_write_dir, atomic_write_json, check_replaceable
 from seas.integrity import record_weights, weights_problem
 from seas.run_folder import RunFolder, read_run
 from seas.stage1.artifacts import load_generator
@@ -65,6 +65,7 @@ def train_mask(cfg: MaskTrainConfig, data: ProductData | None = None) -> Path:
             return out_dir
         logger.warning("%s; writing the RMP weights again from the last checkpoint", problem)
     check_optional_packages(cfg.optimizer)
+    check_replaceable(out_dir, "rmp")  # before training, not after it
     run = read_run(run_dir, data)  # ``data``: the product's listing when the caller already made it
     model_cfg, train_cfg, split = run.model_cfg, run.train_cfg, run.split
     accelerator = make_accelerator(cfg.mixed_precision, cfg.grad_accum, cfg.cpu, work_dir)
@@ -169,6 +170,6 @@ def train_mask(cfg: MaskTrainConfig, data: ProductData | None = None) -> Path:
                                                        "bn_calibration_max_t": cfg.bn_calibration_max_t})  # fmt: skip
             record_weights(folder)  # last: lists model.safetensors with its sha256
 
-        atomic_write_dir(out_dir, write)
+        atomic_write_dir(out_dir, write, "rmp")
     accelerator.end_training()
     return out_dir
