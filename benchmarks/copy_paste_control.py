@@ -22,12 +22,12 @@ from PIL import Image
 from seas.data.augment import from_training_rgb, to_training_rgb
 from seas.data.imageio import read_mask, read_rgb
 from seas.generate.placed_masks import defect_start_rgb
+from seas.ownership import remove_owned
 
 
 def copy_paste(source: Path, out: Path) -> int:
     """Write the control for every pair under ``source`` (a product's generated folder); the number written."""
-    if out.exists():
-        shutil.rmtree(out)
+    remove_owned(out, "pairs", "choose another output folder")  # only an earlier control (a pair tree copy)
     shutil.copytree(source, out)
     written = 0
     for manifest in sorted(out.glob("*/manifest.jsonl")):

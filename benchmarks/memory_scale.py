@@ -20,10 +20,11 @@ import argparse
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from seas.ownership import remove_owned
 
 PARTS = ("generate", "segmentation", "quality", "report")
 COMBOS = ["combined+cut", "contamination+hole", "cut+hole", "combined+hole"]
@@ -82,7 +83,10 @@ def main() -> None:
     # runs one image at a time); 10 is the default batch size.
     for count, batch in ((4, 4), (12, 4), (12, 10)) if "generate" in args.only else ():
         out = work / f"generated_b{batch}_{count}"
-        shutil.rmtree(out, ignore_errors=True)  # a rerun into a finished folder would generate nothing
+        for tree in (
+            sorted(out.iterdir()) if out.is_dir() else []
+        ):  # a rerun into finished pairs would generate nothing
+            remove_owned(tree, "pairs", "choose another --work folder")
         sizes = ["--num-per-type", str(count), "--batch-size", str(batch)]
         measured(f"seas generate, 8 folders x {count} pairs, batch {batch}", [*gen, *sizes, "--out", str(out)], rows)
     big = work / "generated_big"

@@ -28,6 +28,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from seas.files import atomic_write_dir
+
 # semi-axes in pixels of the 384 x 512 originals (the tool's centre crop is their 384 x 384 middle)
 SIZES = {"paint_large": (36, 48), "paint_small": (8, 11)}
 FIRST = {"paint_large": 40, "paint_small": 60}
@@ -57,25 +59,27 @@ def _plant(image: np.ndarray, alpha: np.ndarray, rng: np.random.Generator) -> np
 
 
 def build(source: Path, out: Path, seed: int) -> None:
-    """Write the planted copy of ``source``'s tire data under ``out``."""
+    """Write the planted copy of ``source``'s tire data under ``out`` (replacing only an earlier planted copy)."""
     src, dst = source / "tire", out / "tire"
-    if dst.exists():
-        shutil.rmtree(dst)
     normals = sorted((src / "train" / "good").glob("*.png"))
-    (dst / "train" / "good").mkdir(parents=True)
-    for path in normals[: min(FIRST.values())]:
-        shutil.copyfile(path, dst / "train" / "good" / path.name)
-    shutil.copytree(src / "test" / "good", dst / "test" / "good")
-    rng = np.random.default_rng(seed)
-    for kind in sorted(SIZES):
-        (dst / "test" / kind).mkdir(parents=True)
-        (dst / "ground_truth" / kind).mkdir(parents=True)
-        for n, path in enumerate(normals[FIRST[kind] : FIRST[kind] + PER_TYPE]):
-            image = np.asarray(Image.open(path).convert("RGB"))
-            alpha = _spot(image.shape[:2], rng, SIZES[kind])
-            Image.fromarray(_plant(image, alpha, rng)).save(dst / "test" / kind / f"{n:03d}.png")
-            mask = ((alpha > 0.5) * 255).astype(np.uint8)
-            Image.fromarray(mask).save(dst / "ground_truth" / kind / f"{n:03d}_mask.png")
+
+    def fill(folder: Path) -> None:
+        (folder / "train" / "good").mkdir(parents=True)
+        for path in normals[: min(FIRST.values())]:
+            shutil.copyfile(path, folder / "train" / "good" / path.name)
+        shutil.copytree(src / "test" / "good", folder / "test" / "good")
+        rng = np.random.default_rng(seed)
+        for kind in sorted(SIZES):
+            (folder / "test" / kind).mkdir(parents=True)
+            (folder / "ground_truth" / kind).mkdir(parents=True)
+            for n, path in enumerate(normals[FIRST[kind] : FIRST[kind] + PER_TYPE]):
+                image = np.asarray(Image.open(path).convert("RGB"))
+                alpha = _spot(image.shape[:2], rng, SIZES[kind])
+                Image.fromarray(_plant(image, alpha, rng)).save(folder / "test" / kind / f"{n:03d}.png")
+                mask = ((alpha > 0.5) * 255).astype(np.uint8)
+                Image.fromarray(mask).save(folder / "ground_truth" / kind / f"{n:03d}_mask.png")
+
+    atomic_write_dir(dst, fill, "planted-data")  # refuses a folder it did not write
     print(f"wrote {dst}: {min(FIRST.values())} normals, {PER_TYPE} images per planted type, test/good copied")
 
 

@@ -43,7 +43,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("src/seas/assets/sample_data"))
     args = parser.parse_args()
     src, out = args.source / "tire", args.out / "tire"
-    shutil.rmtree(out, ignore_errors=True)
+    if out.exists():  # never delete a folder here: it may be the committed sample or a user's data
+        msg = f"error: {out}: already exists; move it away (or pass another --out) and rerun"
+        raise SystemExit(msg)
     for split, count in (("train", TRAIN_GOOD), ("test", TEST_GOOD)):
         for p in sorted((src / split / "good").glob("*.png"))[:count]:
             _save_image(p, out / split / "good" / p.name)

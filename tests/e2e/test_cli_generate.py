@@ -38,6 +38,13 @@ def tire_root() -> Path:
     return TIRE_ROOT
 
 
+def _drawn(level: int) -> np.ndarray:
+    """A stand-in sampler image: one grey level plus a small ramp, so it is not rejected as flat."""
+    image = np.full((64, 64, 3), level, np.uint8)
+    image[0, :3] += np.arange(3, dtype=np.uint8) + 1
+    return image
+
+
 def _tree_digest(root: Path) -> dict[str, str]:
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(root.rglob("*")) if p.is_file()}  # fmt: skip
@@ -314,7 +321,7 @@ def test_kill_during_generation_then_rerun_completes(run: Path, tmp_path: Path) 
     names = [f"{i:04d}.png" for i in range(12)]
     assert sorted(p.name for p in (folder / "image").iterdir()) == names
     assert sorted(p.name for p in (folder / "mask").iterdir()) == names
-    assert not [p for p in folder.rglob("*") if p.name.startswith(".") and p.suffix == ".tmp"]
+    assert not [p for p in folder.rglob("*") if p.name.startswith(".") and p.suffix in (".tmp", ".seas-tmp")]
     manifest = [json.loads(line) for line in (folder / "manifest.jsonl").read_text().splitlines()]
     assert [m["index"] for m in manifest] == list(range(12))
     for name in names:
@@ -345,7 +352,7 @@ def test_reference_pool(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     from tests.conftest import TIRE_ROOT
 
     def fast(self: object, jobs: list) -> list:  # only the reference choice is under test here
-        return [Result(j, np.zeros((64, 64, 3), np.uint8), np.ones((64, 64), bool), 1.0) for j in jobs]
+        return [Result(j, _drawn(0), np.ones((64, 64), bool), 1.0) for j in jobs]
 
     monkeypatch.setattr(gen_run.MaskedSampler, "run", fast)
     out = tmp_path / "out"
@@ -400,7 +407,7 @@ def test_pairs_with_other_settings_never_share_a_folder(run: Path, tmp_path: Pat
     from seas.generate.pipeline import Result
 
     def fast(self: object, jobs: list) -> list:  # only the folder bookkeeping is under test here
-        return [Result(j, np.zeros((64, 64, 3), np.uint8), np.ones((64, 64), bool), 1.0) for j in jobs]
+        return [Result(j, _drawn(0), np.ones((64, 64), bool), 1.0) for j in jobs]
 
     monkeypatch.setattr(gen_run.MaskedSampler, "run", fast)
     out = tmp_path / "out"
@@ -426,7 +433,7 @@ def test_counts_overwrite_retrained_weights_and_exact_exports(run: Path, tmp_pat
     from seas.generate.pipeline import Result
 
     def fast(self: object, jobs: list) -> list:  # only the folder bookkeeping is under test here
-        return [Result(j, np.full((64, 64, 3), j.seed % 250, np.uint8), np.ones((64, 64), bool), 1.0) for j in jobs]
+        return [Result(j, _drawn(j.seed % 250), np.ones((64, 64), bool), 1.0) for j in jobs]
 
     monkeypatch.setattr(gen_run.MaskedSampler, "run", fast)
     out, export = tmp_path / "out", tmp_path / "anomalib"
