@@ -4,7 +4,7 @@
 #      never test/: VAE first (64-px crops of the 128-px images, bf16 autocast: 2x faster on AMX CPUs),
 #      then the decoder alone with the texture term (encoder frozen: sharper reconstructions, same latents),
 #      then the text-conditioned U-Net (fp32: faster than bf16 at this size, measured);
-#   2. scripts/ship_prior.py converts the result to fp16 into src/seas/assets/priors/tiny-tire.
+#   2. scripts/ship_prior.py converts the result to fp16 into demo/priors/tiny-tire.
 # Usage: bash scripts/build_tiny_tire.sh [DATA_ROOT] [RUN_DIR]   (rerun to resume after a stop)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,5 +20,5 @@ seas pretrain --data "$data" --product tire --layout mvtec --base-model tiny-sli
     --resolution 128 --vae-steps 12000 --vae-crop 64 --vae-mixed-precision bf16 \
     --vae-decoder-steps 2000 --unet-steps 5000 \
     --batch-size 8 --sample-steps 1000 --checkpointing-steps 500 --output-dir "$run"
-python scripts/ship_prior.py "$run" src/seas/assets/priors/tiny-tire --name tiny-tire \
+python scripts/ship_prior.py "$run" demo/priors/tiny-tire --name tiny-tire \
     --seconds "$(( $(date +%s) - start ))"

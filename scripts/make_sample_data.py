@@ -1,4 +1,4 @@
-"""Build the bundled tire sample (src/seas/assets/sample_data) from the shared MVTec 3D-AD tire data.
+"""Build the bundled tire sample (demo/sample_data) from the shared MVTec 3D-AD tire data.
 
 Usage: python scripts/make_sample_data.py ../shared/data/mvtec3d_tire
 
@@ -40,7 +40,7 @@ def main() -> None:
     """Write the sample folder."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("source", type=Path, help="the mvtec3d_tire folder")
-    parser.add_argument("--out", type=Path, default=Path("src/seas/assets/sample_data"))
+    parser.add_argument("--out", type=Path, default=Path("demo/sample_data"))
     args = parser.parse_args()
     src, out = args.source / "tire", args.out / "tire"
     if out.exists():  # never delete a folder here: it may be the committed sample or a user's data

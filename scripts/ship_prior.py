@@ -56,7 +56,7 @@ def main() -> None:
         msg = f"error: {run}: not a finished seas pretrain folder; run seas pretrain first"
         raise SystemExit(msg)
     record = json.loads((run / "config.json").read_text(encoding="utf-8"))
-    licence = Path(__file__).resolve().parents[1] / "src/seas/assets/sample_data/SOURCE_LICENSE_MVTec3D-AD.txt"
+    licence = Path(__file__).resolve().parents[1] / "demo/sample_data/SOURCE_LICENSE_MVTec3D-AD.txt"
 
     def fill(folder: Path) -> None:
         UNet2DConditionModel.from_pretrained(run / "unet").half().save_pretrained(folder / "unet")

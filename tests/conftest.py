@@ -1,4 +1,4 @@
-"""Shared fixtures: synthetic layouts, the shared real data, and offline mode for every test."""
+"""Shared fixtures: synthetic layouts, the bundled sample, the full tire data when present, offline mode."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-SHARED = Path(os.environ.get("SEAS_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
-TIRE_ROOT = SHARED / "data" / "mvtec3d_tire"
-REFERENCE_STEP = SHARED / "fixtures" / "reference_step"
+from seas.data.catalog import bundled_sample_root  # noqa: E402 (after the offline switches)
+
+REFERENCE_STEP = Path(__file__).resolve().parent / "fixtures" / "reference_step"
+SAMPLE_ROOT = bundled_sample_root()  # the bundled tire sample (MVTec layout): 12 normals, 9 images per type
+# The full MVTec 3D-AD tire data (not in the repository: CC BY-NC-SA, 1.5 GB); .ci/run sets it when found.
+FULL_TIRE_ENV = "SEAS_TIRE_DATA"
 
 
 @pytest.fixture
@@ -22,8 +25,19 @@ def mvtec_root(tmp_path: Path) -> Path:
     return make_mvtec(tmp_path / "data")
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tire_root() -> Path:
-    if not TIRE_ROOT.is_dir():
-        pytest.fail(f"shared tire data not found at {TIRE_ROOT}; the suite expects ../shared beside the checkout")
-    return TIRE_ROOT
+    """The bundled tire sample (MVTec layout, product ``tire``)."""
+    return SAMPLE_ROOT
+
+
+@pytest.fixture(scope="session")
+def full_tire_root() -> Path:
+    """The full tire data named by ``$SEAS_TIRE_DATA``; the test is skipped, saying so, when it is not set."""
+    value = os.environ.get(FULL_TIRE_ENV)
+    if not value:
+        pytest.skip(f"needs the full MVTec 3D-AD tire data: set {FULL_TIRE_ENV} to its folder")
+    root = Path(value)
+    if not (root / "tire" / "train" / "good").is_dir():
+        pytest.fail(f"{FULL_TIRE_ENV}={root} holds no tire/train/good; point it at the mvtec3d_tire folder")
+    return root

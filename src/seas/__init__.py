@@ -1,8 +1,7 @@
 """SeaS: few-shot industrial anomaly image and mask generation on stock diffusers.
 
 Implements "SeaS: Few-shot Industrial Anomaly Image Generation with Separation and Sharing
-Fine-tuning" (arXiv 2410.14987). The method specification this package follows is
-``shared/docs/seas-method.md`` in the project workspace.
+Fine-tuning" (arXiv 2410.14987); ``docs/method.md`` in the repository describes what it computes.
 """
 
 from importlib.metadata import PackageNotFoundError, version

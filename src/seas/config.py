@@ -3,8 +3,8 @@
 Each field carries its default and its help text in one place (``metadata["help"]``); the CLI
 builds its flags from the fields under the same names (``num_normals`` -> ``--num-normals``).
 Precedence, lowest first: field defaults, dataset preset, ``--config`` file, command line
-(the reference implementation lets the file override the command line: pitfall 1 of the
-method spec). ``__post_init__`` rejects impossible values before any weights load.
+(the reference implementation lets the file override the command line: pitfall 1 in
+docs/method.md). ``__post_init__`` rejects impossible values before any weights load.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ __all__ = [
 IMAGE_EXTENSIONS: tuple[str, ...] = ("png", "jpg", "jpeg", "bmp", "tif", "tiff")
 Layout = Literal["mvtec", "visa", "mvtec3d", "folder"]
 
-# Per-dataset defaults named by the method spec (2.2, 2.4, 2.9). A key applies only to commands
+# Per-dataset defaults named in docs/method.md (§2.2, §2.4, §2.9). A key applies only to commands
 # whose configs have that field. VisA and MVTec 3D-AD keep the reference's `> 0` DA region, which
 # is never empty for a non-empty mask; MVTec AD uses the project's `>= 0.5` (pitfall 6).
 PRESETS: dict[str, dict[str, Any]] = {
@@ -109,7 +109,7 @@ def check_numbers(cfg: Any, at_least_one: tuple[str, ...] = ()) -> None:
 
 @dataclass(frozen=True)
 class DataConfig:
-    """Where a product's images are and how they are split (method spec 2.2)."""
+    """Where a product's images are and how they are split (docs/method.md §2.2)."""
 
     data: Path | None = field(
         default=None,
@@ -185,7 +185,7 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Which base Stable Diffusion model to start from (method spec 2.1)."""
+    """Which base Stable Diffusion model to start from (docs/method.md §2.1)."""
 
     base_model: str = field(
         default="CompVis/stable-diffusion-v1-4",
@@ -403,13 +403,13 @@ class PasteConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Stage 1, SeaS generator fine-tuning (method spec 2.2-2.6)."""
+    """Stage 1, SeaS generator fine-tuning (docs/method.md §2.2-2.6)."""
 
     output_dir: Path = field(
         default=Path("runs/seas"), metadata=_help("Run folder for the model, logs and checkpoints.")
     )
     seed: int = field(default=0, metadata=_help("Seeds data order, augmentation, timesteps, noise and VAE sampling."))
-    # UA prompt tokens (spec 2.3)
+    # UA prompt tokens (docs/method.md §2.3)
     normal_token: str = field(default="ob", metadata=_help("Product token stem; tokens are <stem>1, <stem>2, ..."))
     anomaly_token: str = field(default="sks", metadata=_help("Defect token stem; type i owns <stem>{k*i+1}..{k*i+k}."))
     normal_tokens: int = field(default=1, metadata=_help("Number of product tokens."))
@@ -420,7 +420,7 @@ class TrainConfig:
         default="new",
         metadata=_help("Train only the new token rows (new) or the whole embedding matrix as the reference (all)."),
     )
-    # DA / NA losses (spec 2.4, 2.5)
+    # DA / NA losses (docs/method.md §2.4, 2.5)
     da_layers: Literal["down", "down_up"] = field(
         default="down", metadata=_help("Cross-attention layers for DA: down blocks (reference) or down and up.")
     )
@@ -463,7 +463,7 @@ class TrainConfig:
     vae_adapt_batch: int = field(
         default=4, metadata=_help("VAE adaptation: training defect images and normals per step (each).")
     )
-    # data and augmentation (spec 2.2)
+    # data and augmentation (docs/method.md §2.2)
     augment: Literal["rot90_flip", "none"] = field(
         default="rot90_flip", metadata=_help("Random 90-degree rotation + flip (reference), or none.")
     )
@@ -476,7 +476,7 @@ class TrainConfig:
         default=True,
         metadata=_help("Cache the frozen VAE posterior of each augmented image (exact; sample still drawn)."),
     )
-    # optimisation (spec 2.6)
+    # optimisation (docs/method.md §2.6)
     optimizer: Literal["adamw", "adamw8bit"] = field(
         default="adamw", metadata=_help("AdamW or 8-bit AdamW (bitsandbytes).")
     )
@@ -539,7 +539,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class MaskTrainConfig:
-    """Stage 2, Refined Mask Prediction (RMP) training on the frozen generator (method spec 2.7-2.8)."""
+    """Stage 2, Refined Mask Prediction (RMP) training on the frozen generator (docs/method.md §2.7-2.8)."""
 
     model: Path = field(
         default=Path("runs/seas"), metadata=_help("Finished stage-1 run folder; RMP is written into it.")
@@ -598,7 +598,7 @@ class MaskTrainConfig:
 
 @dataclass(frozen=True)
 class GenerateConfig:
-    """Image + mask generation (method spec 2.9)."""
+    """Image + mask generation (docs/method.md §2.9)."""
 
     model: Path = field(default=Path("runs/seas"), metadata=_help("Run folder with a finished stage 1 and stage 2."))
     out: Path | None = field(
@@ -618,7 +618,7 @@ class GenerateConfig:
     normals: int = field(
         default=0, metadata=_help("Also generate this many normal images (normal prompt, into good/).")
     )
-    seed: int = field(default=0, metadata=_help("Base seed: image n is seeded with seed + n (the spec's base_seed)."))
+    seed: int = field(default=0, metadata=_help("Base seed: image n is seeded with seed + n (docs/method.md §2.9)."))
     steps: int = field(default=25, metadata=_help("DPM-Solver++ steps."))
     guidance: float = field(
         default=8.0, metadata=_help("Classifier-free guidance scale (<= 1: no unconditional pass).")
@@ -738,7 +738,7 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class DownstreamConfig:
-    """``seas evaluate segmentation``: does training on generated pairs help a defect segmenter? (spec 2.12)."""
+    """``seas evaluate segmentation``: does training on generated pairs help a defect segmenter? (docs/method.md §2.12)."""
 
     model: Path = field(default=Path("runs/seas"), metadata=_help("Run folder (its split.json fixes train/test)."))
     generated: Path | None = field(
@@ -749,7 +749,7 @@ class DownstreamConfig:
         metadata=_help("Training sets: real (real third + normals) alone, or plus Perlin, CutPaste or SeaS pairs."),
     )
     eval_resolution: int = field(
-        default=256, metadata=_help("Segmenter input and evaluation size (the spec's 256; 128 is 4x cheaper on CPU).")
+        default=256, metadata=_help("Segmenter input and evaluation size (the paper's 256; 128 is 4x cheaper on CPU).")
     )
     seg_epochs: int = field(default=30, metadata=_help("Segmenter epochs; the model of the last epoch is evaluated."))
     seg_batch_size: int = field(default=8, metadata=_help("Segmenter batch size."))
@@ -778,7 +778,7 @@ class QualityConfig:
         default=None, metadata=_help("Generated tree root holding <product>/<type>/ (default: RUN/generated).")
     )
     eval_resolution: int = field(
-        default=256, metadata=_help("Segmenter input and evaluation size (the spec's 256; 128 is 4x cheaper on CPU).")
+        default=256, metadata=_help("Segmenter input and evaluation size (the paper's 256; 128 is 4x cheaper on CPU).")
     )
     seg_epochs: int = field(default=30, metadata=_help("Segmenter epochs; the model of the last epoch is evaluated."))
     seg_batch_size: int = field(default=8, metadata=_help("Segmenter batch size."))
@@ -792,7 +792,7 @@ class QualityConfig:
 
 @dataclass(frozen=True)
 class GenerationMetricsConfig:
-    """``seas evaluate generation``: IC-LPIPS and Inception Score of a generated tree (spec 2.10)."""
+    """``seas evaluate generation``: IC-LPIPS and Inception Score of a generated tree (docs/method.md §2.10)."""
 
     model: Path = field(
         default=Path("runs/seas"), metadata=_help("Run folder (its split.json names the real images).")

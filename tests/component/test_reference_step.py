@@ -1,4 +1,4 @@
-"""Equivalence with the authors' code on one training step (shared/fixtures/reference_step, README there).
+"""Equivalence with the authors' code on one training step (tests/fixtures/reference_step, README there).
 
 With the reference options (embeddings: all, da_layers: down, da_softmax: spatial, da_normalize:
 batch, da_region: one / any) our capture processor, step_losses and backward must reproduce the
@@ -13,14 +13,15 @@ from typing import Any
 
 import pytest
 import torch
-from diffusers import DDPMScheduler, UNet2DConditionModel
+from diffusers import DDPMScheduler
 from safetensors.torch import load_file
-from transformers import CLIPTextModel, CLIPTokenizer
+from transformers import CLIPTextModel
 
 from seas.stage1.attention import AttentionCapture, capturing, install_capture_processors
 from seas.stage1.losses import aggregate_level_maps, da_targets, step_losses
 from seas.stage1.tokens import token_positions
 from tests.conftest import REFERENCE_STEP
+from tests.helpers.reference_models import reference_tokenizer, reference_unet
 
 
 def _close(ours: torch.Tensor, ref: torch.Tensor, rtol: float) -> None:
@@ -30,16 +31,14 @@ def _close(ours: torch.Tensor, ref: torch.Tensor, rtol: float) -> None:
 
 
 @pytest.fixture(scope="module")
-def ref() -> dict[str, Any]:
+def ref(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     folder = Path(REFERENCE_STEP)
-    if not folder.is_dir():
-        pytest.fail(f"reference fixtures not found at {folder}")
     torch.set_num_threads(2)
     return {
         "S": load_file(str(folder / "seas_step.safetensors")),
-        "unet": UNet2DConditionModel.from_pretrained(folder / "unet_tiny"),
+        "unet": reference_unet(folder),
         "text_encoder": CLIPTextModel.from_pretrained(folder / "text_encoder_tiny"),
-        "tokenizer": CLIPTokenizer.from_pretrained(folder / "tokenizer_tiny"),
+        "tokenizer": reference_tokenizer(folder, tmp_path_factory.mktemp("reference")),
         "scheduler": DDPMScheduler.from_pretrained(folder / "scheduler_sd14"),
     }
 

@@ -22,10 +22,10 @@ def test_missing_run_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFi
 
 
 def test_deleted_unet_is_named_then_rewritten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.conftest import TIRE_ROOT
+    from tests.conftest import SAMPLE_ROOT
 
     run = tmp_path / "run"
-    argv = ["train", "--data", str(TIRE_ROOT), "--layout", "mvtec", "--product", "tire", "--output-dir", str(run),
+    argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--output-dir", str(run),
             *FAST]  # fmt: skip
     assert main(argv) == 0
     weights = run / "unet" / "diffusion_pytorch_model.safetensors"
@@ -44,10 +44,10 @@ def test_deleted_unet_is_named_then_rewritten(tmp_path: Path, capsys: pytest.Cap
 def test_damaged_weights_are_named_and_a_rerun_rewrites_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    from tests.conftest import TIRE_ROOT
+    from tests.conftest import SAMPLE_ROOT
 
     run = tmp_path / "run"
-    argv = ["train", "--data", str(TIRE_ROOT), "--layout", "mvtec", "--product", "tire", "--output-dir", str(run),
+    argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--output-dir", str(run),
             *FAST]  # fmt: skip
     assert main(argv) == 0
     assert main(["train-mask", "--model", str(run), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0

@@ -31,13 +31,6 @@ def run(tire_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def tire_root() -> Path:
-    from tests.conftest import TIRE_ROOT
-
-    return TIRE_ROOT
-
-
 def _drawn(level: int) -> np.ndarray:
     """A stand-in sampler image: one grey level plus a small ramp, so it is not rejected as flat."""
     image = np.full((64, 64, 3), level, np.uint8)
@@ -345,25 +338,38 @@ def test_mask_average_counts_only_the_steps_that_ran(run: Path, tmp_path: Path,
     assert manifest[0]["mask_fraction"] == 1.0  # mean of 2 ones is 1, not 2/3
 
 
+@pytest.fixture(scope="module")
+def five_normals(tire_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run whose stage 1 used 5 of the sample's 12 normal images."""
+    folder = tmp_path_factory.mktemp("five") / "run"
+    assert main(["train", "--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--max-steps", "1",
+                 "--num-normals", "5", "--defect-type", "cut", "--output-dir", str(folder), *FAST]) == 0  # fmt: skip
+    assert main(["train-mask", "--model", str(folder), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
+    return folder
+
+
 @pytest.mark.parametrize("pool", ["train", "all"])
-def test_reference_pool(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pool: str) -> None:
+def test_reference_pool(
+    five_normals: Path, tire_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pool: str
+) -> None:
     import seas.generate.run as gen_run
     from seas.generate.pipeline import Result
-    from tests.conftest import TIRE_ROOT
 
     def fast(self: object, jobs: list) -> list:  # only the reference choice is under test here
         return [Result(j, _drawn(0), np.ones((64, 64), bool), 1.0) for j in jobs]
 
     monkeypatch.setattr(gen_run.MaskedSampler, "run", fast)
     out = tmp_path / "out"
-    assert main(["generate", "--model", str(run), "--out", str(out), "--num-per-type", "62", "--defect-type", "cut",
-                 "--reference-pool", pool]) == 0  # fmt: skip
-    refs = [Path(json.loads(line)["reference"]).name
-            for line in (out / "tire" / "cut" / "manifest.jsonl").read_text().splitlines()]  # fmt: skip
-    goods = sorted(p.name for p in (TIRE_ROOT / "tire" / "train" / "good").iterdir())
-    assert len(goods) == 80
-    pool_size = 60 if pool == "train" else 80  # --num-normals defaults to 60
-    assert refs == [goods[n % pool_size] for n in range(62)]
+    argv = ["generate", "--model", str(five_normals), "--out", str(out), "--num-per-type", "14"]
+    assert main([*argv, "--reference-pool", pool]) == 0
+    refs = [
+        Path(json.loads(line)["reference"]).name
+        for line in (out / "tire" / "cut" / "manifest.jsonl").read_text().splitlines()
+    ]
+    goods = sorted(p.name for p in (tire_root / "tire" / "train" / "good").iterdir())
+    assert len(goods) == 12
+    pool_size = 5 if pool == "train" else 12  # the normals stage 1 used, or every normal training image
+    assert refs == [goods[n % pool_size] for n in range(14)]
 
 
 def test_stage2_is_reproducible_from_its_seed(run: Path, tmp_path: Path) -> None:
@@ -451,7 +457,7 @@ def test_counts_overwrite_retrained_weights_and_exact_exports(run: Path, tmp_pat
     assert sorted(p.name for p in (export / "tire" / "abnormal").iterdir()) == [
         "cut_0000.png", "cut_0001.png", "cut_0002.png"]  # fmt: skip
     normals = sorted((export / "tire" / "normal").iterdir())
-    assert len(normals) == 60  # the real normal training images stage 1 used
+    assert len(normals) == 12  # the real normal training images stage 1 used (all of the sample's)
     assert all(p.resolve().is_file() for p in normals)
     # --overwrite deletes the earlier pairs first, then the smaller count is what is on disk
     assert main([*argv, "--num-per-type", "2", "--defect-type", "cut", "--seed", "5", "--overwrite"]) == 0

@@ -31,15 +31,25 @@ def _refused(argv: list[str], capsys: pytest.CaptureFixture[str], *needles: str)
     return lines[0]
 
 
-def test_tire_json_split(tire_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = _run(["inspect", "--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--json"],
-                        capsys)  # fmt: skip
+def _inspect_json(root: Path, capsys: pytest.CaptureFixture[str]) -> dict:
+    code, out, _ = _run(["inspect", "--data", str(root), "--layout", "mvtec", "--product", "tire", "--json"], capsys)
     assert code == 0
-    report = json.loads(out)
+    return json.loads(out)
+
+
+def test_tire_json_split(tire_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = _inspect_json(tire_root, capsys)
+    got = {t: (v["train"], v["heldout"]) for t, v in report["types"].items()}
+    assert got == {"combined": (1, 4), "contamination": (3, 6), "cut": (3, 6), "hole": (3, 6)}
+    assert report["normals"]["train"] == 12
+    assert report["product"] == "tire"
+
+
+def test_full_tire_json_split(full_tire_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = _inspect_json(full_tire_root, capsys)
     got = {t: (v["train"], v["heldout"]) for t, v in report["types"].items()}
     assert got == {"combined": (1, 4), "contamination": (9, 19), "cut": (9, 18), "hole": (9, 18)}
     assert report["normals"]["train"] == 80
-    assert report["product"] == "tire"
 
 
 def test_default_is_the_bundled_sample(capsys: pytest.CaptureFixture[str]) -> None:
@@ -135,3 +145,15 @@ def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert exc.value.code == 0
     assert capsys.readouterr().out.startswith("seas ")
+
+
+def test_without_the_demo_folder_the_default_data_and_prior_are_one_line(
+    mvtec_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SEAS_DEMO_DIR", str(tmp_path / "no-demo"))  # as in a plain pip install
+    needles = ("is not there: the demo data and prior are not part of the pip package", "set SEAS_DEMO_DIR")
+    assert "the bundled tire sample" in _refused(["inspect"], capsys, *needles)
+    argv = ["train", "--data", str(mvtec_root), "--product", "widget", "--base-model", "tiny-tire"]
+    line = _refused([*argv, "--max-steps", "1", "--output-dir", str(tmp_path / "run")], capsys, *needles)
+    assert "the tiny-tire prior" in line
+    assert not (tmp_path / "run" / "unet").exists()

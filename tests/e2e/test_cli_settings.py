@@ -9,14 +9,14 @@ from pathlib import Path
 import pytest
 
 from seas.cli import main
-from tests.conftest import TIRE_ROOT
+from tests.conftest import SAMPLE_ROOT
 
 FAST = ["--base-model", "tiny", "--resolution", "64", "--seed", "0", "--max-steps", "2", "--defect-type", "hole",
         "--validation-steps", "0"]  # fmt: skip
 
 
 def _train(out: Path | str, *extra: str) -> int:
-    return main(["train", "--data", str(TIRE_ROOT), "--layout", "mvtec", "--product", "tire", "--output-dir", str(out),
+    return main(["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--output-dir", str(out),
                  *FAST, *extra])  # fmt: skip
 
 

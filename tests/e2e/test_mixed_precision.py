@@ -31,14 +31,14 @@ def _logs(path: Path) -> list[dict[str, float]]:
 
 @pytest.fixture(scope="module")
 def bf16_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.conftest import TIRE_ROOT
+    from tests.conftest import SAMPLE_ROOT
 
     run = tmp_path_factory.mktemp("bf16") / "run"
     # Own processes: accelerate's process-wide state keeps the precision of the first Accelerator made,
     # and earlier tests in this pytest process made fp32 ones.
     seas = [sys.executable, "-m", "seas.cli"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    subprocess.run([*seas, "train", "--data", str(TIRE_ROOT), "--layout", "mvtec", "--product", "tire",
+    subprocess.run([*seas, "train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire",
                     "--defect-type", "hole", "--max-steps", "2", "--validation-steps", "2", "--mixed-precision",
                     "bf16", "--output-dir", str(run), *FAST], env=env, check=True, capture_output=True)  # fmt: skip
     subprocess.run([*seas, "train-mask", "--model", str(run), "--max-steps", "2", "--log-steps", "1",

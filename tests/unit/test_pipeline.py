@@ -10,7 +10,7 @@ import pytest
 from seas.cli import main
 from seas.errors import ConfigError
 from seas.pipeline import products
-from tests.conftest import TIRE_ROOT
+from tests.conftest import SAMPLE_ROOT
 
 
 def test_products_from_any_form(tmp_path: Path) -> None:
@@ -30,7 +30,7 @@ def test_products_from_any_form(tmp_path: Path) -> None:
 @pytest.mark.parametrize("form", ["product: [tire]", "product: tire", "product: all"])
 def test_product_and_data_from_the_config_file(form: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "run.yaml"
-    path.write_text(f"data: {TIRE_ROOT}\nlayout: mvtec\n{form}\noutput_dir: {tmp_path / 'runs'}\n")
+    path.write_text(f"data: {SAMPLE_ROOT}\nlayout: mvtec\n{form}\noutput_dir: {tmp_path / 'runs'}\n")
     assert main(["run", "--config", str(path), "--print-config"]) == 0  # was: ".../['tire']: product folder not found"
     printed = json.loads(capsys.readouterr().out)
     assert printed["DataConfig"]["product"] == "tire"

@@ -87,10 +87,10 @@ def test_disk_full_during_a_checkpoint_is_one_line_and_the_run_resumes(
 ) -> None:
     from accelerate import Accelerator
 
-    from tests.conftest import TIRE_ROOT
+    from tests.conftest import SAMPLE_ROOT
 
     out = tmp_path / "run"
-    argv = ["train", "--data", str(TIRE_ROOT), "--layout", "mvtec", "--product", "tire", "--base-model", "tiny",
+    argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--base-model", "tiny",
             "--resolution", "64", "--max-steps", "3", "--checkpointing-steps", "1", "--log-steps", "1",
             "--validation-steps", "0", "--output-dir", str(out)]  # fmt: skip
     real = Accelerator.save_state
@@ -133,7 +133,7 @@ def test_a_really_full_disk_is_one_line_and_the_run_finishes_once_space_is_freed
 ) -> None:
     import subprocess
 
-    from tests.conftest import TIRE_ROOT
+    from tests.conftest import SAMPLE_ROOT
 
     disk = tmp_path / "disk"
     reason = _mount_tmpfs(disk, 24)  # the tiny U-Net's checkpoint needs about 40 MB
@@ -141,7 +141,7 @@ def test_a_really_full_disk_is_one_line_and_the_run_finishes_once_space_is_freed
         pytest.skip(reason)  # the injected-error tests above still cover every message
     try:
         out = disk / "run"
-        argv = ["train", "--data", str(TIRE_ROOT), "--layout", "mvtec", "--product", "tire", "--base-model", "tiny",
+        argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--base-model", "tiny",
                 "--resolution", "64", "--max-steps", "3", "--checkpointing-steps", "1", "--log-steps", "1",
                 "--validation-steps", "0", "--output-dir", str(out)]  # fmt: skip
         assert main(argv) == 2

@@ -1,4 +1,4 @@
-"""Augmentation and resizing of training images and masks (method spec 2.2).
+"""Augmentation and resizing of training images and masks (docs/method.md §2.2).
 
 ``rot90_flip`` draws a rotation in {0, 90, 180, 270} degrees and a flip in {none, left-right,
 top-bottom}, the reference's distribution, but rotates by exact pixel transposes, so nothing is

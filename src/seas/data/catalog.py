@@ -1,13 +1,12 @@
 """One product's data, whatever the layout: the sample table, its defect types and normals.
 
 :func:`load_product` is the only place that dispatches on ``layout``; the layout is always
-explicit (never guessed from the path: pitfall 12 of the method spec).
+explicit (never guessed from the path: pitfall 12 in docs/method.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.resources import files
 from pathlib import Path
 
 from seas.config import DataConfig
@@ -16,6 +15,7 @@ from seas.data.mvtec_3d import make_mvtec_3d_samples
 from seas.data.mvtec_ad import make_mvtec_ad_samples
 from seas.data.samples import Label, Sample, Split
 from seas.data.visa import make_visa_samples
+from seas.demo import demo_dir
 from seas.errors import DatasetLayoutError, flag
 
 __all__ = ["SAMPLE_PRODUCT", "ProductData", "bundled_sample_root", "data_folders", "load_product"]
@@ -24,8 +24,12 @@ SAMPLE_PRODUCT = "tire"
 
 
 def bundled_sample_root() -> Path:
-    """Root of the small tire sample shipped with the package (MVTec AD layout)."""
-    return Path(str(files("seas") / "assets" / "sample_data"))
+    """Root of the small tire sample in the repository's ``demo/`` folder (MVTec AD layout).
+
+    Raises:
+        ConfigError: The demo folder is not there (a plain ``pip install``).
+    """
+    return demo_dir("the bundled tire sample") / "sample_data"
 
 
 def data_folders(cfg: DataConfig) -> list[Path]:

@@ -1,4 +1,4 @@
-"""Reading images and masks as users' files really arrive (method spec 2.2, "Masks").
+"""Reading images and masks as users' files really arrive (docs/method.md §2.2, "Masks").
 
 Images of any PIL mode (grey, RGBA, palette, CMYK, 16-bit, float) become 8-bit RGB with the
 JPEG/TIFF EXIF orientation applied. Masks become one boolean channel where any non-zero value is

@@ -1,4 +1,4 @@
-"""The common sample table every dataset layout produces, and the one listing rule (method spec 2.2).
+"""The common sample table every dataset layout produces, and the one listing rule (docs/method.md §2.2).
 
 A layout module only decides which folders hold which images; :func:`build_samples` does the
 listing, the exact-stem mask pairing and the checks, so every layout behaves the same.

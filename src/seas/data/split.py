@@ -1,4 +1,4 @@
-"""The per-type train / held-out split (method spec 2.2) and its single record, ``split.json``.
+"""The per-type train / held-out split (docs/method.md §2.2) and its single record, ``split.json``.
 
 Per defect type the sorted images are split into the first ``k = max(floor(n * f), 1)`` for
 training and the rest held out for downstream testing. ``split.json`` written by stage 1 is the

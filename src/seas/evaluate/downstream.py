@@ -1,10 +1,10 @@
-"""``seas evaluate segmentation``: the downstream protocol of spec 2.12, with baselines in the same run.
+"""``seas evaluate segmentation``: the downstream protocol of docs/method.md §2.12, with baselines in the same run.
 
 Test set: the held-out two thirds of every defect type (from the run's ``split.json``: the
 generator never saw them) plus ``test/good``. Training sets, each with the same recipe and seed:
 ``real`` = real training third + normal training images (empty masks); ``perlin``, ``cutpaste`` =
 ``real`` plus as many synthetic pairs as there are SeaS pairs; ``seas`` = ``real`` plus the
-generated pairs. Metrics (spec 2.11) per defect type (its held-out images + all good test images),
+generated pairs. Metrics (docs/method.md §2.11) per defect type (its held-out images + all good test images),
 their unweighted mean, and pooled over the product.
 """
 
@@ -55,7 +55,7 @@ def load_eval_image(path: Path, size: int) -> np.ndarray:
 
 
 def load_eval_mask(path: Path | None, size: int) -> np.ndarray:
-    """``[size, size]`` bool, nearest-neighbour resized (spec 2.11); all False without a mask."""
+    """``[size, size]`` bool, nearest-neighbour resized (docs/method.md §2.11); all False without a mask."""
     if path is None:
         return np.zeros((size, size), dtype=bool)
     return np.asarray(Image.fromarray(read_mask(path)).resize((size, size), Image.Resampling.NEAREST))

@@ -1,4 +1,4 @@
-"""Generation metrics (method spec 2.10): IC-LPIPS (DFMGAN definition) and Inception Score.
+"""Generation metrics (docs/method.md §2.10): IC-LPIPS (DFMGAN definition) and Inception Score.
 
 The feature networks are injected: ``distance(a, b)`` returns one LPIPS distance per image pair
 (``[N, 3, H, W]`` images in [-1, 1]) and ``classify(x)`` returns class probabilities ``[N, C]``.

@@ -1,4 +1,4 @@
-"""Segmentation metrics (method spec 2.11): AUROC, AP, F1-max, AUPRO@0.3, IoU (oracle and at F1-max).
+"""Segmentation metrics (docs/method.md §2.11): AUROC, AP, F1-max, AUPRO@0.3, IoU (oracle and at F1-max).
 
 Plain numpy functions over score maps and boolean masks. Deliberate differences from other code:
 AP is the step-wise sum (as scikit-learn), never trapezoidal; AUPRO is divided by the FPR limit
@@ -158,7 +158,7 @@ def iou_at_threshold(score_maps: np.ndarray, masks: np.ndarray, threshold: float
 
 
 def segmentation_metrics(score_maps: np.ndarray, masks: np.ndarray) -> dict[str, Any]:  # Any: floats
-    """Every metric of spec 2.11 for one class: image level (max score) and pixel level.
+    """Every metric of docs/method.md §2.11 for one class: image level (max score) and pixel level.
 
     Args:
         score_maps: ``[N, H, W]`` defect probabilities.

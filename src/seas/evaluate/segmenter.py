@@ -1,4 +1,4 @@
-"""The downstream segmenter: a compact U-Net in plain torch with a fixed, versioned recipe (spec 2.12).
+"""The downstream segmenter: a compact U-Net in plain torch with a fixed, versioned recipe (docs/method.md §2.12).
 
 Recipe ``seas-unet-v1``: 4 levels (16-32-64-128 channels), ImageNet normalisation, AdamW (weight
 decay 1e-4), class-weighted cross-entropy (1 normal : 4 defect, the LFD weights), random flips,

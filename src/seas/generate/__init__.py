@@ -1,1 +1,1 @@
-"""Generation: DPM-Solver++ sampling from a noised normal image, with RMP masks (method spec 2.9)."""
+"""Generation: DPM-Solver++ sampling from a noised normal image, with RMP masks (docs/method.md §2.9)."""

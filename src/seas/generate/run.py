@@ -1,4 +1,4 @@
-"""``seas generate``: image + mask pairs from a finished run (method spec 2.9).
+"""``seas generate``: image + mask pairs from a finished run (docs/method.md §2.9).
 
 Image ``n`` of a folder uses the reference normal image ``n mod M`` and the seed ``base_seed + n``;
 the M references are the sorted normals stage 1 trained on (the first ``--num-normals``) or, with

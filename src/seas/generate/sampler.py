@@ -1,4 +1,4 @@
-"""The sampler settings and the start latent (method spec 2.9; pitfalls 17, 18).
+"""The sampler settings and the start latent (docs/method.md §2.9; pitfalls 17, 18).
 
 Every DPM-Solver++ setting is pinned, because current diffusers defaults differ from what the
 reference ran: ``dpmsolver++``, order 2, midpoint, lower-order final step, last step to
@@ -9,7 +9,7 @@ Start latents:
 * ``reference``: the reference's "t = 1500" start, ``x = sqrt(ᾱ')·(z/s) + sqrt(1−ᾱ')·ε`` where ᾱ' is
   the product of ``1 − β`` over an extended 1500-step scaled-linear schedule (3.183e-4 for SD), and
   ``z/s`` is the *unscaled* VAE latent. In the model's units this keeps about 1.43x more of the
-  reference image than a proper ``x_999`` (see the spec); it is reproduced on purpose, by name.
+  reference image than a proper ``x_999`` (docs/method.md §2.9); it is reproduced on purpose, by name.
 * ``strength``: standard img2img on the scaled latent, keeping the last ``floor(steps·strength)`` steps.
 * ``noise``: pure Gaussian noise, no reference image.
 """

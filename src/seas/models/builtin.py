@@ -19,6 +19,8 @@ import torch
 from diffusers import AutoencoderKL, DDPMScheduler, UNet2DConditionModel
 from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+from seas.demo import demo_dir
+
 __all__ = [
     "BUILTIN_MODELS",
     "BUILTIN_PRIORS",
@@ -72,13 +74,13 @@ BUILTIN_MODELS: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
-# Trained priors shipped in the package (fp16 diffusers folders without tokenizer/: the bundled one is used).
+# Trained priors in the repository's demo/ folder (fp16 diffusers folders without tokenizer/: the bundled one is used).
 BUILTIN_PRIORS: dict[str, str] = {"tiny-tire": "tiny-tire"}
 
 
 def prior_dir(name: str) -> Path:
-    """Folder of a shipped prior (``seas/assets/priors/<name>``)."""
-    return Path(str(files("seas") / "assets" / "priors" / BUILTIN_PRIORS[name]))
+    """Folder of a shipped prior (``demo/priors/<name>``); ConfigError when the demo folder is absent."""
+    return demo_dir(f"the {name} prior") / "priors" / BUILTIN_PRIORS[name]
 
 
 def tokenizer_dir() -> Path:

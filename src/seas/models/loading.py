@@ -1,4 +1,4 @@
-"""Loading the base Stable Diffusion components (method spec 2.1).
+"""Loading the base Stable Diffusion components (docs/method.md §2.1).
 
 ``--base-model`` may be a built-in random model (``tiny``, ``tiny-slim``, ``sd15-random``), a prior shipped
 in the package (``tiny-tire``), a local diffusers folder, a single ``.safetensors``/``.ckpt`` file, or a
@@ -76,11 +76,11 @@ def _from_folder_or_hub(source: str, local_only: bool) -> dict[str, Any]:
 
 
 def _from_shipped_prior(name: str) -> dict[str, Any]:
-    """A prior shipped in the package: fp16 files, upcast to float32; the bundled CLIP tokenizer."""
+    """A prior of the repository's demo folder: fp16 files, upcast to float32; the bundled CLIP tokenizer."""
     folder = prior_dir(name)
     if not (folder / "unet").is_dir():
         raise ModelLoadError(folder, f"the built-in prior {name} is missing from this installation",
-                             "reinstall seas, or rebuild it with scripts/build_tiny_tire.sh")  # fmt: skip
+                             "restore demo/ from the repository, or rebuild it with scripts/build_tiny_tire.sh")  # fmt: skip
     kwargs: dict[str, Any] = {"local_files_only": True}
     return {
         "unet": UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **kwargs).float(),
@@ -123,7 +123,7 @@ def load_base_model(spec: str, seed: int = 0, resolution: int = 512) -> SDCompon
         parts = build_builtin(spec, seed, resolution)
         identity: dict[str, Any] = {"kind": "builtin", "name": spec, "seed": seed}
     elif spec in BUILTIN_PRIORS:
-        verify_weights(prior_dir(spec), "reinstall seas (pip install --force-reinstall) or rebuild the prior")
+        verify_weights(prior_dir(spec), "restore demo/ from the repository (git checkout demo) or rebuild the prior")
         parts = _from_shipped_prior(spec)
         unet_file = prior_dir(spec) / "unet" / "diffusion_pytorch_model.safetensors"
         identity = {"kind": "builtin-prior", "name": spec, "unet_sha256": _file_hash(unet_file)}

@@ -10,17 +10,18 @@ from __future__ import annotations
 import json
 import os
 from html import escape
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from seas.errors import ConfigError
 from seas.evaluate.inputs import stale_note
 from seas.evaluate.reconstruction import zoom_box
 from seas.files import atomic_write_text
 from seas.generate.outputs import read_manifest
+from seas.models.builtin import prior_dir
 from seas.records import read_json, read_jsonl
 from seas.report.charts import histogram_svg, line_chart_svg
 from seas.run_folder import RunFolder
@@ -193,7 +194,10 @@ def _prior_samples(config: dict[str, Any]) -> Path | None:
     """The base model's own sample grid: a shipped prior's ``samples.png`` or a seas pretrain folder's latest."""
     base = config.get("base_model") or {}
     if base.get("kind") == "builtin-prior":
-        path = Path(str(files("seas") / "assets" / "priors" / str(base.get("name")) / "samples.png"))
+        try:
+            path = prior_dir(str(base.get("name"))) / "samples.png"
+        except (ConfigError, KeyError):  # no demo folder here, or a prior this version does not ship
+            return None
         return path if path.is_file() else None
     if base.get("kind") == "folder":
         grids = sorted((Path(base["path"]) / "unet_train" / "samples").glob("step-*.png"),

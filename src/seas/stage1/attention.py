@@ -1,4 +1,4 @@
-"""Cross-attention map capture for the Decoupled Anomaly Alignment loss (paper 3.2; method spec 2.4).
+"""Cross-attention map capture for the Decoupled Anomaly Alignment loss (paper 3.2; docs/method.md §2.4).
 
 :class:`DACaptureProcessor` is installed with ``unet.set_attn_processor`` on the few ``attn2``
 layers the DA loss reads (4 by default, 10 with ``da_layers: down_up``); every other layer keeps

@@ -1,6 +1,6 @@
 """SeaS stage-1 losses: Decoupled Anomaly Alignment (DA) and Normal-image Alignment (NA).
 
-Paper 3.2-3.3; method spec 2.4-2.5. One shared step per micro-batch: the anomaly rows (first
+Paper 3.2-3.3; docs/method.md §2.4-2.5. One shared step per micro-batch: the anomaly rows (first
 ``B_a`` rows) get the denoising MSE plus DA; the normal rows get the denoising MSE under the
 normal prompt (NA). DA pulls the mean anomaly-token map onto the mask (``g_r``) and pushes the
 product-token map to 0 inside the defect region ``R_r``:
@@ -181,7 +181,7 @@ def step_losses(
         maps: Captured layer maps, layer name -> ``[B_a, m, H, W]`` (see :mod:`seas.stage1.attention`).
         masks: ``[B_a, 1, H_px, W_px]`` soft masks in [0, 1].
         n_normal_tokens: Product-token columns at the start of each map.
-        da_layers: ``down`` or ``down_up`` (method spec 2.4).
+        da_layers: ``down`` or ``down_up`` (docs/method.md §2.4).
         da_normalize: ``batch`` or ``sample`` min-max normalisation, or ``share`` (none; see :func:`da_level_loss`).
         da_region: ``half``, ``one`` or ``any`` product-token region.
         da_weight: Weight of ``da_32 + da_16``.

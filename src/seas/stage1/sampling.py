@@ -1,4 +1,4 @@
-"""Which images form each micro-batch, and how they are loaded (method spec 2.2 "Sampling").
+"""Which images form each micro-batch, and how they are loaded (docs/method.md §2.2 "Sampling").
 
 Two independent seeded streams, each cycling through fresh shuffles of its set: the training
 defect images and the normal images. Every micro-batch takes ``batch_anomaly`` from the first and

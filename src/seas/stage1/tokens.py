@@ -1,6 +1,6 @@
 """Unbalanced Abnormal (UA) prompt tokens: the token map, new embedding rows, prompts and positions.
 
-Paper section 3.1 ("Unbalanced Abnormal Text Prompt"); method spec 2.3. One product token (``ob1``)
+Paper section 3.1 ("Unbalanced Abnormal Text Prompt"); docs/method.md §2.3. One product token (``ob1``)
 and four tokens per defect type (type ``i`` of the sorted types owns ``sks{4i+1}..sks{4i+4}``),
 initialised as copies of the rows of "object" and "defect". Prompts: ``a ob1 with sks1 sks2 sks3
 sks4`` for a defect image, ``a ob1`` for a normal image. Token positions are always read from the

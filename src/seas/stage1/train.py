@@ -1,4 +1,4 @@
-"""``seas train``: SeaS stage 1, the generator fine-tuning (paper 3; method spec 2.2-2.6).
+"""``seas train``: SeaS stage 1, the generator fine-tuning (paper 3; docs/method.md §2.2-2.6).
 
 Reads like the diffusers training scripts, in run order: set up, read data and split, load the
 base model (and adapt its VAE when ``vae_adapt_steps`` asks: :mod:`seas.stage1.vae_adapt`), add
@@ -211,7 +211,7 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig, data: 
     prompt_ids, positions = prompt_tables(parts, token_map)
     parts.vae.requires_grad_(False)
     parts.vae.to(accelerator.device)
-    if accelerator.mixed_precision == "bf16":  # frozen VAE in the weight dtype (method spec 2.6)
+    if accelerator.mixed_precision == "bf16":  # frozen VAE in the weight dtype (docs/method.md §2.6)
         parts.vae.to(dtype=torch.bfloat16)
     parts.unet.train()
     if cfg.lora_rank:

@@ -1,4 +1,4 @@
-"""Refined Mask Prediction (RMP) head (paper 3.4; method spec 2.7) and its focal loss (spec 2.8).
+"""Refined Mask Prediction (RMP) head (paper 3.4; docs/method.md §2.7) and its focal loss (docs/method.md §2.8).
 
 Coarse mask features come from the U-Net decoder (``U32`` = output of ``unet.up_blocks[1]``,
 ``U64`` = output of ``unet.up_blocks[2]``), fused by a 4-layer self-attention transformer at 64²;
@@ -110,7 +110,7 @@ class RMPHead(nn.Module):
     def forward_train(
         self, u32: torch.Tensor, u64: torch.Tensor, vae_features: list[torch.Tensor], n_anomaly: int
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Training forward with normal-image alignment (spec 2.7).
+        """Training forward with normal-image alignment (docs/method.md §2.7).
 
         Anomaly rows (the first ``n_anomaly``) pass the MRMs with their VAE features; normal rows have
         none and bypass them (``H64`` bilinearly upsampled). The head also runs on ``H64`` of all rows.

@@ -1,4 +1,4 @@
-"""``seas train-mask``: SeaS stage 2, training the RMP head on the frozen generator (method spec 2.8).
+"""``seas train-mask``: SeaS stage 2, training the RMP head on the frozen generator (docs/method.md §2.8).
 
 Same data, split, sampling and augmentation as stage 1. Per micro-batch: noise the latents at a
 random timestep, run the fine-tuned U-Net with the trained prompts (keeping ``U32``/``U64``), take
@@ -75,7 +75,7 @@ def train_mask(cfg: MaskTrainConfig, data: ProductData | None = None) -> Path:
     for module in (parts.unet, parts.vae, parts.text_encoder):
         module.requires_grad_(False)
         module.to(device)
-        if frozen_dtype != torch.float32:  # frozen modules in the weight dtype (method spec 2.8)
+        if frozen_dtype != torch.float32:  # frozen modules in the weight dtype (docs/method.md §2.8)
             module.to(dtype=frozen_dtype)
     unet_ch, vae_ch = rmp_channels(parts.unet, parts.vae)
     torch.manual_seed(cfg.seed)  # the head's initial weights come from --seed: two runs give the same head

@@ -21,13 +21,16 @@ def test_float_third_is_exact() -> None:
     assert DataConfig(train_fraction=1 / 3).train_ratio == Fraction(1, 3)
 
 
-def test_tire_split_on_real_data(tire_root: Path) -> None:
-    data = load_product(DataConfig(data=tire_root, product="tire"))
+@pytest.mark.parametrize("full", [False, True], ids=["sample", "full"])
+def test_tire_split_on_real_data(request: pytest.FixtureRequest, full: bool) -> None:
+    root = request.getfixturevalue("full_tire_root" if full else "tire_root")
+    data = load_product(DataConfig(data=root, product="tire"))
     split = make_split(data, Fraction(1, 3))
     counts = {t: (len(s.train), len(s.heldout)) for t, s in split.types.items()}
-    assert counts == {"combined": (1, 4), "contamination": (9, 19), "cut": (9, 18), "hole": (9, 18)}
-    assert [p.name for p, _ in split.types["cut"].train] == [f"{i:03d}.png" for i in range(9)]
-    assert len(split.normals) == 60
+    per_type, normals = ((9, 19), (9, 18), 60) if full else ((3, 6), (3, 6), 12)
+    assert counts == {"combined": (1, 4), "contamination": per_type[0], "cut": per_type[1], "hole": per_type[1]}
+    assert [p.name for p, _ in split.types["cut"].train] == [f"{i:03d}.png" for i in range(per_type[1][0])]
+    assert len(split.normals) == normals
 
 
 def test_split_file_round_trip_and_override(mvtec_root: Path, tmp_path: Path) -> None:

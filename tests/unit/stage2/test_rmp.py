@@ -10,7 +10,7 @@ from seas.stage2.rmp import RMPHead, focal_loss, focal_targets, load_reference_r
 
 def test_parameter_count_without_dead_parts() -> None:
     head = RMPHead()
-    assert sum(p.numel() for p in head.parameters()) == 5_451_778  # spec 2.7: about 5.45 M
+    assert sum(p.numel() for p in head.parameters()) == 5_451_778  # docs/method.md §2.7: about 5.45 M
     assert sum(p.numel() for p in head.coarse.parameters()) == 2_444_544
     assert sum(p.numel() for p in head.refine.parameters()) == 2_798_592
 
