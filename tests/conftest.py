@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from seas.data.catalog import bundled_sample_root  # noqa: E402 (after the offline switches)
+from seas.data.catalog import bundled_sample_root
 
 REFERENCE_STEP = Path(__file__).resolve().parent / "fixtures" / "reference_step"
 SAMPLE_ROOT = bundled_sample_root()  # the bundled tire sample (MVTec layout): 12 normals, 9 images per type

@@ -738,7 +738,7 @@ class RunConfig:
 
 @dataclass(frozen=True)
 class DownstreamConfig:
-    """``seas evaluate segmentation``: does training on generated pairs help a defect segmenter? (docs/method.md §2.12)."""
+    """``seas evaluate segmentation``: do generated pairs help a defect segmenter? (docs/method.md §2.12)."""
 
     model: Path = field(default=Path("runs/seas"), metadata=_help("Run folder (its split.json fixes train/test)."))
     generated: Path | None = field(

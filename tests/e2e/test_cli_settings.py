@@ -16,8 +16,8 @@ FAST = ["--base-model", "tiny", "--resolution", "64", "--seed", "0", "--max-step
 
 
 def _train(out: Path | str, *extra: str) -> int:
-    return main(["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--output-dir", str(out),
-                 *FAST, *extra])  # fmt: skip
+    argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--output-dir", str(out)]
+    return main([*argv, *FAST, *extra])
 
 
 def test_finished_run_with_other_flags_is_refused_and_a_respelled_folder_is_the_same_run(

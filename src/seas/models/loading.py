@@ -79,8 +79,8 @@ def _from_shipped_prior(name: str) -> dict[str, Any]:
     """A prior of the repository's demo folder: fp16 files, upcast to float32; the bundled CLIP tokenizer."""
     folder = prior_dir(name)
     if not (folder / "unet").is_dir():
-        raise ModelLoadError(folder, f"the built-in prior {name} is missing from this installation",
-                             "restore demo/ from the repository, or rebuild it with scripts/build_tiny_tire.sh")  # fmt: skip
+        fix = "restore demo/ from the repository, or rebuild it with scripts/build_tiny_tire.sh"
+        raise ModelLoadError(folder, f"the built-in prior {name} is missing from this installation", fix)
     kwargs: dict[str, Any] = {"local_files_only": True}
     return {
         "unet": UNet2DConditionModel.from_pretrained(folder, subfolder="unet", **kwargs).float(),

@@ -13,7 +13,7 @@ __all__ = ["encode_prompts", "prompt_tables", "tokenize"]
 
 
 def tokenize(tokenizer: Any, prompt: str) -> torch.Tensor:  # Any: CLIP tokenizer
-    """``[T]`` token ids of ``prompt``, padded/truncated to the tokenizer's length, no attention mask (docs/method.md §2.3)."""
+    """``[T]`` token ids of ``prompt``, padded to the tokenizer's length, no attention mask (docs/method.md §2.3)."""
     return tokenizer(prompt, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
                      return_tensors="pt").input_ids[0]  # fmt: skip
 

@@ -27,9 +27,9 @@ def test_tire_split_on_real_data(request: pytest.FixtureRequest, full: bool) -> 
     data = load_product(DataConfig(data=root, product="tire"))
     split = make_split(data, Fraction(1, 3))
     counts = {t: (len(s.train), len(s.heldout)) for t, s in split.types.items()}
-    per_type, normals = ((9, 19), (9, 18), 60) if full else ((3, 6), (3, 6), 12)
-    assert counts == {"combined": (1, 4), "contamination": per_type[0], "cut": per_type[1], "hole": per_type[1]}
-    assert [p.name for p, _ in split.types["cut"].train] == [f"{i:03d}.png" for i in range(per_type[1][0])]
+    contamination, cut, normals = ((9, 19), (9, 18), 60) if full else ((3, 6), (3, 6), 12)
+    assert counts == {"combined": (1, 4), "contamination": contamination, "cut": cut, "hole": cut}
+    assert [p.name for p, _ in split.types["cut"].train] == [f"{i:03d}.png" for i in range(cut[0])]
     assert len(split.normals) == normals
 
 
