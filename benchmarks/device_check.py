@@ -104,7 +104,7 @@ def main() -> int:
         {"stock": row["stock_img2img"], "seas": row["seas_image_and_mask"], "seas_over_stock": row["seas_over_stock"]}
         if rc == 0 and row else {"error": tail}
     )  # fmt: skip
-    data = Path(__file__).resolve().parents[1] / "src" / "seas" / "assets" / "sample_data"
+    data = Path(__file__).resolve().parents[1] / "demo" / "sample_data"
     run_dir = out / "run"
     rc, tail, seconds = _seas(["run", "--data", str(data), "--layout", "mvtec", "--product", "tire", *common,
                                "--max-steps", size["run_steps"], "--num-per-type", size["pairs"],
