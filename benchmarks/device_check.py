@@ -108,8 +108,8 @@ def main() -> int:
     run_dir = out / "run"
     rc, tail, seconds = _seas(["run", "--data", str(data), "--layout", "mvtec", "--product", "tire", *common,
                                "--max-steps", size["run_steps"], "--num-per-type", size["pairs"],
-                               "--mixed-precision", "bf16", "--dtype", "bf16", "--no-evaluate", "--no-report",
-                               "--output-dir", str(run_dir)], size["timeout"])  # fmt: skip
+                               "--mixed-precision", "bf16", "--no-evaluate", "--no-report",
+                               "--run", str(run_dir)], size["timeout"])  # fmt: skip
     masks = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("mask/*.png"))  # RUN/<product>/generated/...
     report["run"] = {"rc": rc, "seconds": round(seconds, 1), "masks": len(masks)}
     if rc:

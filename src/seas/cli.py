@@ -29,11 +29,12 @@ from seas.config import (
     PatchConfig,
     PretrainConfig,
     QualityConfig,
+    ReportConfig,
     TrainConfig,
     dumps,
 )
 from seas.config_flags import add_config_flags, resolve_configs
-from seas.errors import ConfigError, SeasError, storage_error
+from seas.errors import SeasError, storage_error
 from seas.locks import writer_lock, writer_locks
 from seas.pipeline import RUN_CONFIGS
 from seas.run_folder import RunFolder
@@ -96,7 +97,7 @@ def _train(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.stage1.train import train
 
     _log_to_console()
-    with writer_lock(configs[-1].output_dir):
+    with writer_lock(configs[-1].run):
         print(f"stage 1 done: {train(*configs)}")
     return 0
 
@@ -105,7 +106,7 @@ def _train_mask(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.stage2.train import train_mask
 
     _log_to_console()
-    with writer_lock(configs[-1].model):
+    with writer_lock(configs[-1].run):
         print(f"stage 2 done: {train_mask(*configs)}")
     return 0
 
@@ -121,7 +122,7 @@ def _generate(_args: argparse.Namespace, configs: list[Any]) -> int:
     _log_to_console()
     (cfg,) = configs
     precheck_folders(cfg)  # overlapping folders are refused before the lock tidies anything
-    with writer_lock(cfg.out or RunFolder(cfg.model).generated_out):
+    with writer_lock(cfg.output_dir or RunFolder(cfg.run).generated_out):
         summary = generate(cfg)
     print(_pairs_line(summary))
     if "anomalib" in summary:
@@ -134,10 +135,6 @@ def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
     from seas.pipeline import check_folders, product_run, products, run_product
 
     _log_to_console()
-    if "model" in vars(args):
-        subject = "--model"
-        raise ConfigError(subject, "seas run trains its own model into --output-dir",
-                          "drop it, or use seas generate --model RUN for an existing run")  # fmt: skip
     from_file = load_config_file(args.config) if getattr(args, "config", None) else {}
     named = vars(args).get("product", from_file.get("product"))
     runs = []
@@ -155,8 +152,8 @@ def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
         if args.print_config:
             print(dumps([run.run, run.data, run.model, run.train, run.mask, run.generate, run.evaluate, run.quality]))
             continue
-        pairs = run.generate.out or RunFolder(run.train.output_dir).generated_out  # product_run fills it in
-        with writer_locks([run.train.output_dir, pairs]):  # the run folder and the pairs' folder
+        pairs = run.generate.output_dir or RunFolder(run.train.run).generated_out  # product_run fills it in
+        with writer_locks([run.train.run, pairs]):  # the run folder and the pairs' folder
             run_product(run)
     return 0
 
@@ -164,8 +161,9 @@ def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
 def _evaluate_segmentation(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.evaluate.downstream import evaluate_segmentation, format_table
 
+    _log_to_console()
     (cfg,) = configs
-    out = RunFolder(cfg.model).evaluation
+    out = RunFolder(cfg.run).evaluation
     with writer_lock(out):
         results = evaluate_segmentation(cfg)
     print(format_table(results))
@@ -176,8 +174,9 @@ def _evaluate_segmentation(_args: argparse.Namespace, configs: list[Any]) -> int
 def _evaluate_quality(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.evaluate.quality import evaluate_quality, format_quality
 
+    _log_to_console()
     (cfg,) = configs
-    out = RunFolder(cfg.model).evaluation
+    out = RunFolder(cfg.run).evaluation
     with writer_lock(out):
         print(format_quality(evaluate_quality(cfg)))
     print(f"written to {out}/quality.json, quality.md, reconstruction.png and reconstruction_defects.png")
@@ -187,17 +186,19 @@ def _evaluate_quality(_args: argparse.Namespace, configs: list[Any]) -> int:
 def _evaluate_generation(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.evaluate.generation import evaluate_generation
 
+    _log_to_console()
     (cfg,) = configs
-    with writer_lock(RunFolder(cfg.model).evaluation):
+    with writer_lock(RunFolder(cfg.run).evaluation):
         results = evaluate_generation(cfg)
     print(f"IC-LPIPS {results['mean_ic_lpips']:.4f}, IS {results['mean_is_mean']:.4f} ({cfg.net}, cap {cfg.cap})")
     return 0
 
 
-def _report(args: argparse.Namespace, _configs: list[Any]) -> int:
+def _report(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.report.build import build_report
 
-    index = build_report(args.run, args.out, args.generated, args.per_type)
+    (cfg,) = configs
+    index = build_report(cfg.run, cfg.output_dir, cfg.generated, cfg.per_type)
     print(f"report: {index}")
     return 0
 
@@ -249,7 +250,7 @@ def _benchmark_generate(args: argparse.Namespace, configs: list[Any]) -> int:
 
 def _command(sub: Any, name: str, help_text: str, description: str, configs: list[type], handler: Handler,
              resolve: bool = True) -> argparse.ArgumentParser:  # fmt: skip  # Any: argparse's sub-parser action
-    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=description)
+    parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text, description=description, allow_abbrev=False)
     parser.add_argument("--config", type=Path, help="YAML or TOML file of options; command-line flags override it.")
     parser.add_argument("--print-config", action="store_true", help="Print the resolved configuration and exit.")
     parser.add_argument("--debug", action="store_true", help="Show full tracebacks for errors.")
@@ -260,8 +261,10 @@ def _command(sub: Any, name: str, help_text: str, description: str, configs: lis
 
 def build_parser() -> argparse.ArgumentParser:
     """The full ``seas`` argument parser."""
+    # No abbreviations: a retired spelling (--out, --model) must fail, not match --output-dir or --model-seed.
     parser = argparse.ArgumentParser(
         prog="seas",
+        allow_abbrev=False,
         description="SeaS: generate realistic industrial defect images with exact pixel masks from a few examples.",
     )
     parser.add_argument("--version", action="version", version=f"seas {__version__}")
@@ -291,18 +294,18 @@ def build_parser() -> argparse.ArgumentParser:
     _command(
         sub, "train", "Stage 1: fine-tune the generator (UA tokens, DA + NA losses).",
         "Fine-tune Stable Diffusion on one product: defect images with their masks and normal images in one shared "
-        "step. Writes unet/, tokenizer/, token rows, token_map.json, split.json and logs to --output-dir; resumes "
+        "step. Writes unet/, tokenizer/, token rows, token_map.json, split.json and logs to --run; resumes "
         "from its newest checkpoint.", [DataConfig, ModelConfig, TrainConfig], _train,
     )  # fmt: skip
     _command(
         sub, "train-mask", "Stage 2: train the RMP mask head on a finished stage-1 run.",
-        "Train the Refined Mask Prediction head on the frozen generator of --model RUN, with the same data, split "
+        "Train the Refined Mask Prediction head on the frozen generator of --run RUN, with the same data, split "
         "and sampling as stage 1. Writes RUN/rmp/; checkpoints and logs go to RUN/stage2/.", [MaskTrainConfig],
         _train_mask,
     )  # fmt: skip
     _command(
         sub, "generate", "Generate defect images with pixel masks from a trained run.",
-        "Sample image/mask pairs for each defect type of --model RUN into <out>/<product>/<type>/{image,mask}/"
+        "Sample image/mask pairs for each defect type of --run RUN into OUTPUT_DIR/<product>/<type>/{image,mask}/"
         "NNNN.png with a manifest.jsonl per type. Reruns skip finished pairs.", [GenerateConfig], _generate,
     )  # fmt: skip
     _command(
@@ -342,16 +345,12 @@ def build_parser() -> argparse.ArgumentParser:
         "Needs the optional lpips/torchvision and torch-fidelity packages and their weights on disk.",
         [GenerationMetricsConfig], _evaluate_generation,
     )  # fmt: skip
-    report = _command(
+    _command(
         sub, "report", "Build a static HTML report of a run (opens from disk, no server).",
         "Per defect type: generated image | mask | overlay | zoom next to real training examples, mask statistics, "
-        "loss curves of both stages, metric tables with baselines, configs and checkpoint hashes.", [], _report,
-        resolve=False,
+        "loss curves of both stages, metric tables with baselines, configs and checkpoint hashes.", [ReportConfig],
+        _report,
     )  # fmt: skip
-    report.add_argument("run", type=Path, help="Run folder.")
-    report.add_argument("--out", type=Path, default=None, help="Report folder (default: RUN/report).")
-    report.add_argument("--generated", type=Path, default=None, help="Generated tree root (default: RUN/generated).")
-    report.add_argument("--per-type", type=int, default=8, help="Pairs shown per defect type (default: 8).")
     bench = sub.add_parser(
         "benchmark",
         help="Measure speed and memory against stock diffusers baselines.",

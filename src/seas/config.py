@@ -24,6 +24,7 @@ from seas.errors import ConfigError, flag
 from seas.files import atomic_write_json
 
 __all__ = [
+    "ALL_CONFIGS",
     "IMAGE_EXTENSIONS",
     "PRESETS",
     "SEED_MAX",
@@ -37,6 +38,7 @@ __all__ = [
     "PatchConfig",
     "PretrainConfig",
     "QualityConfig",
+    "ReportConfig",
     "RunConfig",
     "TrainConfig",
     "check_numbers",
@@ -49,11 +51,11 @@ __all__ = [
 IMAGE_EXTENSIONS: tuple[str, ...] = ("png", "jpg", "jpeg", "bmp", "tif", "tiff")
 Layout = Literal["mvtec", "visa", "mvtec3d", "folder"]
 
-# Per-dataset defaults named in docs/method.md (§2.2, §2.4, §2.9). A key applies only to commands
-# whose configs have that field. VisA and MVTec 3D-AD keep the reference's `> 0` DA region, which
-# is never empty for a non-empty mask; MVTec AD uses the project's `>= 0.5` (pitfall 6).
+# Per-dataset defaults named in docs/method.md (§2.2, §2.4, §2.9); the field defaults are MVTec AD's
+# (rot90/flip, DA region >= 0.5, guidance 8). A key applies only to commands whose configs have that
+# field. VisA and MVTec 3D-AD keep the reference's `> 0` DA region, which is never empty for a
+# non-empty mask; MVTec AD uses the project's `>= 0.5` (pitfall 6).
 PRESETS: dict[str, dict[str, Any]] = {
-    "mvtec": {"augment": "rot90_flip", "da_region": "half", "guidance": 8.0},
     "visa": {"augment": "none", "da_region": "any", "guidance": 2.0},
     "mvtec3d": {"augment": "rot90_flip", "da_region": "any", "guidance": 5.0},
 }
@@ -125,9 +127,12 @@ class DataConfig:
             "mvtec3d (test/<type>/rgb + gt), folder (--defect-root, --mask-root, --normal-dir)."
         ),
     )
-    preset: Literal["mvtec", "visa", "mvtec3d"] | None = field(
+    preset: Literal["visa", "mvtec3d"] | None = field(
         default=None,
-        metadata=_help("Dataset preset: sets augmentation, DA region and guidance defaults of that dataset."),
+        metadata=_help(
+            "Dataset preset: sets the augmentation, DA region and guidance of that dataset's reference run. "
+            "Default: none, the settings of MVTec AD."
+        ),
     )
     defect_type: tuple[str, ...] = field(
         default=(), metadata=_help("Use only these defect types (names as folders). Default: all, sorted.")
@@ -274,22 +279,6 @@ class PretrainConfig:
     )
     snr_gamma: float = field(default=5.0, metadata=_help("Min-SNR loss weighting gamma (0 = plain MSE)."))
     ema_decay: float = field(default=0.999, metadata=_help("EMA of the U-Net weights, exported (0 = off)."))
-    rescale_latents: bool = field(
-        default=False,
-        metadata=_help(
-            "Before the U-Net phase, set the VAE's latent scaling factor to 1 / std of these images' latents (done "
-            "anyway after a VAE phase). For a trained prior moved to images of another scale (seas patches), whose "
-            "latents are no longer unit-variance; not for Stable Diffusion checkpoints (their U-Net expects 0.18215)."
-        ),
-    )
-    fresh_unet: str | None = field(
-        default=None,
-        metadata=_help(
-            "Train a new, seeded (--model-seed) U-Net of this built-in architecture (e.g. small) on the base model's "
-            "VAE and text encoder instead of fine-tuning its U-Net: moves a trained prior to a wider U-Net. Its "
-            "cross-attention width must equal the text encoder's."
-        ),
-    )
     augment: Literal["rot90_flip", "none"] = field(
         default="rot90_flip", metadata=_help("Random 90-degree rotation + flip, or none.")
     )
@@ -372,7 +361,7 @@ class PasteConfig:
 
     generated: Path = field(
         default=Path("runs/seas/generated/tire"),
-        metadata=_help("Generated product folder (<generate --out>/<product>, holding <type>/manifest.jsonl)."),
+        metadata=_help("Generated product folder (<generate --output-dir>/<product>, holding <type>/manifest.jsonl)."),
     )
     patches: Path = field(
         default=Path("runs/patches/tire"),
@@ -405,8 +394,9 @@ class PasteConfig:
 class TrainConfig:
     """Stage 1, SeaS generator fine-tuning (docs/method.md §2.2-2.6)."""
 
-    output_dir: Path = field(
-        default=Path("runs/seas"), metadata=_help("Run folder for the model, logs and checkpoints.")
+    run: Path = field(
+        default=Path("runs/seas"),
+        metadata=_help("Run folder: stage 1 writes the model, logs and checkpoints here; later stages read it."),
     )
     seed: int = field(default=0, metadata=_help("Seeds data order, augmentation, timesteps, noise and VAE sampling."))
     # UA prompt tokens (docs/method.md §2.3)
@@ -424,15 +414,9 @@ class TrainConfig:
     da_layers: Literal["down", "down_up"] = field(
         default="down", metadata=_help("Cross-attention layers for DA: down blocks (reference) or down and up.")
     )
-    da_softmax: Literal["spatial", "token"] = field(
-        default="spatial", metadata=_help("DA map softmax over space (reference) or over the 77 tokens.")
-    )
-    da_normalize: Literal["batch", "sample", "share"] = field(
+    da_normalize: Literal["batch", "sample"] = field(
         default="batch",
-        metadata=_help(
-            "Min-max normalise DA maps jointly over the batch (reference) or per image, or share: no min-max, the"
-            " tokens' summed attention share is pulled to the mask (needs --da-softmax token)."
-        ),
+        metadata=_help("Min-max normalise DA maps jointly over the batch (reference) or per image.", project=True),
     )
     da_region: Literal["half", "one", "any"] = field(
         default="half",
@@ -440,29 +424,6 @@ class TrainConfig:
     )
     da_weight: float = field(default=1.0, metadata=_help("Weight of the DA loss (0 disables it)."))
     na_weight: float = field(default=1.0, metadata=_help("Weight of the normal-image (NA) denoising loss."))
-    mask_loss_weight: float = field(
-        default=0.0,
-        metadata=_help(
-            "Extra weight of defect-mask pixels in the anomaly images' denoising MSE (0 = the paper's plain MSE; "
-            "e.g. 10 makes a 0.3 % defect count as much as 3 % of the image, so its look is learnt, not just the "
-            "product's). Project option, not in the paper."
-        ),
-    )
-    vae_adapt_steps: int = field(
-        default=0,
-        metadata=_help(
-            "Before stage 1, fine-tune the base model's VAE this many steps on the run's training images, defects "
-            "weighted (seas.stage1.vae_adapt). For priors whose VAE saw only normal images (tiny-tire), which "
-            "otherwise paint over every defect. 0 = the paper's frozen VAE. Project option, not in the paper."
-        ),
-    )
-    vae_adapt_mask_weight: float = field(
-        default=2.0, metadata=_help("VAE adaptation: weight of the mean L1 inside the defect masks.")
-    )
-    vae_adapt_lr: float = field(default=1e-4, metadata=_help("VAE adaptation: AdamW learning rate (cosine decay)."))
-    vae_adapt_batch: int = field(
-        default=4, metadata=_help("VAE adaptation: training defect images and normals per step (each).")
-    )
     # data and augmentation (docs/method.md §2.2)
     augment: Literal["rot90_flip", "none"] = field(
         default="rot90_flip", metadata=_help("Random 90-degree rotation + flip (reference), or none.")
@@ -505,9 +466,7 @@ class TrainConfig:
     checkpoints_total_limit: int | None = field(default=3, metadata=_help("Keep at most this many checkpoints."))
     resume: str | None = field(
         default="latest",
-        metadata=_help(
-            "Resume from the newest checkpoint of --output-dir if there is one (latest), or a checkpoint folder."
-        ),
+        metadata=_help("Resume from the newest checkpoint of --run if there is one (latest), or a checkpoint folder."),
     )
     log_steps: int = field(default=10, metadata=_help("Write losses to logs.jsonl / TensorBoard every N steps."))
     validation_steps: int = field(
@@ -522,15 +481,12 @@ class TrainConfig:
             "grad_accum",
             "steps_per_type",
             "log_steps",
-            "vae_adapt_batch",
         )
         check_numbers(self, at_least_one=positive)
         if self.max_steps is not None and self.max_steps < 1:
             raise ConfigError(flag("max_steps"), f"must be at least 1, got {self.max_steps}", None)
         if self.normal_token == self.anomaly_token:
             raise ConfigError(flag("anomaly_token"), "must differ from --normal-token", None)
-        if self.da_normalize == "share" and self.da_softmax != "token":
-            raise ConfigError(flag("da_normalize"), "share needs the attention over tokens", "add --da-softmax token")
 
     def total_steps(self, num_types: int) -> int:
         """Optimiser steps of the run: ``max_steps`` or ``steps_per_type`` x number of defect types."""
@@ -541,15 +497,15 @@ class TrainConfig:
 class MaskTrainConfig:
     """Stage 2, Refined Mask Prediction (RMP) training on the frozen generator (docs/method.md §2.7-2.8)."""
 
-    model: Path = field(
-        default=Path("runs/seas"), metadata=_help("Finished stage-1 run folder; RMP is written into it.")
+    run: Path = field(
+        default=Path("runs/seas"), metadata=_help("Run folder with a finished stage 1; RMP is written into it.")
     )
     seed: int = field(default=0, metadata=_help("Seeds data order, augmentation, timesteps, noise and the DDPM step."))
     focal_target: Literal["threshold", "truncate"] = field(
         default="threshold",
         metadata=_help("Defect class where the soft mask is >= 0.5 (threshold) or == 1 (truncate, reference)."),
     )
-    rmp_lr: float = field(default=5e-4, metadata=_help("RMP learning rate (AdamW, constant)."))
+    rmp_learning_rate: float = field(default=5e-4, metadata=_help("RMP learning rate (AdamW, constant)."))
     rmp_steps_per_type: int = field(default=800, metadata=_help("Optimiser steps per defect type."))
     max_steps: int | None = field(
         default=None, metadata=_help("Total optimiser steps; overrides --rmp-steps-per-type.")
@@ -576,11 +532,15 @@ class MaskTrainConfig:
         metadata=_help(
             "After training, re-estimate the head's BatchNorm statistics on this many batches of "
             "inference-like features (training defect images, refined path, t <= --bn-calibration-max-t); "
-            "0 keeps the training-time running statistics (reference)."
+            "0 keeps the training-time running statistics (reference).",
+            project=True,
         ),
     )
     bn_calibration_max_t: int = field(
-        default=150, metadata=_help("Largest timestep of the calibration batches (generation's masks use t <= ~120).")
+        default=150,
+        metadata=_help(
+            "Largest timestep of the calibration batches (generation's masks use t <= ~120).", project=True
+        ),
     )
 
     def __post_init__(self) -> None:
@@ -600,11 +560,11 @@ class MaskTrainConfig:
 class GenerateConfig:
     """Image + mask generation (docs/method.md §2.9)."""
 
-    model: Path = field(default=Path("runs/seas"), metadata=_help("Run folder with a finished stage 1 and stage 2."))
-    out: Path | None = field(
+    run: Path = field(default=Path("runs/seas"), metadata=_help("Run folder with a finished stage 1 and stage 2."))
+    output_dir: Path | None = field(
         default=None,
         metadata=_help(
-            "Output root: <out>/<product>/<defect_type>/{image,mask}. Default: <--model>/generated, where "
+            "Pairs root: OUTPUT_DIR/<product>/<defect_type>/{image,mask}. Default: RUN/generated, where "
             "seas evaluate and seas report look."
         ),
     )
@@ -646,27 +606,38 @@ class GenerateConfig:
     )
     min_mask_fraction: float = field(
         default=0.0,
-        metadata=_help("Reject a pair whose mask covers less than this fraction (an empty mask is always rejected)."),
+        metadata=_help(
+            "Reject a pair whose mask covers less than this fraction (an empty mask is always rejected).", project=True
+        ),
     )
-    max_mask_fraction: float = field(default=1.0, metadata=_help("Reject a pair whose mask covers more than this."))
-    max_attempts: int = field(default=10, metadata=_help("Seeds tried per image before giving up (with the filter)."))
+    max_mask_fraction: float = field(
+        default=1.0, metadata=_help("Reject a pair whose mask covers more than this.", project=True)
+    )
+    max_attempts: int = field(
+        default=10, metadata=_help("Seeds tried per image before giving up (with the filter).", project=True)
+    )
     mask_source: Literal["rmp", "train"] = field(
         default="rmp",
         metadata=_help(
             "Where a pair's mask comes from: the RMP head (the paper), or a training defect mask of the type "
             "(seeded pick, rotation and flip) that the picture may change inside only: the rest is the "
-            "reference image as the VAE decodes it (not in the paper; needs --start reference or strength)."
+            "reference image as the VAE decodes it (needs --start reference or strength).",
+            project=True,
         ),
     )
     mask_margin: int = field(
-        default=2, metadata=_help("--mask-source train: generated pixels reach this many px past the mask, fading.")
+        default=2,
+        metadata=_help(
+            "--mask-source train: generated pixels reach this many px past the mask, fading.", project=True
+        ),
     )
     placed_background: Literal["decoded", "photo"] = field(
         default="decoded",
         metadata=_help(
             "--mask-source train: beyond the mask, the reference as the VAE decodes it, or the reference photo "
             "with the generator's change added (its sensor noise runs on through the defect, no seam; with "
-            "--placed-start defect the photo holds the pasted defect, whose fine detail the VAE would lose)."
+            "--placed-start defect the photo holds the pasted defect, whose fine detail the VAE would lose).",
+            project=True,
         ),
     )
     placed_turn: Literal["image", "defect"] = field(
@@ -674,7 +645,8 @@ class GenerateConfig:
         metadata=_help(
             "--mask-source train: turn and flip a training mask with its whole picture, as training augments "
             "(on an aligned product it may land beside it), or about the defect's own centre (it stays where "
-            "a real defect was)."
+            "a real defect was).",
+            project=True,
         ),
     )
     placed_start: Literal["normal", "defect"] = field(
@@ -682,12 +654,13 @@ class GenerateConfig:
         metadata=_help(
             "--mask-source train: start from the noised reference (normal), or from the reference with the "
             "training defect that the mask came from pasted under it, turned and flipped alike (defect: the "
-            "generator redraws a real defect of the type at the placed mask; not in the paper)."
+            "generator redraws a real defect of the type at the placed mask).",
+            project=True,
         ),
     )
     batch_size: int = field(default=10, metadata=_help("Images per sampler batch (throughput only)."))
-    dtype: Literal["auto", "fp32", "fp16", "bf16"] = field(
-        default="auto", metadata=_help("auto = fp16 on CUDA, fp32 on CPU.")
+    mixed_precision: Literal["auto", "no", "bf16", "fp16"] = field(
+        default="auto", metadata=_help("Weights and activations: auto = fp16 on CUDA, fp32 (no) on CPU.")
     )
     cpu: bool = field(default=False, metadata=_help("Generate on CPU even when a GPU is present."))
     export_anomalib: Path | None = field(
@@ -700,7 +673,7 @@ class GenerateConfig:
     overwrite: bool = field(
         default=False,
         metadata=_help(
-            "Delete the product's earlier pairs in --out first (needed to change pixel settings there); only a "
+            "Delete the product's earlier pairs in --output-dir first (needed to change pixel settings there); only a "
             "pair tree seas wrote, holding nothing else, is deleted."
         ),
     )
@@ -737,10 +710,25 @@ class RunConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """``seas report``: a static HTML page of a run."""
+
+    run: Path = field(default=Path("runs/seas"), metadata=_help("Run folder to report on."))
+    output_dir: Path | None = field(default=None, metadata=_help("Report folder. Default: RUN/report."))
+    generated: Path | None = field(
+        default=None, metadata=_help("Generated tree root holding <product>/<type>/. Default: RUN/generated.")
+    )
+    per_type: int = field(default=8, metadata=_help("Pairs shown per defect type."))
+
+    def __post_init__(self) -> None:
+        check_numbers(self, at_least_one=("per_type",))
+
+
+@dataclass(frozen=True)
 class DownstreamConfig:
     """``seas evaluate segmentation``: do generated pairs help a defect segmenter? (docs/method.md §2.12)."""
 
-    model: Path = field(default=Path("runs/seas"), metadata=_help("Run folder (its split.json fixes train/test)."))
+    run: Path = field(default=Path("runs/seas"), metadata=_help("Run folder (its split.json fixes train/test)."))
     generated: Path | None = field(
         default=None, metadata=_help("Generated tree root holding <product>/<type>/ (default: RUN/generated).")
     )
@@ -753,7 +741,7 @@ class DownstreamConfig:
     )
     seg_epochs: int = field(default=30, metadata=_help("Segmenter epochs; the model of the last epoch is evaluated."))
     seg_batch_size: int = field(default=8, metadata=_help("Segmenter batch size."))
-    seg_lr: float = field(default=1e-3, metadata=_help("Segmenter learning rate (AdamW)."))
+    seg_learning_rate: float = field(default=1e-3, metadata=_help("Segmenter learning rate (AdamW)."))
     seg_repeats: int = field(
         default=1,
         metadata=_help("Train each segmenter this many times (seeds seed, seed+1, ...; same training sets): the table "
@@ -773,7 +761,7 @@ class DownstreamConfig:
 class QualityConfig:
     """``seas evaluate quality``: VAE reconstruction (normals, defects), mask agreement, RMP, the prompt's effect."""
 
-    model: Path = field(default=Path("runs/seas"), metadata=_help("Run folder with finished stages 1 and 2."))
+    run: Path = field(default=Path("runs/seas"), metadata=_help("Run folder with finished stages 1 and 2."))
     generated: Path | None = field(
         default=None, metadata=_help("Generated tree root holding <product>/<type>/ (default: RUN/generated).")
     )
@@ -782,7 +770,7 @@ class QualityConfig:
     )
     seg_epochs: int = field(default=30, metadata=_help("Segmenter epochs; the model of the last epoch is evaluated."))
     seg_batch_size: int = field(default=8, metadata=_help("Segmenter batch size."))
-    seg_lr: float = field(default=1e-3, metadata=_help("Segmenter learning rate (AdamW)."))
+    seg_learning_rate: float = field(default=1e-3, metadata=_help("Segmenter learning rate (AdamW)."))
     seed: int = field(default=0, metadata=_help("Seeds synthetic defects, initialisation and data order."))
     cpu: bool = field(default=False, metadata=_help("Evaluate on CPU even when a GPU is present."))
 
@@ -794,9 +782,7 @@ class QualityConfig:
 class GenerationMetricsConfig:
     """``seas evaluate generation``: IC-LPIPS and Inception Score of a generated tree (docs/method.md §2.10)."""
 
-    model: Path = field(
-        default=Path("runs/seas"), metadata=_help("Run folder (its split.json names the real images).")
-    )
+    run: Path = field(default=Path("runs/seas"), metadata=_help("Run folder (its split.json names the real images)."))
     generated: Path | None = field(default=None, metadata=_help("Generated tree root (default: RUN/generated)."))
     net: Literal["alex", "vgg"] = field(default="alex", metadata=_help("LPIPS backbone (vgg + cap 140 ~ reference)."))
     cap: int = field(default=200, metadata=_help("Largest IC-LPIPS cluster."))
@@ -845,6 +831,25 @@ class BenchmarkConfig:
 
     def __post_init__(self) -> None:
         check_numbers(self, at_least_one=("steps", "batch_anomaly", "grad_accum"))
+
+
+# Every config class: a config file may hold any of their options (each command takes its own).
+ALL_CONFIGS: tuple[type, ...] = (
+    DataConfig,
+    ModelConfig,
+    PretrainConfig,
+    PatchConfig,
+    PasteConfig,
+    TrainConfig,
+    MaskTrainConfig,
+    GenerateConfig,
+    RunConfig,
+    ReportConfig,
+    DownstreamConfig,
+    QualityConfig,
+    GenerationMetricsConfig,
+    BenchmarkConfig,
+)
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:  # Any: any of this module's config dataclasses

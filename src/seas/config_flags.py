@@ -16,7 +16,7 @@ from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 import yaml
 
-from seas.config import PRESETS
+from seas.config import ALL_CONFIGS, PRESETS
 from seas.errors import ConfigError, flag
 
 if sys.version_info >= (3, 11):
@@ -36,40 +36,79 @@ def _strip_optional(tp: Any) -> tuple[Any, bool]:
     return tp, False
 
 
+# Help group title of each config class, in words; options marked ``project`` in their metadata go to one
+# group of their own, whatever their class (they are not in the paper: docs/deviations.md lists each).
+GROUP_TITLES: dict[str, str] = {
+    "DataConfig": "Data",
+    "ModelConfig": "Base model",
+    "PretrainConfig": "Prior (seas pretrain)",
+    "PatchConfig": "Patches (seas patches)",
+    "PasteConfig": "Paste (seas paste)",
+    "TrainConfig": "Stage 1: generator fine-tuning",
+    "MaskTrainConfig": "Stage 2: mask head (RMP)",
+    "GenerateConfig": "Generation",
+    "RunConfig": "Pipeline (seas run)",
+    "ReportConfig": "Report",
+    "DownstreamConfig": "Downstream segmentation",
+    "QualityConfig": "Pair quality",
+    "GenerationMetricsConfig": "IC-LPIPS and Inception Score",
+    "BenchmarkConfig": "Benchmark",
+}
+PROJECT_TITLE = "Project options (not in the paper; each is listed in docs/deviations.md)"
+
+
+def _help_text(f: dataclasses.Field[Any]) -> str:
+    """The field's help with its default appended, unless the help already says what the default is."""
+    text = f.metadata.get("help", "")
+    if "default:" not in text.lower():
+        default = f.default
+        shown = "none" if default is None else (" ".join(map(str, default)) if isinstance(default, tuple) else default)
+        text = f"{text} (default: {shown})"
+    return text.replace("%", "%%")  # argparse %-formats help strings
+
+
 def add_config_flags(parser: argparse.ArgumentParser, config_classes: list[type]) -> None:
-    """Add one flag per field of each config class to ``parser`` (help text from the field)."""
+    """Add one flag per field of each config class to ``parser`` (help text from the field).
+
+    Flags are grouped by config class under :data:`GROUP_TITLES`; fields marked ``project`` in their
+    metadata are gathered under :data:`PROJECT_TITLE` after the others.
+    """
     seen: set[str] = set()
+    project: argparse._ArgumentGroup | None = None
+    project_fields: list[tuple[type, dataclasses.Field[Any]]] = []
     for cls in config_classes:
-        group = parser.add_argument_group(cls.__name__, (cls.__doc__ or "").splitlines()[0])
-        hints = get_type_hints(cls)
+        group = parser.add_argument_group(GROUP_TITLES[cls.__name__])
         for f in dataclasses.fields(cls):
             if f.name in seen:
                 continue
             seen.add(f.name)
-            tp, _ = _strip_optional(hints[f.name])
-            help_text = f.metadata.get("help", "")
-            default = f.default
-            shown = (
-                "none" if default is None else (" ".join(map(str, default)) if isinstance(default, tuple) else default)
-            )
-            # argparse %-formats help strings: a literal "%" (as in "0.3 % of the image") must be doubled.
-            text = f"{help_text} (default: {shown})".replace("%", "%%")
-            kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": text}
-            if tp is bool:
-                kwargs["action"] = argparse.BooleanOptionalAction
-            elif get_origin(tp) is Literal:
-                kwargs["choices"] = [str(c) for c in get_args(tp)]
-                kwargs["metavar"] = "{" + ",".join(str(c) for c in get_args(tp)) + "}"
-            elif get_origin(tp) is tuple:
-                kwargs["nargs"] = "+"
-                kwargs["metavar"] = f.name.upper()
-            elif tp in (int, float, str, Path):
-                kwargs["type"] = tp if tp is not Path else str
-                kwargs["metavar"] = f.name.upper()
-            else:  # pragma: no cover - a developer error, caught by the config tests
-                msg = f"unsupported config field type {tp!r} for {cls.__name__}.{f.name}"
-                raise TypeError(msg)
-            group.add_argument(flag(f.name), dest=f.name, **kwargs)
+            if f.metadata.get("project"):
+                project_fields.append((cls, f))
+                continue
+            _add_flag(group, cls, f)
+    for cls, f in project_fields:
+        project = project or parser.add_argument_group(PROJECT_TITLE)
+        _add_flag(project, cls, f)
+
+
+def _add_flag(group: argparse._ArgumentGroup, cls: type, f: dataclasses.Field[Any]) -> None:
+    tp, _ = _strip_optional(get_type_hints(cls)[f.name])
+    kwargs: dict[str, Any] = {"default": argparse.SUPPRESS, "help": _help_text(f)}
+    if tp is bool:
+        kwargs["action"] = argparse.BooleanOptionalAction
+    elif get_origin(tp) is Literal:
+        kwargs["choices"] = [str(c) for c in get_args(tp)]
+        kwargs["metavar"] = "{" + ",".join(str(c) for c in get_args(tp)) + "}"
+    elif get_origin(tp) is tuple:
+        kwargs["nargs"] = "+"
+        kwargs["metavar"] = f.name.upper()
+    elif tp in (int, float, str, Path):
+        kwargs["type"] = tp if tp is not Path else str
+        kwargs["metavar"] = f.name.upper()
+    else:  # pragma: no cover - a developer error, caught by the config tests
+        msg = f"unsupported config field type {tp!r} for {cls.__name__}.{f.name}"
+        raise TypeError(msg)
+    group.add_argument(flag(f.name), dest=f.name, **kwargs)
 
 
 def load_config_file(path: Path) -> dict[str, Any]:
@@ -124,6 +163,8 @@ def _coerce(cls: type, name: str, value: Any, source: str) -> Any:
         if tp is int and isinstance(value, float) and not value.is_integer():
             raise ValueError(value)
         return tp(value)
+    except ConfigError:
+        raise  # already names the choices
     except (TypeError, ValueError) as exc:
         raise ConfigError(source, f"{name} must be {getattr(tp, '__name__', tp)}, got {value!r}", None) from exc
 
@@ -136,6 +177,7 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "train_mask": ("MaskTrainConfig",),
     "generate": ("GenerateConfig",),
     "evaluate": ("DownstreamConfig", "QualityConfig", "GenerationMetricsConfig"),
+    "report": ("ReportConfig",),
 }
 STAGE_SECTIONS_OF = {cls: section for section, classes in STAGE_SECTIONS.items() for cls in classes}
 
@@ -190,13 +232,20 @@ def resolve_configs(config_classes: list[type], namespace: argparse.Namespace) -
     if config_path is not None:
         file_values = load_config_file(Path(config_path))
         scoped = _stage_sections(file_values, config_classes, Path(config_path))
-        unknown = sorted(set(file_values) - set(known))
+        # One file serves every command of a run: options of other commands are left to them.
+        anywhere = {f.name for cls in ALL_CONFIGS for f in dataclasses.fields(cls)}
+        unknown = sorted(set(file_values) - anywhere)
         if unknown:
-            raise ConfigError(
-                config_path, f"unknown option(s) {', '.join(unknown)}", f"valid options: {', '.join(sorted(known))}"
-            )
+            raise ConfigError(config_path, f"unknown option(s) {', '.join(unknown)}",
+                              "see seas <command> --help for the options; names use _ or -")  # fmt: skip
+    # The preset reaches every command of the file's run (generate takes its guidance), not only those with --preset.
     preset_name = cli.get("preset", file_values.get("preset"))
+    if preset_name is not None and str(preset_name) not in PRESETS:
+        source = flag("preset") if "preset" in cli else str(config_path)
+        raise ConfigError(source, f"unknown preset {preset_name!r}",
+                          f"use one of {', '.join(PRESETS)}, or none for MVTec AD's settings")  # fmt: skip
     preset = PRESETS.get(str(preset_name), {}) if preset_name is not None else {}
+    file_values = {k: v for k, v in file_values.items() if k in known}
     merged: dict[str, tuple[Any, str]] = {k: (v, f"preset {preset_name}") for k, v in preset.items() if k in known}
     merged.update({k: (v, str(config_path)) for k, v in file_values.items()})
     merged.update({k: (v, flag(k)) for k, v in cli.items()})

@@ -112,7 +112,7 @@ def check_pair_tree(folder: Path) -> None:
     if folder.is_dir() and any(folder.iterdir()):
         problem, _ = foreign_files(folder, "pairs")
         if problem is not None:
-            raise OwnershipError(folder, problem, "choose an empty or new --out folder for the pairs")
+            raise OwnershipError(folder, problem, "choose an empty or new --output-dir folder for the pairs")
 
 
 def mark_pair_tree(folder: Path) -> None:
@@ -135,7 +135,7 @@ def refuse_overlap(subject: str, path: Path, other_name: str, other: Path, fix: 
     """Refuse ``path`` (named by ``subject``, e.g. the flag) when it equals, lies inside or contains ``other``.
 
     Args:
-        subject: How the user named ``path`` (``--out``).
+        subject: How the user named ``path`` (``--output-dir``).
         path: The folder to check.
         other_name: What ``other`` is, in words ("the data set").
         other: The folder it must stay apart from.

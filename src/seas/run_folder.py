@@ -10,7 +10,6 @@ here once (:class:`RunFolder`); no other module spells a run-folder file name.
 ``token_map.json``             the UA prompt's learned tokens per defect type
 ``tokenizer/``                 the base tokenizer with those tokens added
 ``unet/``                      the fine-tuned U-Net (diffusers)
-``vae/``                       the adapted VAE (``vae_adapt_steps`` > 0 only; else the base model's is used)
 ``token_embeddings.safetensors``  the learned token rows (``embeddings: new``), or ``text_encoder/`` (``all``)
 ``sha256.json``                the hashes of the weights above, written after them (:mod:`seas.integrity`)
 ``train_complete.json``        stage 1 finished (written last)
@@ -64,7 +63,6 @@ LAYOUT = {
     "token_map": "token_map.json",
     "tokenizer": "tokenizer",
     "unet": "unet",
-    "vae": "vae",
     "token_rows": "token_embeddings.safetensors",
     "text_encoder": "text_encoder",
     "finished": "train_complete.json",
@@ -91,7 +89,6 @@ class RunFolder:
     token_map: Path = field(init=False)
     tokenizer: Path = field(init=False)
     unet: Path = field(init=False)
-    vae: Path = field(init=False)
     token_rows: Path = field(init=False)
     text_encoder: Path = field(init=False)
     finished: Path = field(init=False)
@@ -111,15 +108,19 @@ class RunFolder:
             object.__setattr__(self, name, Path(self.root) / relative)
 
     def generated(self, product: str, out: Path | None = None) -> Path:
-        """The pair tree of ``product``: under ``out`` (``--generated``/``--out``) or the run's ``generated/``."""
+        """The pair tree of ``product``: under ``out`` (``--generated``, ``--output-dir``) or RUN/generated/."""
         return (out if out is not None else self.generated_out) / product
 
 
 def missing_generator_files(run_dir: Path) -> list[Path]:
     """The hand-over files of a finished stage-1 run that are not on disk (empty when complete)."""
     run = RunFolder(run_dir)
-    needed = [run.unet / "config.json", run.unet / "diffusion_pytorch_model.safetensors",
-              run.tokenizer / "tokenizer_config.json", run.token_map]  # fmt: skip
+    needed = [
+        run.unet / "config.json",
+        run.unet / "diffusion_pytorch_model.safetensors",
+        run.tokenizer / "tokenizer_config.json",
+        run.token_map,
+    ]
     missing = [p for p in needed if not p.is_file()]
     if not run.token_rows.is_file() and not (run.text_encoder / "config.json").is_file():
         missing.append(run.token_rows)
@@ -127,10 +128,10 @@ def missing_generator_files(run_dir: Path) -> list[Path]:
 
 
 def generator_weight_files(run_dir: Path) -> list[Path]:
-    """The weights files of a finished stage-1 run's hand-over (U-Net, token rows or text encoder, adapted VAE)."""
+    """The weights files of a finished stage-1 run's hand-over (U-Net, token rows or text encoder)."""
     run = RunFolder(run_dir)
     files = sorted(run.unet.glob("*.safetensors")) + ([run.token_rows] if run.token_rows.is_file() else [])
-    return files + sorted(run.text_encoder.glob("*.safetensors")) + sorted(run.vae.glob("*.safetensors"))
+    return files + sorted(run.text_encoder.glob("*.safetensors"))
 
 
 def generator_problem(run_dir: Path) -> str | None:
@@ -145,9 +146,9 @@ def read_token_map(run_dir: Path) -> TokenMap:
 
     path = RunFolder(run_dir).token_map
     if not path.is_file():
-        raise ModelLoadError(path, "missing from this run", f"rerun seas train --output-dir {run_dir} (same flags)")
+        raise ModelLoadError(path, "missing from this run", f"rerun seas train --run {run_dir} (same flags)")
     finished = RunFolder(run_dir).finished.name
-    fix = f"delete {path} and {finished}, then rerun seas train --output-dir {run_dir} (same flags)"
+    fix = f"delete {path} and {finished}, then rerun seas train --run {run_dir} (same flags)"
     return read_json(path, fix, TokenMap.from_dict)
 
 
@@ -160,7 +161,7 @@ def read_stage1_configs(run_dir: Path) -> tuple[DataConfig, ModelConfig, TrainCo
     path = RunFolder(run_dir).record
     if not path.is_file():
         problem = "not a seas run folder (no config.json)" if run_dir.is_dir() else "no such folder"
-        raise ModelLoadError(run_dir, problem, "pass the --output-dir of a seas train run")
+        raise ModelLoadError(run_dir, problem, "pass the --run folder of a seas train run")
     fix = f"start a new run folder, or restore {path.name} from a copy (it holds the run's settings)"
     record = read_json(
         path, fix, lambda r: {k: dict(r["config"][k]) for k in ("DataConfig", "ModelConfig", "TrainConfig")}

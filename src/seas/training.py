@@ -15,11 +15,11 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from tqdm.auto import tqdm
 
 from seas.checkpoint import list_checkpoints, resolve_resume, save_checkpoint
 from seas.errors import ConfigError, SeasError, flag
 from seas.files import atomic_write_text
+from seas.progress import Progress
 from seas.records import read_json
 
 __all__ = [
@@ -224,7 +224,7 @@ def check_resume_settings(run_dir: Path, configs: list[Any], checkpoint_dirs: Se
 
 
 # A run folder's own location (moved, or spelled relative vs absolute) does not change the run.
-_FOLDER_ITSELF = frozenset({"output_dir", "model"})
+_FOLDER_ITSELF = frozenset({"run", "output_dir"})
 
 
 def _same_path(old: object, new: object) -> bool:
@@ -287,7 +287,7 @@ def run_steps(
         on_step: Optional callback every process runs after each optimiser step (an EMA update).
     """
     acc = accelerator
-    bar = tqdm(total=total, initial=start, desc=desc, disable=not acc.is_main_process, dynamic_ncols=True)
+    bar = Progress(total, desc, initial=start, enabled=acc.is_main_process)
     # The first step whose loss diverged, and that loss, kept on the device: read only at log and checkpoint time.
     watch = _DivergenceWatch(acc.device)
     try:

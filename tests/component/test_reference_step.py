@@ -1,6 +1,6 @@
 """Equivalence with the authors' code on one training step (tests/fixtures/reference_step, README there).
 
-With the reference options (embeddings: all, da_layers: down, da_softmax: spatial, da_normalize:
+With the reference options (embeddings: all, da_layers: down, da_normalize:
 batch, da_region: one / any) our capture processor, step_losses and backward must reproduce the
 stored maps, losses and gradients. Scenario B's NaN is our guarded 0, tested as such.
 """
@@ -62,7 +62,7 @@ def _forward(
     hidden = te(S["input_ids"])[0]
     if hidden.requires_grad:
         hidden.retain_grad()
-    capture = AttentionCapture(positions=positions, latent_hw=(64, 64), softmax="spatial")
+    capture = AttentionCapture(positions=positions, latent_hw=(64, 64))
     with capturing(processors, capture):
         pred = unet(S["noisy_latents"], S["timesteps"], hidden).sample
     return hidden, pred, capture.maps

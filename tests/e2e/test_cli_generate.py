@@ -26,8 +26,8 @@ FAST = ["--base-model", "tiny", "--resolution", "64", "--seed", "0"]
 def run(tire_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("gen") / "run"
     assert main(["train", "--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--max-steps", "2",
-                 "--output-dir", str(folder), *FAST]) == 0  # fmt: skip
-    assert main(["train-mask", "--model", str(folder), "--max-steps", "2", "--log-steps", "1"]) == 0
+                 "--run", str(folder), *FAST]) == 0  # fmt: skip
+    assert main(["train-mask", "--run", str(folder), "--max-steps", "2", "--log-steps", "1"]) == 0
     return folder
 
 
@@ -54,7 +54,7 @@ def test_train_mask_writes_rmp_and_logs(run: Path) -> None:
 
 def test_generate_pairs_manifest_rerun_and_batch_independence(run: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    argv = ["generate", "--model", str(run), "--out", str(out), "--num-per-type", "3", "--seed", "7"]
+    argv = ["generate", "--run", str(run), "--output-dir", str(out), "--num-per-type", "3", "--seed", "7"]
     assert main([*argv, "--batch-size", "3"]) == 0
     types = ["combined", "contamination", "cut", "hole"]
     for t in types:
@@ -77,7 +77,7 @@ def test_generate_pairs_manifest_rerun_and_batch_independence(run: Path, tmp_pat
     assert main([*argv, "--batch-size", "3"]) == 0  # rerun: every pair is already finished
     assert _tree_digest(out) == before
     single = tmp_path / "single"
-    assert main(["generate", "--model", str(run), "--out", str(single), "--num-per-type", "3", "--seed", "7",
+    assert main(["generate", "--run", str(run), "--output-dir", str(single), "--num-per-type", "3", "--seed", "7",
                  "--batch-size", "1"]) == 0  # fmt: skip
     for t in types:
         for name in ("0000.png", "0001.png", "0002.png"):
@@ -91,8 +91,28 @@ def test_generate_pairs_manifest_rerun_and_batch_independence(run: Path, tmp_pat
 
 def test_combine_normals_and_anomalib_export(run: Path, tmp_path: Path) -> None:
     out, export = tmp_path / "out", tmp_path / "anomalib"
-    assert main(["generate", "--model", str(run), "--out", str(out), "--num-per-type", "2", "--defect-type", "cut",
-                 "--combine", "cut+hole", "--normals", "2", "--export-anomalib", str(export)]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "generate",
+                "--run",
+                str(run),
+                "--output-dir",
+                str(out),
+                "--num-per-type",
+                "2",
+                "--defect-type",
+                "cut",
+                "--combine",
+                "cut+hole",
+                "--normals",
+                "2",
+                "--export-anomalib",
+                str(export),
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in (out / "tire").iterdir() if p.is_dir()) == ["cut", "cut+hole", "good"]
     combo = json.loads((out / "tire" / "cut+hole" / "manifest.jsonl").read_text().splitlines()[0])
     assert combo["prompt"] == "a ob1 with sks9 sks10 sks11 sks12 sks13 sks14 sks15 sks16"
@@ -112,7 +132,7 @@ def test_without_out_the_pairs_go_where_evaluate_and_report_look(
 
     monkeypatch.chdir(tmp_path)  # was: ./generated in the working directory, where seas evaluate never looks
     try:
-        assert main(["generate", "--model", str(run), "--num-per-type", "1", "--defect-type", "cut"]) == 0
+        assert main(["generate", "--run", str(run), "--num-per-type", "1", "--defect-type", "cut"]) == 0
         assert (RunFolder(run).generated("tire") / "cut" / "manifest.jsonl").is_file()
         assert not (tmp_path / "generated").exists()
     finally:
@@ -120,7 +140,7 @@ def test_without_out_the_pairs_go_where_evaluate_and_report_look(
 
 
 def test_unknown_type_is_one_line(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["generate", "--model", str(run), "--out", str(tmp_path), "--defect-type", "dent"]) == 2
+    assert main(["generate", "--run", str(run), "--output-dir", str(tmp_path), "--defect-type", "dent"]) == 2
     assert "unknown defect type(s) dent; known: combined, contamination, cut, hole" in capsys.readouterr().err
 
 
@@ -131,9 +151,30 @@ def test_placed_masks_are_training_masks_and_only_their_neighbourhood_changes(
     from seas.data.imageio import read_rgb
 
     out = tmp_path / "placed"
-    argv = ["generate", "--model", str(run), "--out", str(out), "--num-per-type", "3", "--defect-type", "hole", "cut",
-            "--start", "strength", "--strength", "0.6", "--steps", "5", "--mask-steps", "1", "--mask-source", "train",
-            "--mask-margin", "1"]  # fmt: skip
+    argv = [
+        "generate",
+        "--run",
+        str(run),
+        "--output-dir",
+        str(out),
+        "--num-per-type",
+        "3",
+        "--defect-type",
+        "hole",
+        "cut",
+        "--start",
+        "strength",
+        "--strength",
+        "0.6",
+        "--steps",
+        "5",
+        "--mask-steps",
+        "1",
+        "--mask-source",
+        "train",
+        "--mask-margin",
+        "1",
+    ]
     assert main(argv) == 0
     split = json.loads((run / "split.json").read_text())
     pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -169,8 +210,22 @@ def test_placed_masks_are_training_masks_and_only_their_neighbourhood_changes(
     capsys.readouterr()
     assert main([*argv[:-4], "--num-per-type", "3"]) == 2  # the default RMP masks may not join these pairs
     assert "--mask-source 'train' -> 'rmp'" in capsys.readouterr().err
-    assert main(["generate", "--model", str(run), "--out", str(tmp_path / "n"), "--start", "noise", "--mask-source",
-                 "train"]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "generate",
+                "--run",
+                str(run),
+                "--output-dir",
+                str(tmp_path / "n"),
+                "--start",
+                "noise",
+                "--mask-source",
+                "train",
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert "--mask-source: train keeps the reference image outside the mask" in err
     assert len(err.splitlines()) == 1
@@ -179,11 +234,11 @@ def test_placed_masks_are_training_masks_and_only_their_neighbourhood_changes(
 def test_a_defect_start_redraws_the_training_defect_under_its_mask_and_nothing_else(
     run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["generate", "--model", str(run), "--num-per-type", "2", "--defect-type", "hole", "--start", "strength",
+    argv = ["generate", "--run", str(run), "--num-per-type", "2", "--defect-type", "hole", "--start", "strength",
             "--strength", "0.5", "--steps", "4", "--mask-steps", "1", "--mask-source", "train",
             "--mask-margin", "1"]  # fmt: skip
-    assert main([*argv, "--out", str(tmp_path / "normal")]) == 0
-    assert main([*argv, "--out", str(tmp_path / "defect"), "--placed-start", "defect"]) == 0
+    assert main([*argv, "--output-dir", str(tmp_path / "normal")]) == 0
+    assert main([*argv, "--output-dir", str(tmp_path / "defect"), "--placed-start", "defect"]) == 0
     split = json.loads((run / "split.json").read_text())
     images = {Path(p["mask"]).name: Path(p["image"]).name for p in split["types"]["hole"]["train"]}
     lines = {
@@ -200,7 +255,7 @@ def test_a_defect_start_redraws_the_training_defect_under_its_mask_and_nothing_e
         assert np.array_equal(a[far], b[far])  # the decoded reference beyond the mask and its margin
         assert not np.array_equal(a[mask], b[mask])  # the start under the mask differs
     capsys.readouterr()
-    assert main(["generate", "--model", str(run), "--out", str(tmp_path / "x"), "--placed-start", "defect"]) == 2
+    assert main(["generate", "--run", str(run), "--output-dir", str(tmp_path / "x"), "--placed-start", "defect"]) == 2
     err = capsys.readouterr().err.strip()
     assert "--placed-start: defect pastes the training defect under a placed mask" in err
     assert len(err.splitlines()) == 1
@@ -223,11 +278,11 @@ def test_a_photo_background_under_a_defect_start_is_the_start_picture(
         return real(generated, decoded, mask, margin, photo)
 
     monkeypatch.setattr(pipeline, "placed_pixels", spy)
-    argv = ["generate", "--model", str(run), "--num-per-type", "2", "--defect-type", "hole", "--start", "strength",
+    argv = ["generate", "--run", str(run), "--num-per-type", "2", "--defect-type", "hole", "--start", "strength",
             "--strength", "0.5", "--steps", "4", "--mask-steps", "1", "--mask-source", "train", "--mask-margin", "1",
             "--placed-background", "photo", "--placed-turn", "defect"]  # fmt: skip
     for kind in ("normal", "defect"):
-        assert main([*argv, "--out", str(tmp_path / kind), "--placed-start", kind]) == 0
+        assert main([*argv, "--output-dir", str(tmp_path / kind), "--placed-start", kind]) == 0
     manifest = tmp_path / "defect" / "tire" / "hole" / "manifest.jsonl"
     for k, record in enumerate(json.loads(line) for line in manifest.read_text().splitlines()):
         assert "centre" in record["mask_from"]  # --placed-turn defect: turned about the defect's centre
@@ -249,7 +304,7 @@ def test_the_placed_mask_check_redraws_each_pair_with_the_normal_prompt(run: Pat
     from seas.stage1.artifacts import load_generator
 
     out = tmp_path / "out"
-    argv = ["generate", "--model", str(run), "--out", str(out), "--num-per-type", "2", "--defect-type", "hole",
+    argv = ["generate", "--run", str(run), "--output-dir", str(out), "--num-per-type", "2", "--defect-type", "hole",
             "--start", "strength", "--strength", "0.5", "--steps", "4", "--mask-steps", "1", "--mask-source", "train",
             "--placed-start", "defect", "--placed-background", "photo", "--normals", "1"]  # fmt: skip
     assert main(argv) == 0
@@ -284,8 +339,28 @@ def test_mask_filter_rejections_are_recorded(run: Path, tmp_path: Path, monkeypa
 
     monkeypatch.setattr(gen_run.MaskedSampler, "run", fake_run)
     out = tmp_path / "out"
-    assert main(["generate", "--model", str(run), "--out", str(out), "--num-per-type", "4", "--defect-type", "hole",
-                 "--min-mask-fraction", "0.5", "--steps", "3", "--mask-steps", "1"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "generate",
+                "--run",
+                str(run),
+                "--output-dir",
+                str(out),
+                "--num-per-type",
+                "4",
+                "--defect-type",
+                "hole",
+                "--min-mask-fraction",
+                "0.5",
+                "--steps",
+                "3",
+                "--mask-steps",
+                "1",
+            ]
+        )
+        == 0
+    )
     manifest = [json.loads(line) for line in (out / "tire" / "hole" / "manifest.jsonl").read_text().splitlines()]
     assert [m["index"] for m in manifest] == [0, 1, 2, 3]  # the requested count is met
     assert all(m["mask_fraction"] == 1.0 for m in manifest)
@@ -297,7 +372,7 @@ def test_mask_filter_rejections_are_recorded(run: Path, tmp_path: Path, monkeypa
 
 def test_kill_during_generation_then_rerun_completes(run: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "seas.cli", "generate", "--model", str(run), "--out", str(out), "--num-per-type",
+    cmd = [sys.executable, "-m", "seas.cli", "generate", "--run", str(run), "--output-dir", str(out), "--num-per-type",
            "12", "--defect-type", "cut", "--batch-size", "1"]  # fmt: skip
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -331,9 +406,32 @@ def test_mask_average_counts_only_the_steps_that_ran(run: Path, tmp_path: Path,
 
     monkeypatch.setattr(gen_run.MaskedSampler, "_mask_probability", certain)
     out = tmp_path / "out"  # strength 0.2 of 10 steps runs 2 steps, fewer than --mask-steps 3
-    assert main(["generate", "--model", str(run), "--out", str(out), "--num-per-type", "1", "--defect-type", "hole",
-                 "--start", "strength", "--strength", "0.2", "--steps", "10", "--mask-steps", "3",
-                 "--mask-threshold", "0.9"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "generate",
+                "--run",
+                str(run),
+                "--output-dir",
+                str(out),
+                "--num-per-type",
+                "1",
+                "--defect-type",
+                "hole",
+                "--start",
+                "strength",
+                "--strength",
+                "0.2",
+                "--steps",
+                "10",
+                "--mask-steps",
+                "3",
+                "--mask-threshold",
+                "0.9",
+            ]
+        )
+        == 0
+    )
     manifest = [json.loads(line) for line in (out / "tire" / "hole" / "manifest.jsonl").read_text().splitlines()]
     assert manifest[0]["mask_fraction"] == 1.0  # mean of 2 ones is 1, not 2/3
 
@@ -343,8 +441,8 @@ def five_normals(tire_root: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     """A run whose stage 1 used 5 of the sample's 12 normal images."""
     folder = tmp_path_factory.mktemp("five") / "run"
     assert main(["train", "--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--max-steps", "1",
-                 "--num-normals", "5", "--defect-type", "cut", "--output-dir", str(folder), *FAST]) == 0  # fmt: skip
-    assert main(["train-mask", "--model", str(folder), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
+                 "--num-normals", "5", "--defect-type", "cut", "--run", str(folder), *FAST]) == 0  # fmt: skip
+    assert main(["train-mask", "--run", str(folder), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
     return folder
 
 
@@ -360,7 +458,7 @@ def test_reference_pool(
 
     monkeypatch.setattr(gen_run.MaskedSampler, "run", fast)
     out = tmp_path / "out"
-    argv = ["generate", "--model", str(five_normals), "--out", str(out), "--num-per-type", "14"]
+    argv = ["generate", "--run", str(five_normals), "--output-dir", str(out), "--num-per-type", "14"]
     assert main([*argv, "--reference-pool", pool]) == 0
     refs = [
         Path(json.loads(line)["reference"]).name
@@ -377,7 +475,7 @@ def test_stage2_is_reproducible_from_its_seed(run: Path, tmp_path: Path) -> None
 
     copy = tmp_path / "copy"
     shutil.copytree(run, copy, ignore=shutil.ignore_patterns("rmp", "stage2", "generated", "checkpoint_ids.json"))
-    assert main(["train-mask", "--model", str(copy), "--max-steps", "2", "--log-steps", "1"]) == 0
+    assert main(["train-mask", "--run", str(copy), "--max-steps", "2", "--log-steps", "1"]) == 0
     first = (run / "rmp" / "model.safetensors").read_bytes()
     assert (copy / "rmp" / "model.safetensors").read_bytes() == first
 
@@ -389,7 +487,7 @@ def test_stage2_recalibrates_only_batchnorm_statistics(run: Path, tmp_path: Path
 
     copy = tmp_path / "copy"
     shutil.copytree(run, copy, ignore=shutil.ignore_patterns("rmp", "stage2", "generated", "checkpoint_ids.json"))
-    argv = ["train-mask", "--model", str(copy), "--max-steps", "2", "--log-steps", "1", "--bn-calibration-batches"]
+    argv = ["train-mask", "--run", str(copy), "--max-steps", "2", "--log-steps", "1", "--bn-calibration-batches"]
     assert main([*argv, "0"]) == 0  # the reference: statistics as training left them
     reference = load_file(str(copy / "rmp" / "model.safetensors"))
     calibrated = load_file(str(run / "rmp" / "model.safetensors"))  # the fixture ran with the default (16)
@@ -417,7 +515,7 @@ def test_pairs_with_other_settings_never_share_a_folder(run: Path, tmp_path: Pat
 
     monkeypatch.setattr(gen_run.MaskedSampler, "run", fast)
     out = tmp_path / "out"
-    argv = ["generate", "--model", str(run), "--out", str(out), "--defect-type", "cut", "--num-per-type"]
+    argv = ["generate", "--run", str(run), "--output-dir", str(out), "--defect-type", "cut", "--num-per-type"]
     assert main([*argv, "1", "--seed", "0"]) == 0
     capsys.readouterr()
     assert main([*argv, "1", "--seed", "100", "--guidance", "2"]) == 2
@@ -443,7 +541,7 @@ def test_counts_overwrite_retrained_weights_and_exact_exports(run: Path, tmp_pat
 
     monkeypatch.setattr(gen_run.MaskedSampler, "run", fast)
     out, export = tmp_path / "out", tmp_path / "anomalib"
-    argv = ["generate", "--model", str(run), "--out", str(out), "--export-anomalib", str(export)]
+    argv = ["generate", "--run", str(run), "--output-dir", str(out), "--export-anomalib", str(export)]
     assert main([*argv, "--num-per-type", "3", "--normals", "2"]) == 0
     assert len(list((export / "tire" / "abnormal").iterdir())) == 12  # 4 types x 3
     assert len(list((export / "tire" / "normal").iterdir())) == 2  # the generated normals
@@ -466,11 +564,11 @@ def test_counts_overwrite_retrained_weights_and_exact_exports(run: Path, tmp_pat
     # retrained weights: pairs made with the old RMP are not mixed with new ones
     copy = tmp_path / "copy"
     shutil.copytree(run, copy, ignore=shutil.ignore_patterns("generated"))
-    argv = ["generate", "--model", str(copy), "--out", str(tmp_path / "o2"), "--defect-type", "cut"]
+    argv = ["generate", "--run", str(copy), "--output-dir", str(tmp_path / "o2"), "--defect-type", "cut"]
     assert main([*argv, "--num-per-type", "1"]) == 0
     shutil.rmtree(copy / "rmp")
     shutil.rmtree(copy / "stage2")  # a new stage 2 with other settings, so other weights
-    assert main(["train-mask", "--model", str(copy), "--max-steps", "2", "--bn-calibration-batches", "3"]) == 0
+    assert main(["train-mask", "--run", str(copy), "--max-steps", "2", "--bn-calibration-batches", "3"]) == 0
     capsys.readouterr()
     assert main([*argv, "--num-per-type", "2"]) == 2
     assert "rmp weights" in capsys.readouterr().err
@@ -489,7 +587,7 @@ def test_stage2_interrupted_then_resumed_equals_an_uninterrupted_run(
         copy = tmp_path / name
         shutil.copytree(run, copy, ignore=shutil.ignore_patterns("rmp", "stage2", "generated", "checkpoint_ids.json"))
         copies.append(copy)
-    assert main(["train-mask", "--model", str(copies[0]), *argv]) == 0
+    assert main(["train-mask", "--run", str(copies[0]), *argv]) == 0
     real, calls = stage2.focal_loss, []
 
     def stop_at_step_three(*args: object, **kwargs: object) -> object:
@@ -499,10 +597,10 @@ def test_stage2_interrupted_then_resumed_equals_an_uninterrupted_run(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(stage2, "focal_loss", stop_at_step_three)
-    assert main(["train-mask", "--model", str(copies[1]), *argv]) == 130
+    assert main(["train-mask", "--run", str(copies[1]), *argv]) == 130
     assert (copies[1] / "stage2" / "checkpoint-2").is_dir()
     assert not (copies[1] / "rmp").exists()
     monkeypatch.setattr(stage2, "focal_loss", real)
-    assert main(["train-mask", "--model", str(copies[1]), *argv]) == 0  # resumes from checkpoint-2
+    assert main(["train-mask", "--run", str(copies[1]), *argv]) == 0  # resumes from checkpoint-2
     a, b = ((c / "rmp" / "model.safetensors").read_bytes() for c in copies)
     assert a == b  # same machine: resume claim, bit-identical

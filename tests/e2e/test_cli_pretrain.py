@@ -95,62 +95,6 @@ def test_pretrain_from_a_checkpoint_keeps_vae_and_text_encoder_bit_identical(tmp
     assert record["base_model"]["kind"] == "folder"
 
 
-def test_rescale_latents_makes_the_training_latents_unit_variance_and_keeps_the_weights(tmp_path: Path) -> None:
-    from diffusers import AutoencoderKL
-
-    from seas.config import DataConfig, PretrainConfig
-    from seas.pretrain.images import NormalImages, list_prior_images
-
-    base = tmp_path / "base"
-    _save_tiny(base)
-    out = tmp_path / "rescaled"
-    assert main(["pretrain", "--base-model", str(base), "--unet-steps", "1", "--rescale-latents",
-                 "--sample-steps", "0", "--output-dir", str(out), *FAST]) == 0  # fmt: skip
-    vae = AutoencoderKL.from_pretrained(out / "vae")
-    before = AutoencoderKL.from_pretrained(base / "vae").config.scaling_factor
-    assert vae.config.scaling_factor != pytest.approx(before, rel=0.01)
-    _, paths = list_prior_images(DataConfig(), PretrainConfig())
-    images = NormalImages(paths, 64, "crop", "none").batch([(i, 0, 0) for i in range(len(paths))])
-    with torch.no_grad():
-        latents = vae.encode(images).latent_dist.mean * vae.config.scaling_factor
-    assert float(latents.std()) == pytest.approx(1.0, abs=1e-4)  # what the U-Net phase then trained on
-    a, b = _tensors(base / "vae"), _tensors(out / "vae")
-    assert all(torch.equal(a[k], b[k]) for k in a)  # only the factor in the config changed
-
-
-def test_fresh_unet_moves_a_prior_to_a_wider_unet_and_keeps_its_vae_and_text_encoder(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from diffusers import UNet2DConditionModel
-
-    from seas.models.builtin import build_unet
-
-    base = tmp_path / "base"
-    _save_tiny(base)
-    out = tmp_path / "wide"
-    assert main(["pretrain", "--base-model", str(base), "--fresh-unet", "small", "--model-seed", "5",
-                 "--unet-steps", "1", "--sample-steps", "0", "--output-dir", str(out), *FAST]) == 0  # fmt: skip
-    unet = UNet2DConditionModel.from_pretrained(out / "unet")
-    assert tuple(unet.config.block_out_channels) == (64, 128, 256, 256)
-    fresh = build_unet("small", 5, 64).state_dict()
-    trained = unet.state_dict()
-    assert fresh.keys() == trained.keys()
-    assert any(not torch.equal(fresh[k], trained[k]) for k in fresh)  # trained one step from the seeded start
-    assert max(float((fresh[k] - trained[k]).abs().max()) for k in fresh) < 1e-2
-    for part in ("vae", "text_encoder"):
-        a, b = _tensors(base / part), _tensors(out / part)
-        assert a.keys() == b.keys()
-        assert all(torch.equal(a[k], b[k]) for k in a)
-    # A U-Net that cannot read the base model's text is refused before any training, with the flag named.
-    assert main(["pretrain", "--base-model", str(base), "--fresh-unet", "sd15-random", "--unet-steps", "1",
-                 "--output-dir", str(tmp_path / "bad"), *FAST]) == 2  # fmt: skip
-    err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert "--fresh-unet" in err
-    assert "768" in err
-    assert "32" in err
-    assert not (tmp_path / "bad" / "unet_train").exists()
-
-
 def test_decoder_phase_sharpens_a_finished_model_and_keeps_its_latents(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -13,14 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers import UNet2DConditionModel
 from PIL import Image
 from safetensors.torch import load_file
 
 from seas.cli import main
-from seas.errors import ModelLoadError
-from seas.models.loading import load_base_model
-from seas.stage1.artifacts import load_generator
 
 FAST = ["--base-model", "tiny", "--resolution", "64", "--seed", "0", "--log-steps", "1"]
 
@@ -34,7 +31,7 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
 def test_train_on_tire_writes_a_loadable_generator(tire_root: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     argv = ["train", "--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--max-steps", "4",
-            "--output-dir", str(run), *FAST]  # fmt: skip
+            "--run", str(run), *FAST]  # fmt: skip
     assert main(argv) == 0
     unet = UNet2DConditionModel.from_pretrained(run / "unet")
     assert unet.config.cross_attention_dim == 32
@@ -58,33 +55,9 @@ def test_train_on_tire_writes_a_loadable_generator(tire_root: Path, tmp_path: Pa
     assert all(torch.equal(before[k], after[k]) for k in before)  # frozen weights are not touched
 
 
-def test_vae_adaptation_writes_the_runs_vae_and_later_stages_use_it(tire_root: Path, tmp_path: Path) -> None:
-    run = tmp_path / "run"
-    argv = ["train", "--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--max-steps", "1",
-            "--vae-adapt-steps", "2", "--vae-adapt-batch", "1", "--output-dir", str(run), *FAST]  # fmt: skip
-    assert main(argv) == 0
-    log = json.loads((run / "vae" / "adaptation_log.json").read_text())
-    assert [r["step"] for r in log] == [1, 2]
-    assert "vae/diffusion_pytorch_model.safetensors" in json.loads((run / "sha256.json").read_text())["files"]
-    adapted = AutoencoderKL.from_pretrained(run / "vae").state_dict()
-    base = load_base_model("tiny", 0, 64).vae.state_dict()
-    loaded = load_generator(run)[0].vae.state_dict()
-    assert all(torch.equal(adapted[k], loaded[k]) for k in adapted)
-    assert any(not torch.equal(adapted[k], base[k]) for k in adapted)
-    # an interrupted run (no finished marker) reuses the written vae/ instead of adapting again
-    (run / "train_complete.json").unlink()
-    (run / "vae" / "adaptation_log.json").write_text("[]")
-    assert main(argv) == 0
-    assert (run / "vae" / "adaptation_log.json").read_text() == "[]"
-    # a damaged adapted VAE is named, not silently replaced by the base model's
-    (run / "vae" / "diffusion_pytorch_model.safetensors").write_bytes(b"damaged")
-    with pytest.raises(ModelLoadError, match="damaged"):
-        load_generator(run)
-
-
 def test_validation_grid_every_n_steps(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    assert main(["train", "--max-steps", "2", "--validation-steps", "2", "--output-dir", str(run), *FAST]) == 0
+    assert main(["train", "--max-steps", "2", "--validation-steps", "2", "--run", str(run), *FAST]) == 0
     grid = np.asarray(Image.open(run / "validation" / "step-2.png"))
     assert grid.shape == (64, 64 * 5, 3)  # 4 defect types + the normal prompt
 
@@ -92,10 +65,7 @@ def test_validation_grid_every_n_steps(tmp_path: Path) -> None:
 def test_embeddings_all_exports_the_text_encoder(tmp_path: Path) -> None:
     run = tmp_path / "run"
     assert (
-        main(
-            ["train", "--max-steps", "1", "--grad-accum", "1", "--embeddings", "all", "--output-dir", str(run), *FAST]
-        )
-        == 0
+        main(["train", "--max-steps", "1", "--grad-accum", "1", "--embeddings", "all", "--run", str(run), *FAST]) == 0
     )
     assert (run / "text_encoder" / "model.safetensors").is_file()
     assert not (run / "token_embeddings.safetensors").exists()
@@ -113,7 +83,7 @@ def test_lora_changes_only_attention_projections_and_exports_a_plain_unet(tmp_pa
         "4",
         "--learning-rate",
         "1e-2",
-        "--output-dir",
+        "--run",
         str(run),
         *FAST,
     ]
@@ -128,7 +98,7 @@ def test_lora_changes_only_attention_projections_and_exports_a_plain_unet(tmp_pa
 
 def _train_cmd(run: Path, steps: int) -> list[str]:
     return [sys.executable, "-m", "seas.cli", "train", "--max-steps", str(steps), "--checkpointing-steps", "2",
-            "--checkpoints-total-limit", "2", "--output-dir", str(run), *FAST]  # fmt: skip
+            "--checkpoints-total-limit", "2", "--run", str(run), *FAST]  # fmt: skip
 
 
 def test_kill_9_and_resume_is_bit_identical(tmp_path: Path) -> None:
@@ -156,7 +126,7 @@ def test_kill_9_and_resume_is_bit_identical(tmp_path: Path) -> None:
 
 def test_resume_with_other_settings_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "run"
-    argv = ["train", "--max-steps", "2", "--checkpointing-steps", "1", "--output-dir", str(run), *FAST]
+    argv = ["train", "--max-steps", "2", "--checkpointing-steps", "1", "--run", str(run), *FAST]
     assert main(argv) == 0
     (run / "train_complete.json").unlink()  # pretend the run was interrupted after its checkpoints
     assert main([*argv, "--da-weight", "0.5"]) == 2
@@ -179,9 +149,9 @@ def test_two_cpu_processes_equal_one_process_with_accumulation(tmp_path: Path) -
         "-m",
         "seas.cli",
     ]
-    subprocess.run([*launcher, *common, "--grad-accum", "1", "--output-dir", str(ddp)], env=env, check=True,
+    subprocess.run([*launcher, *common, "--grad-accum", "1", "--run", str(ddp)], env=env, check=True,
                    capture_output=True)  # fmt: skip
-    subprocess.run([sys.executable, "-m", "seas.cli", *common, "--grad-accum", "2", "--output-dir", str(single)],
+    subprocess.run([sys.executable, "-m", "seas.cli", *common, "--grad-accum", "2", "--run", str(single)],
                    env=env, check=True, capture_output=True)  # fmt: skip
     logs = [json.loads(line) for line in (ddp / "logs.jsonl").read_text().splitlines()]
     assert [r["step"] for r in logs] == [1, 2]  # written by the main process only
@@ -196,7 +166,7 @@ def test_8bit_optimizer_without_bitsandbytes_is_one_line(tmp_path: Path, capsys:
 
     real = importlib.util.find_spec  # made missing here, so the test holds whether it is installed or not
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "bitsandbytes" else real(n, *a))
-    argv = ["train", "--max-steps", "1", "--optimizer", "adamw8bit", "--output-dir", str(tmp_path / "r"), *FAST]
+    argv = ["train", "--max-steps", "1", "--optimizer", "adamw8bit", "--run", str(tmp_path / "r"), *FAST]
     assert main(argv) == 2
     assert (
         "--optimizer adamw8bit: needs bitsandbytes; pip install 'seas[8bit]' or use adamw" in capsys.readouterr().err

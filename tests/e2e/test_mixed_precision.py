@@ -40,8 +40,8 @@ def bf16_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     subprocess.run([*seas, "train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire",
                     "--defect-type", "hole", "--max-steps", "2", "--validation-steps", "2", "--mixed-precision",
-                    "bf16", "--output-dir", str(run), *FAST], env=env, check=True, capture_output=True)  # fmt: skip
-    subprocess.run([*seas, "train-mask", "--model", str(run), "--max-steps", "2", "--log-steps", "1",
+                    "bf16", "--run", str(run), *FAST], env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run([*seas, "train-mask", "--run", str(run), "--max-steps", "2", "--log-steps", "1",
                     "--mixed-precision", "bf16"], env=env, check=True, capture_output=True)  # fmt: skip
     return run
 
@@ -63,15 +63,35 @@ def test_bf16_training_keeps_fp32_masters_and_finite_losses(bf16_run: Path) -> N
 
 def test_bf16_generation_agrees_with_fp32(bf16_run: Path, tmp_path: Path) -> None:
     masks = {}
-    for dtype in ("fp32", "bf16"):
+    for dtype in ("no", "bf16"):
         out = tmp_path / dtype
-        assert main(["generate", "--model", str(bf16_run), "--out", str(out), "--num-per-type", "2", "--steps", "6",
-                     "--mask-steps", "2", "--dtype", dtype, "--mask-threshold", "0.45"]) == 0  # fmt: skip
+        assert (
+            main(
+                [
+                    "generate",
+                    "--run",
+                    str(bf16_run),
+                    "--output-dir",
+                    str(out),
+                    "--num-per-type",
+                    "2",
+                    "--steps",
+                    "6",
+                    "--mask-steps",
+                    "2",
+                    "--mixed-precision",
+                    dtype,
+                    "--mask-threshold",
+                    "0.45",
+                ]
+            )
+            == 0
+        )
         folder = out / "tire" / "hole"
         manifest = _logs(folder / "manifest.jsonl")
-        assert manifest[0]["settings"]["dtype"] == str({"fp32": torch.float32, "bf16": torch.bfloat16}[dtype])
+        assert manifest[0]["settings"]["dtype"] == str({"no": torch.float32, "bf16": torch.bfloat16}[dtype])
         masks[dtype] = np.stack([np.asarray(Image.open(folder / m["mask"])) > 0 for m in manifest])
         images = np.stack([np.asarray(Image.open(folder / m["image"])) for m in manifest])
         assert images.std() > 0
-    assert masks["fp32"].any()  # threshold 0.45 gives about 2 % coverage here: agreement is not all-empty
-    assert (masks["fp32"] == masks["bf16"]).mean() >= 0.95  # measured 99.9 %
+    assert masks["no"].any()  # threshold 0.45 gives about 2 % coverage here: agreement is not all-empty
+    assert (masks["no"] == masks["bf16"]).mean() >= 0.95  # measured 99.9 %

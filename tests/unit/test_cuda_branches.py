@@ -27,7 +27,7 @@ def test_auto_precision_per_device() -> None:
 def test_generation_dtype_per_device() -> None:
     assert _dtype(GenerateConfig(), torch.device("cuda")) == torch.float16  # CUDA-only branch
     assert _dtype(GenerateConfig(), torch.device("cpu")) == torch.float32
-    assert _dtype(GenerateConfig(dtype="bf16"), torch.device("cpu")) == torch.bfloat16
+    assert _dtype(GenerateConfig(mixed_precision="bf16"), torch.device("cpu")) == torch.bfloat16
 
 
 def test_8bit_adamw_gets_the_groups_and_settings(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from seas.report.build import THUMB, _quality_section, _thumb
+from seas.report.build import THUMB, _thumb
 
 
 def _pair(tmp_path: Path, top: int, left: int, size: int = 6) -> tuple[Path, Path]:
@@ -47,17 +47,6 @@ def test_zoom_of_an_empty_mask_shows_the_centre(tmp_path: Path) -> None:
     zoom = np.asarray(Image.open(tmp_path / "zoom.png"))
     assert np.all(zoom == (200, 180, 20), axis=-1).any()  # the centre quarter holds the (unmasked) square
     assert not np.all(zoom == (255, 40, 40), axis=-1).any()
-
-
-def test_the_quality_section_says_when_the_vae_was_adapted(tmp_path: Path) -> None:
-    config = {"config": {"TrainConfig": {"vae_adapt_steps": 600}}}
-    (tmp_path / "evaluation").mkdir()
-    Image.new("RGB", (8, 8)).save(tmp_path / "evaluation" / "reconstruction.png")
-    assert "adapted" not in _quality_section(tmp_path, tmp_path / "report", config, tmp_path / "generated" / "tire")
-    (tmp_path / "vae").mkdir()
-    assert "adapted before stage 1 to this run's training defects and normals (600 steps" in _quality_section(
-        tmp_path, tmp_path / "report", config, tmp_path / "generated" / "tire"
-    )
 
 
 def test_placed_masks_say_how_they_were_made_and_rmp_masks_say_nothing() -> None:

@@ -142,7 +142,7 @@ def _seas_step(settings: BenchmarkSettings, device: torch.device, dtype: torch.d
 
     def step() -> None:
         for _ in range(settings.grad_accum):
-            capture = AttentionCapture(columns, (latent, latent), "spatial")
+            capture = AttentionCapture(columns, (latent, latent))
             with capturing(processors, capture):
                 with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                     hidden = te(ids)[0][index]  # distinct prompts encoded once, then gathered per row

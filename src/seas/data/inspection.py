@@ -64,15 +64,15 @@ def inspect_product(data: ProductData, split: DataSplit) -> dict[str, Any]:
     """Decode every selected image and mask of ``data`` and summarise it.
 
     Returns:
-        ``{"product", "layout", "root", "normals": {"train", "used", "test"}, "types": {...}, "warnings"}``.
+        ``{"product", "layout", "root", "normals": {"train", "used", "test"}, "types": {...}, "warnings",
+        "notes"}``; ``notes`` say what training will do to the images (a centre crop of non-square ones).
 
     Raises:
         InputFileError: An unreadable/truncated file, or a mask whose size differs from its image.
     """
-    for path in data.normals:
-        image_size(path)
-    for s in data.test_normals:
-        image_size(s.image_path)
+    sizes = {image_size(path) for path in data.normals}
+    sizes |= {image_size(s.image_path) for s in data.test_normals}
+    sizes |= {image_size(s.image_path) for t in data.defect_types for s in data.defect_images(t)}
     types = {t: _inspect_type(t, data, split) for t in data.defect_types}
     warnings = [w for info in types.values() for w in info["warnings"]]
     train_normals = sum(1 for s in data.samples if s.defect_type == "good" and s.split.value == "train")
@@ -83,7 +83,20 @@ def inspect_product(data: ProductData, split: DataSplit) -> dict[str, Any]:
         "normals": {"train": train_normals, "used": len(data.normals), "test": len(data.test_normals)},
         "types": types,
         "warnings": warnings,
+        "notes": crop_notes(sizes),
     }
+
+
+def crop_notes(sizes: set[tuple[int, int]]) -> list[str]:
+    """What training does to non-square images of these (width, height) sizes, said once."""
+    oblong = sorted(size for size in sizes if size[0] != size[1])
+    if not oblong:
+        return []
+    shown = ", ".join(f"{w} x {h}" for w, h in oblong[:3]) + (", ..." if len(oblong) > 3 else "")
+    return [
+        f"images of {shown} px are not square: --resize crop (the default) scales the shorter side to --resolution "
+        "and keeps the centre square; --resize stretch squeezes the whole image instead"
+    ]
 
 
 def format_report(report: dict[str, Any]) -> str:
@@ -91,7 +104,8 @@ def format_report(report: dict[str, Any]) -> str:
     n = report["normals"]
     lines = [
         f"product {report['product']} ({report['layout']} layout) at {report['root']}",
-        f"normal images: {n['train']} train/good ({n['used']} used), {n['test']} test/good",
+        f"normal images: {n['train']} train/good (stage 1 uses the first {n['used']}, --num-normals; seas pretrain "
+        f"uses all {n['train']}), {n['test']} test/good",
         "",
         f"{'defect type':<24}{'images':>7}{'train':>7}{'heldout':>9}{'mask cover min/mean/max':>28}",
     ]
@@ -105,4 +119,5 @@ def format_report(report: dict[str, Any]) -> str:
         lines += [f"  warning: {w}" for w in report["warnings"]]
     else:
         lines.append("no warnings")
+    lines += [f"note: {note}" for note in report.get("notes", [])]
     return "\n".join(lines)

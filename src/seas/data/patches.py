@@ -2,7 +2,7 @@
 
 Training at 128 px shrinks a whole 384 x 512 photo 3x, and a small defect (a tire cut is ~16 x 19 px) falls
 under one 8-px latent cell, which no generator on that latent grid can draw (the positive control in
-docs/benchmarks/pair_quality). Cutting ``size``-px patches at the photo's own resolution keeps such a defect
+docs/research/pair_quality). Cutting ``size``-px patches at the photo's own resolution keeps such a defect
 ~3 latent cells wide at the same cost per step. The patches form an MVTec-layout dataset, so every later stage
 (pretrain, train, generate, evaluate) runs on it unchanged:
 

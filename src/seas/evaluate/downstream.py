@@ -30,6 +30,7 @@ from seas.evaluate.segmenter import RECIPE, defect_probabilities, train_segmente
 from seas.evaluate.synthetic import cutpaste, perlin_defect
 from seas.files import atomic_write_json, atomic_write_text
 from seas.generate.outputs import MANIFEST_FIX, read_manifest, recorded_generate_settings
+from seas.progress import Progress
 from seas.records import RecordError
 from seas.run_folder import RunFolder, read_run
 
@@ -133,7 +134,7 @@ def synthetic_pairs(kind: str, normals: list[tuple[np.ndarray, np.ndarray]], cou
 def _variant_metrics(cfg: DownstreamConfig, variant: str, base: list[tuple[np.ndarray, np.ndarray]],
                      extra: Iterator[tuple[np.ndarray, np.ndarray]], extra_count: int,
                      test: dict[str, tuple[torch.Tensor, torch.Tensor]], device: torch.device,
-                     ) -> dict[str, Any]:  # fmt: skip
+                     overall: Progress | None = None) -> dict[str, Any]:  # fmt: skip
     """Train one variant's segmenter (its training stack lives only in this call) and score every type.
 
     The segmenter is trained once per seed (``seg_repeats`` of them) on the same stack; ``per_type`` and
@@ -146,10 +147,13 @@ def _variant_metrics(cfg: DownstreamConfig, variant: str, base: list[tuple[np.nd
     runs = []
     for r in range(repeats):
         label = f"segmenter ({variant}, {len(images)} images" + (f", run {r + 1}/{repeats})" if repeats > 1 else ")")
-        model = train_segmenter(images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_lr, cfg.seed + r, device,
-                                desc=label)  # fmt: skip
+        model = train_segmenter(
+            images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_learning_rate, cfg.seed + r, device, desc=label
+        )
         runs.append({t: segmentation_metrics(defect_probabilities(model, x, device), y.numpy())
                      for t, (x, y) in test.items()})  # fmt: skip
+        if overall is not None:
+            overall.update()
     # The mean over one run is that run's value, so one code path serves every repeat count.
     per_type = {t: {k: float(np.mean([run[t][k] for run in runs])) for k in runs[0][t]} for t in test}
     mean = {k: float(np.mean([per_type[t][k] for t in test])) for k in METRICS}
@@ -167,7 +171,7 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
     Images are held as uint8; the generated and synthetic sets are read or built only for the
     variants requested, while that variant's training set is stacked.
     """
-    run = read_run(cfg.model, data)  # ``data``: the product's listing when the caller already made it
+    run = read_run(cfg.run, data)  # ``data``: the product's listing when the caller already made it
     data, split = run.data, run.split
     size = cfg.eval_resolution
     device = torch.device("cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu")
@@ -178,7 +182,7 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
     # Stacked once: every variant is scored on the same tensors.
     test = {t: stack_pairs(list(load_eval_pairs(split.types[t].heldout, size)) + test_good) for t in types}
     paths: list[tuple[Path, Path]] = []
-    tree = RunFolder(cfg.model).generated(split.product, cfg.generated)
+    tree = RunFolder(cfg.run).generated(split.product, cfg.generated)
     if any(v in cfg.variants for v in ("seas", *SYNTHETIC_KINDS)):  # the synthetic sets match the SeaS count
         paths = generated_pairs(tree, generated_types(tree, types))
     count = len(paths)
@@ -186,7 +190,8 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
               "test_defect": sum(len(split.types[t].heldout) for t in types), "test_good": len(test_good)}  # fmt: skip
     results: dict[str, Any] = {"recipe": RECIPE, "config": config_to_dict(cfg), "product": split.product,
                                "counts": counts, "versions": package_versions(), "variants": {},
-                               "inputs": evaluation_inputs(cfg.model, tree)}  # fmt: skip
+                               "inputs": evaluation_inputs(cfg.run, tree)}  # fmt: skip
+    overall = Progress(len(cfg.variants) * cfg.seg_repeats, "seas evaluate segmentation", unit="segmenter")
     for variant in cfg.variants:
         extra: Iterator[tuple[np.ndarray, np.ndarray]]
         if variant == "real":
@@ -195,8 +200,9 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
             extra, n = load_eval_pairs(paths, size), count
         else:
             extra, n = synthetic_pairs(variant, normals, count, cfg.seed), count
-        results["variants"][variant] = _variant_metrics(cfg, variant, real + normals, extra, n, test, device)
-    out_dir = RunFolder(cfg.model).evaluation
+        results["variants"][variant] = _variant_metrics(cfg, variant, real + normals, extra, n, test, device, overall)
+    overall.close()
+    out_dir = RunFolder(cfg.run).evaluation
     atomic_write_json(out_dir / "segmentation.json", results)
     atomic_write_text(out_dir / "segmentation.md", format_table(results) + "\n")
     return results

@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from tqdm.auto import tqdm
 
 from seas.config import QualityConfig, config_to_dict, package_versions
 from seas.data.augment import to_training_mask, to_training_rgb
@@ -37,6 +36,7 @@ from seas.evaluate.prompt_effect import VISIBLE, prompt_effect
 from seas.evaluate.reconstruction import DefectFidelity, reconstruct, reconstruction_metrics, strip, zoom_strip
 from seas.evaluate.segmenter import defect_probabilities, train_segmenter
 from seas.files import atomic_write_bytes, atomic_write_json, atomic_write_text
+from seas.progress import Progress
 from seas.run_folder import RunFolder, read_run
 from seas.stage1.artifacts import load_generator
 from seas.stage2.artifacts import load_rmp
@@ -77,12 +77,14 @@ def _mask_agreement(cfg: QualityConfig, split: Any, types: list[str], device: to
     size = cfg.eval_resolution
     train = [pair for t in types for pair in split.types[t].train] + [(p, None) for p in split.normals]
     images, masks = stack_pairs(load_eval_pairs(train, size), len(train))
-    model = train_segmenter(images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_lr, cfg.seed, device,
+    model = train_segmenter(images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_learning_rate, cfg.seed, device,
                             desc=f"segmenter (real only, {len(images)} images)")  # fmt: skip
     del images, masks
-    tree = RunFolder(cfg.model).generated(split.product, cfg.generated)
+    tree = RunFolder(cfg.run).generated(split.product, cfg.generated)
     out: dict[str, Any] = {}
-    for t in tqdm(generated_types(tree, types), desc="mask agreement", unit="type", dynamic_ncols=True, leave=False):
+    listed = generated_types(tree, types)
+    progress = Progress(len(listed), "mask agreement", unit="type")
+    for t in listed:
         pairs = generated_pairs(tree, [t])
         generated, shuffled = _streamed_scores(model, pairs, size, device, cfg.seed)
         row: dict[str, Any] = {"pairs": len(pairs), "generated": generated, "shuffled_masks": shuffled}
@@ -90,6 +92,8 @@ def _mask_agreement(cfg: QualityConfig, split: Any, types: list[str], device: to
         if held:
             row["real_heldout"] = _streamed_scores(model, list(held), size, device, None)[0]
         out[t] = row
+        progress.update()
+    progress.close()
     return out
 
 
@@ -129,16 +133,16 @@ def _reconstruction(parts: Any, data: Any, split: Any, resolution: int,
 def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dict[str, Any]:  # Any: JSON results
     """Run the three measurements of the module docstring on a finished run; returns and writes the results."""
     started = time.perf_counter()
-    folder = RunFolder(cfg.model)
-    run = read_run(cfg.model, data)  # ``data``: the product's listing when the caller already made it
+    folder = RunFolder(cfg.run)
+    run = read_run(cfg.run, data)  # ``data``: the product's listing when the caller already made it
     data, split, model_cfg = run.data, run.split, run.model_cfg
     types = sorted(split.types)
     device = torch.device("cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu")
-    parts, token_map = load_generator(cfg.model)
+    parts, token_map = load_generator(cfg.run)
     for module in (parts.unet, parts.vae, parts.text_encoder):
         module.to(device).eval()
     recon, picture, zoom = _reconstruction(parts, data, split, model_cfg.resolution, cfg.seed)
-    rmp = load_rmp(cfg.model).fused_for_inference().to(device)
+    rmp = load_rmp(cfg.run).fused_for_inference().to(device)
     tok = parts.tokenizer
     prompts = {}
     with torch.no_grad():
@@ -154,8 +158,8 @@ def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dic
         "mask_agreement": _mask_agreement(cfg, split, types, device),
         "prompt_effect": prompt_effect(tree, types, cfg.seed),
         # Last to use the models: it casts them to the dtype the pairs were made in.
-        "placed_effect": placed_effect(parts, token_map, cfg.model, tree, types, model_cfg.resolution, device),
-        "inputs": evaluation_inputs(cfg.model, tree),
+        "placed_effect": placed_effect(parts, token_map, cfg.run, tree, types, model_cfg.resolution, device),
+        "inputs": evaluation_inputs(cfg.run, tree),
     }  # fmt: skip
     results["seconds"] = time.perf_counter() - started
     out = folder.evaluation

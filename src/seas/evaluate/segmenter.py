@@ -12,7 +12,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm.auto import trange
+
+from seas.progress import Progress
 
 __all__ = ["RECIPE", "SegmentationUNet", "defect_probabilities", "train_segmenter"]
 
@@ -80,7 +81,8 @@ def train_segmenter(images: torch.Tensor, masks: torch.Tensor, epochs: int, batc
     weights = torch.tensor([1.0, 4.0], device=device)
     order_gen = torch.Generator().manual_seed(seed)
     model.train()
-    for _ in trange(epochs, desc=desc, disable=desc is None, dynamic_ncols=True, leave=False):
+    progress = Progress(epochs, desc or "segmenter", unit="epoch", enabled=desc is not None)
+    for _ in range(epochs):
         order = torch.randperm(len(images), generator=order_gen)
         for start in range(0, len(images), batch_size):
             idx = order[start : start + batch_size]
@@ -94,4 +96,6 @@ def train_segmenter(images: torch.Tensor, masks: torch.Tensor, epochs: int, batc
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+        progress.update()
+    progress.close()
     return model.eval()

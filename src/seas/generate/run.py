@@ -19,7 +19,6 @@ from typing import Any
 
 import torch
 from accelerate import PartialState
-from tqdm.auto import tqdm
 
 from seas.config import DataConfig, GenerateConfig, config_to_dict, write_run_record
 from seas.data.catalog import ProductData, data_folders
@@ -29,6 +28,7 @@ from seas.generate.outputs import PairFolder, export_anomalib, recorded_generate
 from seas.generate.pipeline import Job, MaskedSampler
 from seas.generate.placed_masks import pick_training_mask
 from seas.ownership import check_pair_tree, mark_pair_tree, refuse_overlap, remove_owned
+from seas.progress import Progress
 from seas.records import read_json
 from seas.run_folder import RunFolder, checkpoint_ids, read_run, read_stage1_configs, read_token_map
 from seas.stage1.artifacts import load_generator
@@ -80,15 +80,15 @@ def _groups(cfg: GenerateConfig, token_map: TokenMap) -> list[tuple[str, list[st
 
 
 def _dtype(cfg: GenerateConfig, device: torch.device) -> torch.dtype:
-    name = cfg.dtype if cfg.dtype != "auto" else ("fp16" if device.type == "cuda" else "fp32")
-    return {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
+    name = cfg.mixed_precision if cfg.mixed_precision != "auto" else ("fp16" if device.type == "cuda" else "no")
+    return {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
 
 
 # Settings that decide a pair's pixels: pairs made with other values must never share a folder.
 PIXEL_SETTINGS = ("seed", "steps", "guidance", "negative_prompt", "start", "strength", "reference_pool",
                   "extended_steps", "timestep_spacing", "mask_steps", "mask_threshold", "rmp_bn", "min_mask_fraction",
                   "max_mask_fraction", "max_attempts", "mask_source", "mask_margin", "placed_background",
-                  "placed_start", "placed_turn", "dtype")  # fmt: skip
+                  "placed_start", "placed_turn", "mixed_precision")  # fmt: skip
 
 
 def check_same_settings(product_out: Path, cfg: GenerateConfig, ids: dict[str, str] | None = None) -> None:
@@ -109,9 +109,12 @@ def check_same_settings(product_out: Path, cfg: GenerateConfig, ids: dict[str, s
         changed += [f"{key} weights {made_with.get(key)} -> {ids.get(key)} (retrained)"
                     for key in sorted(ids) if made_with.get(key) != ids.get(key)]  # fmt: skip
     if changed:
-        raise ConfigError(product_out, f"holds pairs made with other settings ({'; '.join(changed)})",
-                          "rerun with the same settings to add pairs, choose another --out, or pass --overwrite "
-                          "to delete them first")  # fmt: skip
+        raise ConfigError(
+            product_out,
+            f"holds pairs made with other settings ({'; '.join(changed)})",
+            "rerun with the same settings to add pairs, choose another --output-dir, or pass --overwrite "
+            "to delete them first",
+        )
 
 
 def _weights_of_pairs(product_out: Path) -> dict[str, str] | None:
@@ -129,11 +132,11 @@ def precheck_folders(cfg: GenerateConfig) -> None:
         ConfigError: Overlapping folders.
         ModelLoadError: No run folder.
     """
-    data_cfg = read_stage1_configs(cfg.model)[0]
-    split_file = RunFolder(cfg.model).split
-    product = read_json(split_file, f"rerun seas train --output-dir {cfg.model} (same flags)",
+    data_cfg = read_stage1_configs(cfg.run)[0]
+    split_file = RunFolder(cfg.run).split
+    product = read_json(split_file, f"rerun seas train --run {cfg.run} (same flags)",
                         lambda r: str(r["product"]))  # fmt: skip
-    check_generate_folders(data_cfg, cfg.model, cfg, product)
+    check_generate_folders(data_cfg, cfg.run, cfg, product)
 
 
 def check_generate_folders(data_cfg: DataConfig, run_dir: Path, cfg: GenerateConfig, product: str) -> None:
@@ -143,18 +146,20 @@ def check_generate_folders(data_cfg: DataConfig, run_dir: Path, cfg: GenerateCon
         ConfigError: One line naming the two folders.
     """
     run = RunFolder(run_dir)
-    out_root = cfg.out if cfg.out is not None else run.generated_out
-    product_out = run.generated(product, cfg.out)
-    away = "choose an --out folder outside it"
+    out_root = cfg.output_dir if cfg.output_dir is not None else run.generated_out
+    product_out = run.generated(product, cfg.output_dir)
+    away = "choose an --output-dir folder outside it"
     for folder in data_folders(data_cfg):
-        refuse_overlap("--out", out_root, "the data set", folder, away, contains=False)
-        refuse_overlap("--out", product_out, "the data set", folder, away)
-    refuse_overlap("--out", product_out, "the run folder", run_dir, away, inside=False)
+        refuse_overlap("--output-dir", out_root, "the data set", folder, away, contains=False)
+        refuse_overlap("--output-dir", product_out, "the data set", folder, away)
+    refuse_overlap("--output-dir", product_out, "the run folder", run_dir, away, inside=False)
     parents = product_out.resolve().parents
     if run_dir.resolve() in parents and run.generated_out.resolve() not in parents:  # only RUN/generated/ inside
-        subject = f"--out {out_root}"
+        subject = f"--output-dir {out_root}"
         problem = f"is inside the run folder {run_dir}; nothing was written"
-        raise ConfigError(subject, problem, "leave --out out to use RUN/generated, or choose a folder outside the run")
+        raise ConfigError(
+            subject, problem, "leave --output-dir out to use RUN/generated, or choose a folder outside the run"
+        )
     if cfg.export_anomalib is None:
         return
     export = cfg.export_anomalib / product
@@ -178,7 +183,7 @@ def check_counts(product_out: Path, groups: list[tuple[str, list[str] | None, in
             option = "--normals" if name == "good" else "--num-per-type"
             raise ConfigError(product_out / name, f"holds {len(done)} finished pairs, more than {option} {count}",
                               f"pass {option} {max(done) + 1} or more to keep them (and add pairs), choose another "
-                              "--out, or pass --overwrite to delete them first")  # fmt: skip
+                              "--output-dir, or pass --overwrite to delete them first")  # fmt: skip
 
 
 def rejection(image: Any, fraction: float | None, cfg: GenerateConfig) -> str | None:  # Any: uint8 HWC array
@@ -196,14 +201,14 @@ def rejection(image: Any, fraction: float | None, cfg: GenerateConfig) -> str | 
 
 def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, Any]:  # Any: JSON summary
     """Generate every requested folder; returns ``{folder: pairs on disk}`` and the output root."""
-    run_dir = cfg.model
+    run_dir = cfg.run
     run = read_run(run_dir, data)  # ``data``: the product's listing when the caller already made it
     data, split, model_cfg = run.data, run.split, run.model_cfg
     check_generate_folders(run.data_cfg, run_dir, cfg, split.product)
-    product_out = RunFolder(cfg.model).generated(split.product, cfg.out)
+    product_out = RunFolder(cfg.run).generated(split.product, cfg.output_dir)
     if cfg.overwrite and product_out.exists():
         logger.warning("--overwrite: deleting the earlier pairs in %s", product_out)
-        remove_owned(product_out, "pairs", "choose another --out, or move your files out of it first")
+        remove_owned(product_out, "pairs", "choose another --output-dir, or move your files out of it first")
     token_map = read_token_map(run_dir)
     groups = _groups(cfg, token_map)
     ids = checkpoint_ids(run_dir)
@@ -223,7 +228,7 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
     sampler = MaskedSampler(parts, rmp, cfg, model_cfg.resolution, device, dtype)
     references = list(split.normals) if cfg.reference_pool == "train" else data.train_normals
     # Each pair records its pixel settings (the negative prompt and dtype are recorded apart, retries as rejections).
-    sampler_keys = set(PIXEL_SETTINGS) - {"negative_prompt", "max_attempts", "dtype"}
+    sampler_keys = set(PIXEL_SETTINGS) - {"negative_prompt", "max_attempts", "mixed_precision"}
     settings = {k: v for k, v in config_to_dict(cfg).items() if k in sampler_keys}
     settings.update({"scheduler": "DPMSolverMultistep dpmsolver++ order 2 midpoint sigma_min", "dtype": str(dtype),
                      "resolution": model_cfg.resolution})  # fmt: skip
@@ -239,7 +244,7 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
         mine = [n for n in range(count) if n % state.num_processes == state.process_index and not folder.is_done(n)]
         queue = deque(make_job(n, 0) for n in mine)
         rejected: dict[int, list[dict[str, Any]]] = {}
-        bar = tqdm(total=len(mine), desc=f"generate {name}", disable=not state.is_main_process, dynamic_ncols=True)
+        bar = Progress(len(mine), f"generate {name}", unit="pair", enabled=state.is_main_process)
         while queue:
             batch = [queue.popleft() for _ in range(min(cfg.batch_size, len(queue)))]
             for result in sampler.run(batch):

@@ -4,7 +4,7 @@
 mid block, 1 plain + 3 cross-attention up blocks, 8 heads, 8x VAE) at a small width so tests and the
 CPU demo run in seconds; ``tiny-slim`` is ``tiny`` with a slimmer VAE, the architecture ``seas pretrain``
 trains the shipped ``tiny-tire`` prior on (:data:`BUILTIN_PRIORS`); ``small`` is ``tiny-slim`` with a 10x
-wider U-Net (34 M parameters, same text width), for ``seas pretrain --fresh-unet``. ``sd15-random`` has the
+wider U-Net (34 M parameters, same text width), a larger prior for ``seas pretrain``. ``sd15-random`` has the
 real SD 1.5 shapes (860 M U-Net parameters) for speed and memory benchmarks without weights. All are
 deterministic per seed and use the real CLIP tokenizer vocabulary shipped in ``seas/assets/clip_tokenizer``.
 """

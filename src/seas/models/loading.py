@@ -1,7 +1,7 @@
 """Loading the base Stable Diffusion components (docs/method.md §2.1).
 
 ``--base-model`` may be a built-in random model (``tiny``, ``tiny-slim``, ``sd15-random``), a prior shipped
-in the package (``tiny-tire``), a local diffusers folder, a single ``.safetensors``/``.ckpt`` file, or a
+in the repository's demo/ (``tiny-tire``), a local diffusers folder, a single ``.safetensors``/``.ckpt`` file, or a
 Hugging Face hub id. Everything
 model-specific (scaling factor, prediction type, heads, text width, pad id) is read from the
 loaded configs. Failures to obtain weights end in one :class:`~seas.errors.ModelLoadError` line
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,20 @@ from seas.integrity import verify_weights
 from seas.models.builtin import BUILTIN_MODELS, BUILTIN_PRIORS, build_builtin, prior_dir, tokenizer_dir
 
 __all__ = ["SDComponents", "load_base_model"]
+
+
+class _NothingKeptInFloat32(logging.Filter):
+    """Drops diffusers' warning on a dtype cast when the model has no module to keep in float32.
+
+    diffusers warns on every ``.to(dtype)`` of a model whose list of float32 modules exists, even when
+    that list is empty (every SD U-Net and VAE): a warning that applies to nothing, printed by every stage.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "should be kept in float32: []" not in record.getMessage()
+
+
+logging.getLogger("diffusers.models.modeling_utils").addFilter(_NothingKeptInFloat32())
 
 _FIX = (
     "pass a local diffusers folder or a .safetensors/.ckpt file with --base-model, "

@@ -66,6 +66,10 @@ class NormalImages:
     def __len__(self) -> int:
         return len(self.paths)
 
+    def sizes(self) -> set[tuple[int, int]]:
+        """The distinct (width, height) of the decoded images."""
+        return {(int(rgb.shape[1]), int(rgb.shape[0])) for rgb in self._rgb}
+
     def view(self, index: int, turns: int, flip: int) -> torch.Tensor:
         """``[3, R, R]`` float32 in [-1, 1] of image ``index`` rotated by ``turns`` and flipped."""
         key = (index, turns, flip)

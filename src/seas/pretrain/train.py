@@ -9,9 +9,7 @@ Up to three phases, each on the shared loop (atomic checkpoints, exact resume, l
 3. **U-Net** on the frozen VAE's latents: ``unet_train/``; see :mod:`seas.pretrain.unet`.
 
 From a real checkpoint only the U-Net is fine-tuned by default; the VAE and text encoder are written
-back unchanged (bit-identical), and with the decoder phase the encoder still is. ``--fresh-unet ARCH``
-replaces the base model's U-Net by a new, seeded one of a built-in architecture and trains it from
-scratch on the same VAE and text encoder (a trained prior moved to a wider U-Net). The text encoder
+back unchanged (bit-identical), and with the decoder phase the encoder still is. The text encoder
 is never trained: for a built-in model it stays at its seeded weights, which still give distinct,
 fixed contexts for "a photo of a <product>" and "", all that the prior and classifier-free guidance
 need; stage 1 then learns its own token rows on top.
@@ -33,10 +31,11 @@ import torch
 
 from seas.config import DataConfig, ModelConfig, PretrainConfig, write_run_record
 from seas.data.catalog import data_folders
+from seas.data.inspection import crop_notes
 from seas.errors import ConfigError, flag
 from seas.files import atomic_write_dir, atomic_write_json
 from seas.integrity import record_weights, weight_files, weights_problem
-from seas.models.builtin import BUILTIN_MODELS, build_unet
+from seas.models.builtin import BUILTIN_MODELS
 from seas.models.loading import SDComponents, load_base_model
 from seas.ownership import refuse_overlaps
 from seas.pretrain.images import NormalImages, list_prior_images
@@ -277,16 +276,6 @@ def _phase_done(phase_dir: Path) -> bool:
     return (phase_dir / "complete.json").is_file()
 
 
-def _fresh_unet(arch: str, seed: int, resolution: int, parts: SDComponents) -> torch.nn.Module:
-    """A seeded random U-Net of built-in ``arch`` for the base model's text encoder (widths must agree)."""
-    attends, width = BUILTIN_MODELS[arch]["unet"]["cross_attention_dim"], parts.text_encoder.config.hidden_size
-    if attends != width:  # read from the spec: a refused U-Net (sd15-random: 860 M parameters) is never built
-        raise ConfigError(flag("fresh_unet"), f"{arch!r} attends to {attends}-wide text, "
-                          f"the base model's text encoder gives {width}",
-                          "pick an architecture with the same text width")  # fmt: skip
-    return build_unet(arch, seed, resolution).to(device=parts.unet.device, dtype=parts.unet.dtype)
-
-
 def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) -> Path:
     """Train a product prior and return its folder (a diffusers model; see the module docstring)."""
     out = cfg.output_dir
@@ -308,23 +297,19 @@ def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) 
         (out / "pretrain_complete.json").unlink()
     name, paths = list_prior_images(data_cfg, cfg)
     prompt = cfg.prompt.format(product=name)
-    random_base = model_cfg.base_model in BUILTIN_MODELS  # every part random: the VAE needs training too
-    from_scratch = random_base or cfg.fresh_unet is not None  # the U-Net starts random
-    if cfg.fresh_unet is not None and cfg.fresh_unet not in BUILTIN_MODELS:
-        raise ConfigError(flag("fresh_unet"), f"unknown built-in architecture {cfg.fresh_unet!r}",
-                          f"use one of {', '.join(sorted(BUILTIN_MODELS))}")  # fmt: skip
+    from_scratch = model_cfg.base_model in BUILTIN_MODELS  # every part random: the VAE needs training too
     if from_scratch and not cfg.unet_steps:
-        arch = cfg.fresh_unet or model_cfg.base_model
+        arch = model_cfg.base_model
         raise ConfigError(flag("unet_steps"), f"{arch!r} has a random U-Net: it needs training",
                           "pass --unet-steps 1 or more (0 only keeps the U-Net of a trained model)")  # fmt: skip
-    vae_steps = cfg.vae_steps if cfg.vae_steps is not None else (VAE_STEPS_FROM_SCRATCH if random_base else 0)
+    vae_steps = cfg.vae_steps if cfg.vae_steps is not None else (VAE_STEPS_FROM_SCRATCH if from_scratch else 0)
     lr = cfg.unet_learning_rate if cfg.unet_learning_rate is not None else (3e-4 if from_scratch else 1e-5)
     images = NormalImages(paths, model_cfg.resolution, cfg.resize, cfg.augment)  # every file decoded: fails early
+    for note in crop_notes(images.sizes()) if cfg.resize == "crop" else []:
+        logger.info(note)
     torch.manual_seed(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
     parts = load_base_model(model_cfg.base_model, model_cfg.model_seed, model_cfg.resolution)
-    if cfg.fresh_unet is not None:
-        parts.unet = _fresh_unet(cfg.fresh_unet, model_cfg.model_seed, model_cfg.resolution, parts)
     logger.info("prior of %r from %d defect-free images: VAE %d steps, U-Net %d steps, prompt %r", name, len(paths),
                 vae_steps, cfg.unet_steps, prompt)  # fmt: skip
     write_run_record(out, [data_cfg, model_cfg, cfg], parts.identity, "pretrain")
@@ -346,10 +331,6 @@ def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) 
     elif cfg.vae_decoder_steps:
         parts.vae = type(parts.vae).from_pretrained(out / "vae_decoder_train" / "vae")
     parts.vae.requires_grad_(False)
-    if cfg.rescale_latents:  # deterministic: a resumed run measures the same factor again
-        before = parts.vae.config.scaling_factor
-        factor = _set_latent_scale(parts.vae, images)
-        logger.info("latent scaling factor %.4f -> %.4f (1 / std on these images)", before, factor)
     if cfg.unet_steps:
         parts.unet.requires_grad_(True)
         _train_unet(parts, images, cfg, out, prompt, model_cfg.resolution, lr)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from diffusers import AutoencoderKL, UNet2DConditionModel
+from diffusers import UNet2DConditionModel
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from seas.errors import ModelLoadError
@@ -45,14 +45,12 @@ def load_generator(run_dir: Path) -> tuple[SDComponents, TokenMap]:
     missing = missing_generator_files(run_dir)
     if missing:  # a local path: never let the loaders fall through to a hub lookup
         raise ModelLoadError(missing[0], "missing from this finished stage-1 run",
-                             f"rerun seas train --output-dir {run_dir} (same flags) to write it again")  # fmt: skip
-    verify_weights(run_dir, f"rerun seas train --output-dir {run_dir} (same flags) to write it again")
+                             f"rerun seas train --run {run_dir} (same flags) to write it again")  # fmt: skip
+    verify_weights(run_dir, f"rerun seas train --run {run_dir} (same flags) to write it again")
     model_cfg = read_stage1_configs(run_dir)[1]
     parts = load_base_model(model_cfg.base_model, model_cfg.model_seed, model_cfg.resolution)
-    fix = f"rerun seas train --output-dir {run_dir} (same flags) after deleting the damaged folder"
+    fix = f"rerun seas train --run {run_dir} (same flags) after deleting the damaged folder"
     parts.unet = _load(run.unet, fix, lambda: UNet2DConditionModel.from_pretrained(run.unet).eval())
-    if run.vae.is_dir():  # vae_adapt_steps > 0; listed in sha256.json, so verify_weights saw it
-        parts.vae = _load(run.vae, fix, lambda: AutoencoderKL.from_pretrained(run.vae).eval())
     parts.tokenizer = _load(run.tokenizer, fix, lambda: CLIPTokenizer.from_pretrained(run.tokenizer))
     if run.text_encoder.is_dir():
         parts.text_encoder = _load(

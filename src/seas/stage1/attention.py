@@ -5,8 +5,8 @@ layers the DA loss reads (4 by default, 10 with ``da_layers: down_up``); every o
 its stock processor and the library stays unpatched (pitfalls 7, 9, 20). Without an active
 :class:`AttentionCapture` the processor computes exactly what the stock SDPA processor computes.
 With one, it also computes, in float32 and batched, the maps of the selected token columns for
-the anomaly rows only: ``Q K_selᵀ / sqrt(d)``, softmax over space (reference) or over all 77
-tokens (true attention), mean over heads, stored as ``[B_a, m, H, W]``.
+the anomaly rows only: ``Q K_selᵀ / sqrt(d)``, softmax over space (as the reference), mean over
+heads, stored as ``[B_a, m, H, W]``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -27,8 +27,6 @@ __all__ = [
     "install_capture_processors",
     "level_factor",
 ]
-
-Softmax = Literal["spatial", "token"]
 
 
 def da_layer_names(da_layers: str) -> list[str]:
@@ -56,15 +54,13 @@ class AttentionCapture:
     Attributes:
         positions: ``[B_a, m]`` token columns per anomaly row (normal tokens first).
         latent_hw: Latent height and width.
-        softmax: ``spatial`` (reference) or ``token`` (true attention probabilities).
         maps: Layer name -> ``[B_a, m, H, W]`` float32 map. A slot is written only while empty, so
             the recomputation of non-reentrant gradient checkpointing keeps the tensors the loss used.
     """
 
     positions: torch.Tensor
     latent_hw: tuple[int, int]
-    softmax: Softmax = "spatial"
-    maps: dict[str, torch.Tensor] = field(default_factory=dict)
+    maps: dict[str, torch.Tensor] = field(default_factory=dict, init=False)
 
     @property
     def anomaly_rows(self) -> int:
@@ -92,11 +88,7 @@ class DACaptureProcessor:
         k = key[:rows].float()  # [B_a, h, T, d]
         index = capture.positions[:, None, :, None].expand(-1, k.shape[1], -1, k.shape[3])  # [B_a, h, m, d]
         scores = (q @ k.gather(2, index).transpose(-1, -2)) * scale  # [B_a, h, HW, m]
-        if capture.softmax == "spatial":
-            probs = scores.softmax(dim=2)  # each token's map sums to 1 over space
-        else:
-            log_norm = torch.logsumexp((q @ k.transpose(-1, -2)) * scale, dim=-1, keepdim=True)  # [B_a, h, HW, 1]
-            probs = (scores - log_norm).exp()
+        probs = scores.softmax(dim=2)  # each token's map sums to 1 over space
         height, width = capture.latent_hw[0] // self.factor, capture.latent_hw[1] // self.factor
         maps = probs.mean(dim=1).transpose(1, 2)  # [B_a, m, HW]
         # The recomputation under gradient checkpointing repeats this computation (its saved tensors

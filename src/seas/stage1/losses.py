@@ -9,13 +9,8 @@ product-token map to 0 inside the defect region ``R_r``:
 
 Project differences from the reference, all named options: ``da_region: half`` (``g >= 0.5``; the
 reference uses ``== 1``, which is often empty); an empty region gives exactly 0, never NaN, and
-min-max denominators are clamped at 1e-8 (pitfall 6). ``da_normalize: share`` (with ``da_softmax:
-token``) drops the min-max step: the min-max maps are blind to scale, so DA can be met while the
-defect tokens get the same share of the attention inside the mask as outside (measured on a
-from-scratch prior: 5.4 % vs 4.9 %, 4 of 77 tokens), and their values then change nothing locally.
-``mask_loss_weight`` > 0 (a project option, off by default) weights the anomaly images' denoising
-MSE by ``1 + w·m`` with the mask ``m`` at latent size (:func:`weighted_mse`): a defect of 0.3 % of
-the image otherwise contributes 0.3 % of the gradient that teaches the U-Net what the defect looks like.
+min-max denominators are clamped at 1e-8 (pitfall 6); ``da_normalize: sample`` normalises each
+image's map on its own instead of jointly over the batch.
 """
 
 from __future__ import annotations
@@ -34,7 +29,6 @@ __all__ = [
     "da_targets",
     "denoise_target",
     "step_losses",
-    "weighted_mse",
 ]
 
 # DA levels by downsampling factor of the latent, named by their size at 512² (latent 64²).
@@ -108,20 +102,15 @@ def da_level_loss(
         level_maps: ``[B_a, m, H, W]``; the first ``n_normal`` columns are product tokens.
         n_normal: Number of product-token columns.
         g: ``[B_a, H, W]`` soft target.
-        normalize: ``batch`` (one min/max over all anomaly rows), ``sample``, or ``share``: no min-max, the
-            columns' maps summed (with ``da_softmax: token`` the share of attention the tokens get).
+        normalize: ``batch`` (one min/max over all anomaly rows) or ``sample`` (one per row).
         region: ``half`` (g ≥ 0.5), ``one`` (g == 1) or ``any`` (g > 0).
 
     Returns:
         (anomaly term, normal term, is_empty) as 0-dim tensors; the normal term is 0 when the region is empty.
     """
-    if normalize == "share":  # the attention the U-Net applies: the columns' summed softmax-over-tokens weight
-        normal_map = level_maps[:, :n_normal].sum(dim=1)
-        anomaly_map = level_maps[:, n_normal:].sum(dim=1)
-    else:
-        per_sample = normalize == "sample"
-        normal_map = _min_max(level_maps[:, :n_normal].mean(dim=1), per_sample)
-        anomaly_map = _min_max(level_maps[:, n_normal:].mean(dim=1), per_sample)
+    per_sample = normalize == "sample"
+    normal_map = _min_max(level_maps[:, :n_normal].mean(dim=1), per_sample)
+    anomaly_map = _min_max(level_maps[:, n_normal:].mean(dim=1), per_sample)
     anomaly_term = (anomaly_map - g).square().mean()
     inside = _region(g, region)
     count = inside.sum()
@@ -142,22 +131,6 @@ def denoise_target(
     raise ValueError(msg)
 
 
-def weighted_mse(pred: torch.Tensor, target: torch.Tensor, masks: torch.Tensor, weight: float) -> torch.Tensor:
-    """Denoising MSE with each latent pixel weighted by ``1 + weight · m`` (normalised by the weights' sum).
-
-    Args:
-        pred: ``[B_a, C, h, w]`` prediction of the anomaly rows.
-        target: Same shape.
-        masks: ``[B_a, 1, H_px, W_px]`` soft masks in [0, 1], bilinearly resized to ``h × w`` here.
-        weight: ``w``; 0 gives the plain mean (computed as ``F.mse_loss``, bit for bit the reference).
-    """
-    if weight == 0:
-        return F.mse_loss(pred, target)
-    m = F.interpolate(masks.float(), size=pred.shape[-2:], mode="bilinear", align_corners=False)  # [B_a, 1, h, w]
-    weights = (1 + weight * m).expand_as(pred)
-    return (weights * (pred - target) ** 2).sum() / weights.sum()
-
-
 def step_losses(
     model_pred: torch.Tensor,
     target: torch.Tensor,
@@ -170,7 +143,6 @@ def step_losses(
     da_region: str = "half",
     da_weight: float = 1.0,
     na_weight: float = 1.0,
-    mask_loss_weight: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     """All stage-1 loss terms of one micro-batch.
 
@@ -182,18 +154,17 @@ def step_losses(
         masks: ``[B_a, 1, H_px, W_px]`` soft masks in [0, 1].
         n_normal_tokens: Product-token columns at the start of each map.
         da_layers: ``down`` or ``down_up`` (docs/method.md §2.4).
-        da_normalize: ``batch`` or ``sample`` min-max normalisation, or ``share`` (none; see :func:`da_level_loss`).
+        da_normalize: ``batch`` or ``sample`` min-max normalisation (see :func:`da_level_loss`).
         da_region: ``half``, ``one`` or ``any`` product-token region.
         da_weight: Weight of ``da_32 + da_16``.
         na_weight: Weight of the normal-image MSE.
-        mask_loss_weight: Extra weight of mask pixels in the anomaly MSE (:func:`weighted_mse`; 0 = plain).
 
     Returns:
         0-dim tensors: ``total``, ``anomaly_mse``, ``na``, ``da_32``, ``da_16``, their anomaly/normal
         terms (``da_32_anomaly_term``, ...), and ``empty_regions`` (count of levels with an empty region).
     """
     pred, tgt = model_pred.float(), target.float()
-    out = {"anomaly_mse": weighted_mse(pred[:n_anomaly], tgt[:n_anomaly], masks, mask_loss_weight)}
+    out = {"anomaly_mse": F.mse_loss(pred[:n_anomaly], tgt[:n_anomaly])}
     out["na"] = F.mse_loss(pred[n_anomaly:], tgt[n_anomaly:]) if pred.shape[0] > n_anomaly else pred.new_zeros(())
     latent_hw = (model_pred.shape[-2], model_pred.shape[-1])
     targets = da_targets(masks, latent_hw)

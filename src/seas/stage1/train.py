@@ -1,8 +1,7 @@
 """``seas train``: SeaS stage 1, the generator fine-tuning (paper 3; docs/method.md §2.2-2.6).
 
 Reads like the diffusers training scripts, in run order: set up, read data and split, load the
-base model (and adapt its VAE when ``vae_adapt_steps`` asks: :mod:`seas.stage1.vae_adapt`), add
-the UA tokens, install the DA capture processors, freeze, build the optimiser,
+base model, add the UA tokens, install the DA capture processors, freeze, build the optimiser,
 ``accelerator.prepare``, resume, loop, export. Each micro-batch of ``batch_anomaly`` defect and
 ``batch_normal`` normal images takes one shared forward and backward (separation: different
 prompts and losses per group; sharing: one U-Net and the product token).
@@ -18,7 +17,6 @@ from typing import Any
 
 import torch
 from accelerate import Accelerator
-from diffusers import AutoencoderKL
 
 from seas.config import DataConfig, ModelConfig, TrainConfig, write_run_record
 from seas.data.catalog import ProductData, data_folders, load_product
@@ -35,7 +33,6 @@ from seas.stage1.losses import denoise_target, step_losses
 from seas.stage1.prompts import encode_prompts, prompt_tables
 from seas.stage1.sampling import LatentEncoder, MicroBatchPlan, plan_micro_batch, step_generator
 from seas.stage1.tokens import TokenMap, add_prompt_tokens, make_token_map, save_token_rows
-from seas.stage1.vae_adapt import adapt_vae
 from seas.training import (
     LossLog,
     check_optional_packages,
@@ -77,36 +74,13 @@ def _prepare_data(data_cfg: DataConfig, run_dir: Path, data: ProductData | None)
         split = read_split(existing, data)
     else:
         split = make_split(data, data_cfg.train_ratio)
-    for warning in inspect_product(data, split)["warnings"]:
+    report = inspect_product(data, split)
+    for warning in report["warnings"]:
         logger.warning(warning)
+    for note in report["notes"]:
+        logger.info(note)
     write_split(split, data.root, existing)
     return split
-
-
-def _run_vae(vae: Any, split: DataSplit, resolution: int, cfg: TrainConfig, run_dir: Path,
-             accelerator: Accelerator) -> Any:  # fmt: skip
-    """The VAE of this run: the base model's, or its adaptation (``vae_adapt_steps``), written once to ``vae/``.
-
-    An interrupted run finds ``vae/`` (written atomically) and reuses it; adaptation is deterministic, so every
-    process computes the same weights and only the main one writes them.
-    """
-    run = RunFolder(run_dir)
-    if not cfg.vae_adapt_steps:
-        return vae
-    if not (run.vae / "config.json").is_file():
-        tuned, log = adapt_vae(vae, split, steps=cfg.vae_adapt_steps, mask_weight=cfg.vae_adapt_mask_weight,
-                               lr=cfg.vae_adapt_lr, per_group=cfg.vae_adapt_batch, resolution=resolution,
-                               resize=cfg.resize, augment=cfg.augment, seed=cfg.seed,
-                               device=accelerator.device)  # fmt: skip
-
-        def fill(folder: Path) -> None:
-            tuned.save_pretrained(folder, safe_serialization=True)
-            atomic_write_json(folder / "adaptation_log.json", log)
-
-        if accelerator.is_main_process:
-            atomic_write_dir(run.vae, fill, "vae")
-        accelerator.wait_for_everyone()
-    return AutoencoderKL.from_pretrained(run.vae).eval()
 
 
 def _build_optimizer(
@@ -133,7 +107,7 @@ def _micro_step(s: Session, unet: Any, text_encoder: Any, split: DataSplit, inde
     if cfg.da_weight > 0:
         columns = torch.stack([s.positions[str(item.defect_type)] for item in plan.items[: plan.n_anomaly]])
         latent = s.resolution // 8
-        capture = AttentionCapture(columns.to(device), (latent, latent), cfg.da_softmax)
+        capture = AttentionCapture(columns.to(device), (latent, latent))
     # The capture context spans forward and backward (recomputation under gradient checkpointing).
     with capturing(s.processors, capture) if capture is not None else nullcontext():
         losses = _losses(s, unet, text_encoder, plan, index, capture)
@@ -157,9 +131,19 @@ def _losses(s: Session, unet: Any, text_encoder: Any, plan: MicroBatchPlan, inde
         model_pred = unet(noisy, timesteps, hidden).sample
     target = denoise_target(s.parts.scheduler, latents, noise, timesteps)
     maps = capture.maps if capture is not None else {}
-    return step_losses(model_pred, target, plan.n_anomaly, maps, masks, len(s.token_map.normal), s.cfg.da_layers,
-                       s.cfg.da_normalize, s.cfg.da_region, s.cfg.da_weight, s.cfg.na_weight,
-                       s.cfg.mask_loss_weight)  # fmt: skip
+    return step_losses(
+        model_pred,
+        target,
+        plan.n_anomaly,
+        maps,
+        masks,
+        n_normal_tokens=len(s.token_map.normal),
+        da_layers=s.cfg.da_layers,
+        da_normalize=s.cfg.da_normalize,
+        da_region=s.cfg.da_region,
+        da_weight=s.cfg.da_weight,
+        na_weight=s.cfg.na_weight,
+    )
 
 
 def _export(s: Session, unet: Any, text_encoder: Any, run_dir: Path, steps: int) -> None:
@@ -185,8 +169,8 @@ def _export(s: Session, unet: Any, text_encoder: Any, run_dir: Path, steps: int)
 
 def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig, data: ProductData | None = None) -> Path:
     """Run stage 1 and return the run folder (see the module docstring for its contents)."""
-    run_dir, run = cfg.output_dir, RunFolder(cfg.output_dir)
-    refuse_overlaps("--output-dir", run_dir, "the data set", data_folders(data_cfg), "choose a run folder outside it")
+    run_dir, run = cfg.run, RunFolder(cfg.run)
+    refuse_overlaps("--run", run_dir, "the data set", data_folders(data_cfg), "choose a run folder outside it")
     check_resume_settings(run_dir, [data_cfg, model_cfg, cfg], finished_marker=run.finished)
     if run.finished.is_file():
         problem = generator_problem(run_dir)
@@ -203,7 +187,6 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig, data: 
     run_dir.mkdir(parents=True, exist_ok=True)
     split = _prepare_data(data_cfg, run_dir, data)
     parts = load_base_model(model_cfg.base_model, model_cfg.model_seed, model_cfg.resolution)
-    parts.vae = _run_vae(parts.vae, split, model_cfg.resolution, cfg, run_dir, accelerator)
     token_map = make_token_map(sorted(split.types), cfg.normal_token, cfg.anomaly_token, cfg.normal_tokens,
                                cfg.anomaly_tokens, cfg.normal_init, cfg.anomaly_init, parts.identity)  # fmt: skip
     token_params = add_prompt_tokens(parts.tokenizer, parts.text_encoder, token_map, cfg.embeddings)

@@ -54,7 +54,7 @@ def ddpm_previous(scheduler: Any, model_pred: torch.Tensor, timesteps: torch.Ten
 
 def train_mask(cfg: MaskTrainConfig, data: ProductData | None = None) -> Path:
     """Train the RMP head of a finished stage-1 run; returns the ``rmp`` folder."""
-    run_dir = cfg.model
+    run_dir = cfg.run
     folder = RunFolder(run_dir)
     out_dir, work_dir = folder.rmp, folder.stage2
     check_resume_settings(work_dir, [cfg], finished_marker=folder.rmp_weights)
@@ -83,7 +83,7 @@ def train_mask(cfg: MaskTrainConfig, data: ProductData | None = None) -> Path:
     rmp = RMPHead(unet_ch, vae_ch).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     rmp.train()
     optimizer = make_adamw(
-        [{"params": list(rmp.parameters())}], cfg.optimizer, lr=cfg.rmp_lr, weight_decay=cfg.weight_decay
+        [{"params": list(rmp.parameters())}], cfg.optimizer, lr=cfg.rmp_learning_rate, weight_decay=cfg.weight_decay
     )
     rmp, optimizer = accelerator.prepare(rmp, optimizer)
     prompt_ids, _ = prompt_tables(parts, token_map)

@@ -4,7 +4,6 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from seas.stage1.losses import da_level_loss, da_targets, denoise_target, step_losses
 
@@ -57,25 +56,6 @@ def test_batch_versus_sample_normalisation() -> None:
     assert a_sample.item() == pytest.approx(2 / 8)
 
 
-def test_share_sees_the_attention_share_that_min_max_hides() -> None:
-    """Min-max maps are scale-free: a defect-token share of 5.4 % inside vs 4.9 % outside meets DA exactly;
-    ``share`` sums the token columns unnormalised, so only a real share of 1 inside and 0 outside does."""
-    g = torch.zeros(1, 4, 4)
-    g[0, 1:3, 1:3] = 1.0
-    per_token = 0.049 / 4 + g * (0.005 / 4)  # each of the 4 defect tokens
-    product = 0.03 - 0.01 * g
-    a_batch, n_batch, _ = da_level_loss(_maps(product, per_token), 1, g, "batch", "half")
-    assert a_batch.item() == pytest.approx(0.0)
-    assert n_batch.item() == pytest.approx(0.0)
-    a_share, n_share, _ = da_level_loss(_maps(product, per_token), 1, g, "share", "half")
-    inside, outside = 0.054, 0.049
-    assert a_share.item() == pytest.approx((4 * (1 - inside) ** 2 + 12 * outside**2) / 16)
-    assert n_share.item() == pytest.approx(0.02**2)  # product share inside the defect, pushed to 0
-    a_ideal, n_ideal, _ = da_level_loss(_maps(1 - g, g / 4), 1, g, "share", "half")
-    assert a_ideal.item() == pytest.approx(0.0)
-    assert n_ideal.item() == pytest.approx(0.0)
-
-
 def test_targets_are_max_pooled_soft_masks() -> None:
     mask = torch.zeros(1, 1, 64, 64)
     mask[..., 0:8, 0:8] = 1.0
@@ -107,21 +87,3 @@ def test_step_losses_weights_and_no_da_when_no_maps() -> None:
     assert out["na"].item() == 1.0
     assert out["da_32"].item() == 0.0
     assert out["total"].item() == pytest.approx(1.5)
-
-
-def test_mask_loss_weight_counts_defect_pixels_more_and_zero_is_the_plain_mse() -> None:
-    from seas.stage1.losses import weighted_mse
-
-    pred, target = torch.zeros(1, 4, 8, 8), torch.zeros(1, 4, 8, 8)
-    target[..., 2:4, 2:4] = 1.0  # error only inside the defect: 4 of 64 latent pixels
-    masks = torch.zeros(1, 1, 64, 64)
-    masks[..., 16:32, 16:32] = 1.0  # the same 2 x 2 latent pixels at 8x
-    plain = F.mse_loss(pred, target)
-    assert torch.equal(weighted_mse(pred, target, masks, 0.0), plain)
-    assert weighted_mse(pred, target, masks, 9.0).item() == pytest.approx(4 * 10 / (60 + 4 * 10))  # 0.4, not 1/16
-    wrong_place = torch.zeros(1, 4, 8, 8)
-    wrong_place[..., 5:7, 5:7] = 1.0  # the same error outside the defect
-    assert weighted_mse(pred, wrong_place, masks, 9.0).item() == pytest.approx(4 / 100)
-    out = step_losses(torch.cat([pred, pred]), torch.cat([target, target]), 1, {}, masks, 1, mask_loss_weight=9.0)
-    assert out["anomaly_mse"].item() == pytest.approx(0.4)
-    assert out["na"].item() == pytest.approx(1 / 16)  # normal images: never weighted
