@@ -9,7 +9,7 @@ data="${1:-../shared/data/mvtec3d_tire}"
 run=runs/downstream_tire
 export HF_HUB_OFFLINE=1
 seas run --data "$data" --layout mvtec --product tire --base-model tiny --resolution 64 --max-steps 100 --no-evaluate \
-    --num-per-type 20 --run "$run"
-seas evaluate segmentation --run "$run/tire" --eval-resolution 128 --seg-epochs 30
+    --num-per-type 20 --run-dir "$run"
+seas evaluate segmentation --run-dir "$run/tire" --eval-resolution 128 --seg-epochs 30
 mkdir -p docs/benchmarks/downstream_tire
 cp "$run/tire/evaluation/segmentation.json" "$run/tire/evaluation/segmentation.md" docs/benchmarks/downstream_tire/

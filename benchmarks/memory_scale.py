@@ -76,9 +76,9 @@ def main() -> None:
     rows: list[dict[str, object]] = []
     model = ["--base-model", "tiny", "--resolution", "256"]
     if not (run / "rmp" / "model.safetensors").is_file():
-        measured("seas train (1 step, 256 px)", ["train", *model, "--max-steps", "1", "--run", str(run)], rows)
-        measured("seas train-mask (1 step)", ["train-mask", "--run", str(run), "--max-steps", "1"], rows)
-    gen = ["generate", "--run", str(run), "--steps", "4", "--mask-steps", "2", "--combine", *COMBOS]
+        measured("seas train (1 step, 256 px)", ["train", *model, "--max-steps", "1", "--run-dir", str(run)], rows)
+        measured("seas train-mask (1 step)", ["train-mask", "--run-dir", str(run), "--max-steps", "1"], rows)
+    gen = ["generate", "--run-dir", str(run), "--steps", "4", "--mask-steps", "2", "--combine", *COMBOS]
     # The count must not move the peak (pairs stream to disk), nor the batch size (full-resolution work
     # runs one image at a time); 10 is the default batch size.
     for count, batch in ((4, 4), (12, 4), (12, 10)) if "generate" in args.only else ():
@@ -97,14 +97,14 @@ def main() -> None:
         return
     if not big.is_dir():
         fake_tree(work / "generated_b4_12" / "tire", big / "tire", args.pairs)
-    evaluation = ["--run", str(run), "--generated", str(big), "--eval-resolution", "256", "--seg-epochs", "1"]
+    evaluation = ["--run-dir", str(run), "--generated", str(big), "--eval-resolution", "256", "--seg-epochs", "1"]
     if "segmentation" in args.only:
         measured(f"seas evaluate segmentation (seas variant, 4 x {args.pairs} pairs + real)",
                  ["evaluate", "segmentation", *evaluation, "--variants", "seas"], rows)  # fmt: skip
     if "quality" in args.only:
         measured(f"seas evaluate quality (8 x {args.pairs} pairs on disk)", ["evaluate", "quality", *evaluation], rows)
     if "report" in args.only:
-        measured("seas report", ["report", "--run", str(run), "--generated", str(big)], rows)
+        measured("seas report", ["report", "--run-dir", str(run), "--generated", str(big)], rows)
     _write(rows, args.out if args.only == list(PARTS) else args.out / "-".join(args.only))
 
 

@@ -18,7 +18,7 @@ docs=docs/research/pair_quality
 export HF_HUB_OFFLINE=1 PYTHONHASHSEED=0 MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000
 start=$(date +%s)
 seas run --data "$data" --layout mvtec --product tire --config "$config" \
-    --run "$run" "$@"
+    --run-dir "$run" "$@"
 echo "seconds: $(( $(date +%s) - start ))" | tee "$run/tire/seconds.txt"
 mkdir -p "$docs"
 cp "$run/tire/evaluation/"{segmentation.json,segmentation.md,quality.json,quality.md,reconstruction.png,reconstruction_defects.png} \

@@ -8,4 +8,4 @@ bash scripts/setup.sh
 export HF_HUB_OFFLINE=1
 # glibc would otherwise hand large buffers back to the kernel and re-fault them every step (2x slower here).
 export MALLOC_MMAP_THRESHOLD_=1000000000 MALLOC_TRIM_THRESHOLD_=1000000000
-seas run --config configs/cpu-demo.yaml --run runs/quickstart "$@"
+seas run --config configs/cpu-demo.yaml --run-dir runs/quickstart "$@"

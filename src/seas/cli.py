@@ -97,7 +97,7 @@ def _train(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.stage1.train import train
 
     _log_to_console()
-    with writer_lock(configs[-1].run):
+    with writer_lock(configs[-1].run_dir):
         print(f"stage 1 done: {train(*configs)}")
     return 0
 
@@ -106,7 +106,7 @@ def _train_mask(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.stage2.train import train_mask
 
     _log_to_console()
-    with writer_lock(configs[-1].run):
+    with writer_lock(configs[-1].run_dir):
         print(f"stage 2 done: {train_mask(*configs)}")
     return 0
 
@@ -122,7 +122,7 @@ def _generate(_args: argparse.Namespace, configs: list[Any]) -> int:
     _log_to_console()
     (cfg,) = configs
     precheck_folders(cfg)  # overlapping folders are refused before the lock tidies anything
-    with writer_lock(cfg.output_dir or RunFolder(cfg.run).generated_out):
+    with writer_lock(cfg.output_dir or RunFolder(cfg.run_dir).generated_out):
         summary = generate(cfg)
     print(_pairs_line(summary))
     if "anomalib" in summary:
@@ -152,8 +152,8 @@ def _run(args: argparse.Namespace, _configs: list[Any]) -> int:
         if args.print_config:
             print(dumps([run.run, run.data, run.model, run.train, run.mask, run.generate, run.evaluate, run.quality]))
             continue
-        pairs = run.generate.output_dir or RunFolder(run.train.run).generated_out  # product_run fills it in
-        with writer_locks([run.train.run, pairs]):  # the run folder and the pairs' folder
+        pairs = run.generate.output_dir or RunFolder(run.train.run_dir).generated_out  # product_run fills it in
+        with writer_locks([run.train.run_dir, pairs]):  # the run folder and the pairs' folder
             run_product(run)
     return 0
 
@@ -163,7 +163,7 @@ def _evaluate_segmentation(_args: argparse.Namespace, configs: list[Any]) -> int
 
     _log_to_console()
     (cfg,) = configs
-    out = RunFolder(cfg.run).evaluation
+    out = RunFolder(cfg.run_dir).evaluation
     with writer_lock(out):
         results = evaluate_segmentation(cfg)
     print(format_table(results))
@@ -176,7 +176,7 @@ def _evaluate_quality(_args: argparse.Namespace, configs: list[Any]) -> int:
 
     _log_to_console()
     (cfg,) = configs
-    out = RunFolder(cfg.run).evaluation
+    out = RunFolder(cfg.run_dir).evaluation
     with writer_lock(out):
         print(format_quality(evaluate_quality(cfg)))
     print(f"written to {out}/quality.json, quality.md, reconstruction.png and reconstruction_defects.png")
@@ -188,7 +188,7 @@ def _evaluate_generation(_args: argparse.Namespace, configs: list[Any]) -> int:
 
     _log_to_console()
     (cfg,) = configs
-    with writer_lock(RunFolder(cfg.run).evaluation):
+    with writer_lock(RunFolder(cfg.run_dir).evaluation):
         results = evaluate_generation(cfg)
     print(f"IC-LPIPS {results['mean_ic_lpips']:.4f}, IS {results['mean_is_mean']:.4f} ({cfg.net}, cap {cfg.cap})")
     return 0
@@ -198,7 +198,7 @@ def _report(_args: argparse.Namespace, configs: list[Any]) -> int:
     from seas.report.build import build_report
 
     (cfg,) = configs
-    index = build_report(cfg.run, cfg.output_dir, cfg.generated, cfg.per_type)
+    index = build_report(cfg.run_dir, cfg.output_dir, cfg.generated, cfg.per_type)
     print(f"report: {index}")
     return 0
 
@@ -294,18 +294,18 @@ def build_parser() -> argparse.ArgumentParser:
     _command(
         sub, "train", "Stage 1: fine-tune the generator (UA tokens, DA + NA losses).",
         "Fine-tune Stable Diffusion on one product: defect images with their masks and normal images in one shared "
-        "step. Writes unet/, tokenizer/, token rows, token_map.json, split.json and logs to --run; resumes "
+        "step. Writes unet/, tokenizer/, token rows, token_map.json, split.json and logs to --run-dir; resumes "
         "from its newest checkpoint.", [DataConfig, ModelConfig, TrainConfig], _train,
     )  # fmt: skip
     _command(
         sub, "train-mask", "Stage 2: train the RMP mask head on a finished stage-1 run.",
-        "Train the Refined Mask Prediction head on the frozen generator of --run RUN, with the same data, split "
+        "Train the Refined Mask Prediction head on the frozen generator of --run-dir RUN, with the same data, split "
         "and sampling as stage 1. Writes RUN/rmp/; checkpoints and logs go to RUN/stage2/.", [MaskTrainConfig],
         _train_mask,
     )  # fmt: skip
     _command(
         sub, "generate", "Generate defect images with pixel masks from a trained run.",
-        "Sample image/mask pairs for each defect type of --run RUN into OUTPUT_DIR/<product>/<type>/{image,mask}/"
+        "Sample image/mask pairs for each defect type of --run-dir RUN into OUTPUT_DIR/<product>/<type>/{image,mask}/"
         "NNNN.png with a manifest.jsonl per type. Reruns skip finished pairs.", [GenerateConfig], _generate,
     )  # fmt: skip
     _command(

@@ -394,7 +394,7 @@ class PasteConfig:
 class TrainConfig:
     """Stage 1, SeaS generator fine-tuning (docs/method.md §2.2-2.6)."""
 
-    run: Path = field(
+    run_dir: Path = field(
         default=Path("runs/seas"),
         metadata=_help("Run folder: stage 1 writes the model, logs and checkpoints here; later stages read it."),
     )
@@ -466,7 +466,9 @@ class TrainConfig:
     checkpoints_total_limit: int | None = field(default=3, metadata=_help("Keep at most this many checkpoints."))
     resume: str | None = field(
         default="latest",
-        metadata=_help("Resume from the newest checkpoint of --run if there is one (latest), or a checkpoint folder."),
+        metadata=_help(
+            "Resume from the newest checkpoint of --run-dir if there is one (latest), or a checkpoint folder."
+        ),
     )
     log_steps: int = field(default=10, metadata=_help("Write losses to logs.jsonl / TensorBoard every N steps."))
     validation_steps: int = field(
@@ -497,7 +499,7 @@ class TrainConfig:
 class MaskTrainConfig:
     """Stage 2, Refined Mask Prediction (RMP) training on the frozen generator (docs/method.md §2.7-2.8)."""
 
-    run: Path = field(
+    run_dir: Path = field(
         default=Path("runs/seas"), metadata=_help("Run folder with a finished stage 1; RMP is written into it.")
     )
     seed: int = field(default=0, metadata=_help("Seeds data order, augmentation, timesteps, noise and the DDPM step."))
@@ -560,7 +562,7 @@ class MaskTrainConfig:
 class GenerateConfig:
     """Image + mask generation (docs/method.md §2.9)."""
 
-    run: Path = field(default=Path("runs/seas"), metadata=_help("Run folder with a finished stage 1 and stage 2."))
+    run_dir: Path = field(default=Path("runs/seas"), metadata=_help("Run folder with a finished stage 1 and stage 2."))
     output_dir: Path | None = field(
         default=None,
         metadata=_help(
@@ -713,7 +715,7 @@ class RunConfig:
 class ReportConfig:
     """``seas report``: a static HTML page of a run."""
 
-    run: Path = field(default=Path("runs/seas"), metadata=_help("Run folder to report on."))
+    run_dir: Path = field(default=Path("runs/seas"), metadata=_help("Run folder to report on."))
     output_dir: Path | None = field(default=None, metadata=_help("Report folder. Default: RUN/report."))
     generated: Path | None = field(
         default=None, metadata=_help("Generated tree root holding <product>/<type>/. Default: RUN/generated.")
@@ -728,7 +730,7 @@ class ReportConfig:
 class DownstreamConfig:
     """``seas evaluate segmentation``: do generated pairs help a defect segmenter? (docs/method.md §2.12)."""
 
-    run: Path = field(default=Path("runs/seas"), metadata=_help("Run folder (its split.json fixes train/test)."))
+    run_dir: Path = field(default=Path("runs/seas"), metadata=_help("Run folder (its split.json fixes train/test)."))
     generated: Path | None = field(
         default=None, metadata=_help("Generated tree root holding <product>/<type>/ (default: RUN/generated).")
     )
@@ -761,7 +763,7 @@ class DownstreamConfig:
 class QualityConfig:
     """``seas evaluate quality``: VAE reconstruction (normals, defects), mask agreement, RMP, the prompt's effect."""
 
-    run: Path = field(default=Path("runs/seas"), metadata=_help("Run folder with finished stages 1 and 2."))
+    run_dir: Path = field(default=Path("runs/seas"), metadata=_help("Run folder with finished stages 1 and 2."))
     generated: Path | None = field(
         default=None, metadata=_help("Generated tree root holding <product>/<type>/ (default: RUN/generated).")
     )
@@ -782,7 +784,9 @@ class QualityConfig:
 class GenerationMetricsConfig:
     """``seas evaluate generation``: IC-LPIPS and Inception Score of a generated tree (docs/method.md §2.10)."""
 
-    run: Path = field(default=Path("runs/seas"), metadata=_help("Run folder (its split.json names the real images)."))
+    run_dir: Path = field(
+        default=Path("runs/seas"), metadata=_help("Run folder (its split.json names the real images).")
+    )
     generated: Path | None = field(default=None, metadata=_help("Generated tree root (default: RUN/generated)."))
     net: Literal["alex", "vgg"] = field(default="alex", metadata=_help("LPIPS backbone (vgg + cap 140 ~ reference)."))
     cap: int = field(default=200, metadata=_help("Largest IC-LPIPS cluster."))

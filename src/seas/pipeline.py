@@ -4,7 +4,7 @@ The command line only parses; everything here works on resolved config dataclass
 without argparse). Flag scope: a flag that several stages share (``--max-steps``, ``--seed``,
 ``--mixed-precision``, ...) reaches each of them, a config file's stage sections give one stage its
 own value (see :mod:`seas.config_flags`), and the folders are fixed by the pipeline: stage 2,
-generation and evaluation always use the run folder stage 1 trains, so they all take ``--run``
+generation and evaluation always use the run folder stage 1 trains, so they all take ``--run-dir``
 and a checkpoint passed to ``--resume`` belongs to stage 1 only.
 """
 
@@ -87,14 +87,14 @@ def product_run(configs: list[Any], product: str | None) -> ProductRun:  # Any: 
                           "use one value, or run seas train and seas train-mask separately")  # fmt: skip
     listing = load_product(data_cfg)
     name = product or listing.product
-    run_dir = train_cfg.run / name if product is not None else train_cfg.run
+    run_dir = train_cfg.run_dir / name if product is not None else train_cfg.run_dir
     out = gen_cfg.output_dir if gen_cfg.output_dir is not None else RunFolder(run_dir).generated_out
     stage2_resume = mask_cfg.resume if mask_cfg.resume in (None, "latest") else "latest"  # a path is stage 1's
-    train_cfg = dataclasses.replace(train_cfg, run=run_dir)
-    mask_cfg = dataclasses.replace(mask_cfg, run=run_dir, resume=stage2_resume)
-    gen_cfg = dataclasses.replace(gen_cfg, run=run_dir, output_dir=out)
-    eval_cfg = dataclasses.replace(eval_cfg, run=run_dir, generated=out)
-    quality_cfg = dataclasses.replace(quality_cfg, run=run_dir, generated=out)
+    train_cfg = dataclasses.replace(train_cfg, run_dir=run_dir)
+    mask_cfg = dataclasses.replace(mask_cfg, run_dir=run_dir, resume=stage2_resume)
+    gen_cfg = dataclasses.replace(gen_cfg, run_dir=run_dir, output_dir=out)
+    eval_cfg = dataclasses.replace(eval_cfg, run_dir=run_dir, generated=out)
+    quality_cfg = dataclasses.replace(quality_cfg, run_dir=run_dir, generated=out)
     return ProductRun(name, run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg,
                       listing)  # fmt: skip
 
@@ -110,8 +110,8 @@ def check_folders(p: ProductRun) -> None:
     from seas.ownership import refuse_overlaps
 
     away = "choose a run folder outside it"
-    refuse_overlaps("--run", p.train.run, "the data set", data_folders(p.data), away)
-    check_generate_folders(p.data, p.train.run, p.generate, p.listing.product)
+    refuse_overlaps("--run-dir", p.train.run_dir, "the data set", data_folders(p.data), away)
+    check_generate_folders(p.data, p.train.run_dir, p.generate, p.listing.product)
 
 
 def run_product(p: ProductRun) -> None:
@@ -133,17 +133,17 @@ def run_product(p: ProductRun) -> None:
     summary = generate(p.generate, data)
     counts = ", ".join(f"{k}: {v}" for k, v in summary.items() if k not in ("out", "anomalib"))
     print(f"[{p.name}] image/mask pairs in {summary['out']} ({counts})")
-    folder = RunFolder(p.train.run)
+    folder = RunFolder(p.train.run_dir)
     evaluation = folder.evaluation
     if p.run.evaluate:
         inputs = evaluation_inputs(folder.root, folder.generated(data.product, p.generate.output_dir))
         if not is_current(evaluation / "segmentation.json", p.evaluate, inputs):
             evaluate_segmentation(p.evaluate, data)  # first time, or the pairs, weights or settings changed
         print(f"[{p.name}] downstream segmentation ({evaluation}):")
-        print(format_table(read_json(evaluation / "segmentation.json", f"rerun seas run --run {folder.root}")))
+        print(format_table(read_json(evaluation / "segmentation.json", f"rerun seas run --run-dir {folder.root}")))
         if not is_current(evaluation / "quality.json", p.quality, inputs):
             evaluate_quality(p.quality, data)
         print(f"[{p.name}] pair quality ({evaluation}/quality.md):")
-        print(format_quality(read_json(evaluation / "quality.json", f"rerun seas run --run {folder.root}")))
+        print(format_quality(read_json(evaluation / "quality.json", f"rerun seas run --run-dir {folder.root}")))
     if p.run.report:
-        print(f"[{p.name}] report: {build_report(p.train.run, generated=p.generate.output_dir)}")
+        print(f"[{p.name}] report: {build_report(p.train.run_dir, generated=p.generate.output_dir)}")

@@ -146,9 +146,9 @@ def read_token_map(run_dir: Path) -> TokenMap:
 
     path = RunFolder(run_dir).token_map
     if not path.is_file():
-        raise ModelLoadError(path, "missing from this run", f"rerun seas train --run {run_dir} (same flags)")
+        raise ModelLoadError(path, "missing from this run", f"rerun seas train --run-dir {run_dir} (same flags)")
     finished = RunFolder(run_dir).finished.name
-    fix = f"delete {path} and {finished}, then rerun seas train --run {run_dir} (same flags)"
+    fix = f"delete {path} and {finished}, then rerun seas train --run-dir {run_dir} (same flags)"
     return read_json(path, fix, TokenMap.from_dict)
 
 
@@ -161,7 +161,7 @@ def read_stage1_configs(run_dir: Path) -> tuple[DataConfig, ModelConfig, TrainCo
     path = RunFolder(run_dir).record
     if not path.is_file():
         problem = "not a seas run folder (no config.json)" if run_dir.is_dir() else "no such folder"
-        raise ModelLoadError(run_dir, problem, "pass the --run folder of a seas train run")
+        raise ModelLoadError(run_dir, problem, "pass the --run-dir folder of a seas train run")
     fix = f"start a new run folder, or restore {path.name} from a copy (it holds the run's settings)"
     record = read_json(
         path, fix, lambda r: {k: dict(r["config"][k]) for k in ("DataConfig", "ModelConfig", "TrainConfig")}

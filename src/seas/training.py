@@ -224,7 +224,7 @@ def check_resume_settings(run_dir: Path, configs: list[Any], checkpoint_dirs: Se
 
 
 # A run folder's own location (moved, or spelled relative vs absolute) does not change the run.
-_FOLDER_ITSELF = frozenset({"run", "output_dir"})
+_FOLDER_ITSELF = frozenset({"run_dir", "output_dir"})
 
 
 def _same_path(old: object, new: object) -> bool:

@@ -23,7 +23,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path]
     data = base / "data"
     shutil.copytree(bundled_sample_root(), data)
     run = base / "run"
-    argv = [*ARGV, "--data", str(data), "--product", "tire", "--run", str(run),
+    argv = [*ARGV, "--data", str(data), "--product", "tire", "--run-dir", str(run),
             "--export-anomalib", str(base / "anomalib")]  # fmt: skip
     assert main(argv) == 0
     return argv, run / "tire"  # --product names the run folder's last part
@@ -46,7 +46,7 @@ def test_every_damaged_record_is_one_line_or_rewritten(
         path.write_bytes(original[: len(original) // 2] + b"\x00")  # cut off mid-write, then garbage
         try:
             capsys.readouterr()
-            codes = [main(argv), main(["report", "--run", str(run)])]  # a traceback here fails the test
+            codes = [main(argv), main(["report", "--run-dir", str(run)])]  # a traceback here fails the test
             err = capsys.readouterr().err
         finally:
             damaged = path.read_bytes()
@@ -81,7 +81,7 @@ def test_a_damaged_checkpoint_state_is_named_on_resume(
     (run / "train_complete.json").unlink()  # as if killed before the export: the next train resumes
     state = run / "checkpoint-1" / "seas_state.json"
     state.write_text('{"step": ')
-    train = ["train", "--data", argv[argv.index("--data") + 1], "--product", "tire", "--run", str(run),
+    train = ["train", "--data", argv[argv.index("--data") + 1], "--product", "tire", "--run-dir", str(run),
              "--base-model", "tiny", "--resolution", "64", "--seed", "0", "--max-steps", "2", "--defect-type", "hole",
              "--checkpointing-steps", "1"]  # fmt: skip
     capsys.readouterr()
@@ -97,16 +97,16 @@ def test_the_report_marks_a_table_whose_pairs_changed(
     _, original = finished
     run = tmp_path / "run"
     shutil.copytree(original, run)
-    assert main(["report", "--run", str(run)]) == 0
+    assert main(["report", "--run-dir", str(run)]) == 0
     html = run / "report" / "index.html"
     page = html.read_text()
     assert "Stale" not in page
     assert "measured on pairs" in page
-    generate = ["generate", "--run", str(run), "--overwrite", "--seed", "5", "--num-per-type", "2", "--steps", "3",
+    generate = ["generate", "--run-dir", str(run), "--overwrite", "--seed", "5", "--num-per-type", "2", "--steps", "3",
                 "--mask-steps", "1", "--mask-source", "train", "--start", "strength", "--strength", "0.5"]  # fmt: skip
     assert main(generate) == 0
-    assert main(["report", "--run", str(run)]) == 0
+    assert main(["report", "--run-dir", str(run)]) == 0
     page = html.read_text()
     assert page.count("<b>Stale:</b>") == 2  # the segmentation table and the quality tables
     assert "its inputs changed since it was measured (pairs " in page
-    assert "seas evaluate segmentation --model" in page
+    assert "seas evaluate segmentation --run-dir" in page

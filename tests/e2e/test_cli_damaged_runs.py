@@ -14,10 +14,10 @@ FAST = ["--base-model", "tiny", "--resolution", "64", "--seed", "0", "--max-step
 
 
 def test_missing_run_folder_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["generate", "--run", str(tmp_path / "nonexistent"), "--output-dir", str(tmp_path / "o")]) == 2
+    assert main(["generate", "--run-dir", str(tmp_path / "nonexistent"), "--output-dir", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"error: {tmp_path / 'nonexistent'}: no such folder; pass the --output-dir of a seas train run"
-    assert main(["train-mask", "--run", str(tmp_path)]) == 2
+    assert err == f"error: {tmp_path / 'nonexistent'}: no such folder; pass the --run-dir folder of a seas train run"
+    assert main(["train-mask", "--run-dir", str(tmp_path)]) == 2
     assert "not a seas run folder (no config.json)" in capsys.readouterr().err
 
 
@@ -25,14 +25,14 @@ def test_deleted_unet_is_named_then_rewritten(tmp_path: Path, capsys: pytest.Cap
     from tests.conftest import SAMPLE_ROOT
 
     run = tmp_path / "run"
-    argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--run", str(run),
+    argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--run-dir", str(run),
             *FAST]  # fmt: skip
     assert main(argv) == 0
     weights = run / "unet" / "diffusion_pytorch_model.safetensors"
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
     shutil.rmtree(run / "unet")
     capsys.readouterr()
-    assert main(["generate", "--run", str(run), "--output-dir", str(tmp_path / "o")]) == 2
+    assert main(["generate", "--run-dir", str(run), "--output-dir", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert f"{run / 'unet' / 'config.json'}: missing from this finished stage-1 run" in err
     assert "internet" not in err.lower()
@@ -47,13 +47,13 @@ def test_damaged_weights_are_named_and_a_rerun_rewrites_them(
     from tests.conftest import SAMPLE_ROOT
 
     run = tmp_path / "run"
-    argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--run", str(run),
+    argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--run-dir", str(run),
             *FAST]  # fmt: skip
     assert main(argv) == 0
-    assert main(["train-mask", "--run", str(run), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
+    assert main(["train-mask", "--run-dir", str(run), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
     generate = [
         "generate",
-        "--run",
+        "--run-dir",
         str(run),
         "--output-dir",
         str(tmp_path / "o"),
@@ -84,6 +84,6 @@ def test_damaged_weights_are_named_and_a_rerun_rewrites_them(
     assert "nothing to do" not in caplog.text
     assert unet.read_bytes() == originals[unet]
     rmp.write_bytes(bytes(len(originals[rmp])))
-    assert main(["train-mask", "--run", str(run), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
+    assert main(["train-mask", "--run-dir", str(run), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
     assert rmp.read_bytes() == originals[rmp]
     assert main(generate) == 0

@@ -34,9 +34,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     data = base / "data"
     shutil.copytree(bundled_sample_root(), data)
     run = base / "run"
-    assert main(["train", "--data", str(data), "--product", "tire", "--max-steps", "2", "--run", str(run),
+    assert main(["train", "--data", str(data), "--product", "tire", "--max-steps", "2", "--run-dir", str(run),
                  *FAST]) == 0  # fmt: skip
-    assert main(["train-mask", "--run", str(run), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
+    assert main(["train-mask", "--run-dir", str(run), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
     return data, run
 
 
@@ -45,7 +45,7 @@ def test_a_huge_learning_rate_stops_stage_1_without_an_export(
 ) -> None:
     data, _ = setup
     run = tmp_path / "run"
-    argv = ["train", "--data", str(data), "--product", "tire", "--max-steps", "3", "--run", str(run),
+    argv = ["train", "--data", str(data), "--product", "tire", "--max-steps", "3", "--run-dir", str(run),
             "--learning-rate", "1e30", *FAST]  # fmt: skip
     capsys.readouterr()
     assert main(argv) == 2
@@ -56,7 +56,7 @@ def test_a_huge_learning_rate_stops_stage_1_without_an_export(
     assert not (run / "train_complete.json").exists()
     assert not (run / "unet").exists()
     capsys.readouterr()
-    assert main(["generate", "--run", str(run), "--output-dir", str(tmp_path / "o"), *GEN]) == 2
+    assert main(["generate", "--run-dir", str(run), "--output-dir", str(tmp_path / "o"), *GEN]) == 2
     assert "not a finished stage-1 run" in capsys.readouterr().err
 
 
@@ -67,7 +67,7 @@ def test_a_huge_learning_rate_stops_stage_2_without_weights(
     run = tmp_path / "run"
     shutil.copytree(original, run, ignore=shutil.ignore_patterns("rmp", "stage2"))
     capsys.readouterr()
-    assert main(["train-mask", "--run", str(run), "--max-steps", "2", "--rmp-learning-rate", "1e30"]) == 2
+    assert main(["train-mask", "--run-dir", str(run), "--max-steps", "2", "--rmp-learning-rate", "1e30"]) == 2
     err = _error(capsys)
     assert f"{run / 'stage2'}: stage 2 diverged (" in err
     assert not (run / "rmp").exists()
@@ -86,7 +86,7 @@ def test_generation_refuses_non_finite_weights(
     save_file(state, str(weights))
     record_weights(run, generator_weight_files(run))  # as a run of an older version would have recorded it
     capsys.readouterr()
-    assert main(["generate", "--run", str(run), "--output-dir", str(tmp_path / "o"), *GEN]) == 2
+    assert main(["generate", "--run-dir", str(run), "--output-dir", str(tmp_path / "o"), *GEN]) == 2
     err = _error(capsys)
     assert err.startswith(f"error: {run / 'unet'}: parameter ")
     assert "holds non-finite values: the generator diverged in training" in err
@@ -109,7 +109,7 @@ def test_an_empty_mask_is_redrawn_and_recorded(
 
     monkeypatch.setattr(MaskedSampler, "run", first_attempt_empty)
     out = tmp_path / "out"
-    assert main(["generate", "--run", str(run), "--output-dir", str(out), *GEN]) == 0
+    assert main(["generate", "--run-dir", str(run), "--output-dir", str(out), *GEN]) == 0
     manifest = [json.loads(line) for line in (out / "tire" / "hole" / "manifest.jsonl").read_text().splitlines()]
     assert len(manifest) == 2
     for record in manifest:
@@ -136,7 +136,7 @@ def test_every_draw_empty_or_flat_is_one_line_and_writes_no_pair(
     monkeypatch.setattr(MaskedSampler, "run", broken)
     out = tmp_path / "out"
     capsys.readouterr()
-    assert main(["generate", "--run", str(run), "--output-dir", str(out), "--max-attempts", "2", *GEN]) == 2
+    assert main(["generate", "--run-dir", str(run), "--output-dir", str(out), "--max-attempts", "2", *GEN]) == 2
     err = _error(capsys)
     assert "was rejected in all 2 attempts (empty mask, flat image)" in err
     assert not list((out / "tire" / "hole").glob("image/*.png"))
@@ -149,9 +149,9 @@ def test_a_finished_stage_2_refuses_other_step_counts(
     run = tmp_path / "run"
     shutil.copytree(original, run)
     capsys.readouterr()
-    assert main(["train-mask", "--run", str(run), "--max-steps", "3", "--bn-calibration-batches", "1"]) == 2
+    assert main(["train-mask", "--run-dir", str(run), "--max-steps", "3", "--bn-calibration-batches", "1"]) == 2
     err = capsys.readouterr().err
     assert f"{run / 'stage2'}: holds a finished run made with other settings (--max-steps 1 -> 3)" in err
-    assert main(["train", "--data", str(data), "--product", "tire", "--max-steps", "5", "--run", str(run),
+    assert main(["train", "--data", str(data), "--product", "tire", "--max-steps", "5", "--run-dir", str(run),
                  *FAST]) == 2  # fmt: skip
     assert "holds a finished run made with other settings (--max-steps 2 -> 5)" in capsys.readouterr().err

@@ -26,8 +26,8 @@ FAST = ["--base-model", "tiny", "--resolution", "64", "--seed", "0"]
 def run(tire_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("gen") / "run"
     assert main(["train", "--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--max-steps", "2",
-                 "--run", str(folder), *FAST]) == 0  # fmt: skip
-    assert main(["train-mask", "--run", str(folder), "--max-steps", "2", "--log-steps", "1"]) == 0
+                 "--run-dir", str(folder), *FAST]) == 0  # fmt: skip
+    assert main(["train-mask", "--run-dir", str(folder), "--max-steps", "2", "--log-steps", "1"]) == 0
     return folder
 
 
@@ -54,7 +54,7 @@ def test_train_mask_writes_rmp_and_logs(run: Path) -> None:
 
 def test_generate_pairs_manifest_rerun_and_batch_independence(run: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    argv = ["generate", "--run", str(run), "--output-dir", str(out), "--num-per-type", "3", "--seed", "7"]
+    argv = ["generate", "--run-dir", str(run), "--output-dir", str(out), "--num-per-type", "3", "--seed", "7"]
     assert main([*argv, "--batch-size", "3"]) == 0
     types = ["combined", "contamination", "cut", "hole"]
     for t in types:
@@ -77,7 +77,7 @@ def test_generate_pairs_manifest_rerun_and_batch_independence(run: Path, tmp_pat
     assert main([*argv, "--batch-size", "3"]) == 0  # rerun: every pair is already finished
     assert _tree_digest(out) == before
     single = tmp_path / "single"
-    assert main(["generate", "--run", str(run), "--output-dir", str(single), "--num-per-type", "3", "--seed", "7",
+    assert main(["generate", "--run-dir", str(run), "--output-dir", str(single), "--num-per-type", "3", "--seed", "7",
                  "--batch-size", "1"]) == 0  # fmt: skip
     for t in types:
         for name in ("0000.png", "0001.png", "0002.png"):
@@ -95,7 +95,7 @@ def test_combine_normals_and_anomalib_export(run: Path, tmp_path: Path) -> None:
         main(
             [
                 "generate",
-                "--run",
+                "--run-dir",
                 str(run),
                 "--output-dir",
                 str(out),
@@ -132,7 +132,7 @@ def test_without_out_the_pairs_go_where_evaluate_and_report_look(
 
     monkeypatch.chdir(tmp_path)  # was: ./generated in the working directory, where seas evaluate never looks
     try:
-        assert main(["generate", "--run", str(run), "--num-per-type", "1", "--defect-type", "cut"]) == 0
+        assert main(["generate", "--run-dir", str(run), "--num-per-type", "1", "--defect-type", "cut"]) == 0
         assert (RunFolder(run).generated("tire") / "cut" / "manifest.jsonl").is_file()
         assert not (tmp_path / "generated").exists()
     finally:
@@ -140,7 +140,7 @@ def test_without_out_the_pairs_go_where_evaluate_and_report_look(
 
 
 def test_unknown_type_is_one_line(run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["generate", "--run", str(run), "--output-dir", str(tmp_path), "--defect-type", "dent"]) == 2
+    assert main(["generate", "--run-dir", str(run), "--output-dir", str(tmp_path), "--defect-type", "dent"]) == 2
     assert "unknown defect type(s) dent; known: combined, contamination, cut, hole" in capsys.readouterr().err
 
 
@@ -153,7 +153,7 @@ def test_placed_masks_are_training_masks_and_only_their_neighbourhood_changes(
     out = tmp_path / "placed"
     argv = [
         "generate",
-        "--run",
+        "--run-dir",
         str(run),
         "--output-dir",
         str(out),
@@ -214,7 +214,7 @@ def test_placed_masks_are_training_masks_and_only_their_neighbourhood_changes(
         main(
             [
                 "generate",
-                "--run",
+                "--run-dir",
                 str(run),
                 "--output-dir",
                 str(tmp_path / "n"),
@@ -234,7 +234,7 @@ def test_placed_masks_are_training_masks_and_only_their_neighbourhood_changes(
 def test_a_defect_start_redraws_the_training_defect_under_its_mask_and_nothing_else(
     run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["generate", "--run", str(run), "--num-per-type", "2", "--defect-type", "hole", "--start", "strength",
+    argv = ["generate", "--run-dir", str(run), "--num-per-type", "2", "--defect-type", "hole", "--start", "strength",
             "--strength", "0.5", "--steps", "4", "--mask-steps", "1", "--mask-source", "train",
             "--mask-margin", "1"]  # fmt: skip
     assert main([*argv, "--output-dir", str(tmp_path / "normal")]) == 0
@@ -255,7 +255,9 @@ def test_a_defect_start_redraws_the_training_defect_under_its_mask_and_nothing_e
         assert np.array_equal(a[far], b[far])  # the decoded reference beyond the mask and its margin
         assert not np.array_equal(a[mask], b[mask])  # the start under the mask differs
     capsys.readouterr()
-    assert main(["generate", "--run", str(run), "--output-dir", str(tmp_path / "x"), "--placed-start", "defect"]) == 2
+    assert (
+        main(["generate", "--run-dir", str(run), "--output-dir", str(tmp_path / "x"), "--placed-start", "defect"]) == 2
+    )
     err = capsys.readouterr().err.strip()
     assert "--placed-start: defect pastes the training defect under a placed mask" in err
     assert len(err.splitlines()) == 1
@@ -278,7 +280,7 @@ def test_a_photo_background_under_a_defect_start_is_the_start_picture(
         return real(generated, decoded, mask, margin, photo)
 
     monkeypatch.setattr(pipeline, "placed_pixels", spy)
-    argv = ["generate", "--run", str(run), "--num-per-type", "2", "--defect-type", "hole", "--start", "strength",
+    argv = ["generate", "--run-dir", str(run), "--num-per-type", "2", "--defect-type", "hole", "--start", "strength",
             "--strength", "0.5", "--steps", "4", "--mask-steps", "1", "--mask-source", "train", "--mask-margin", "1",
             "--placed-background", "photo", "--placed-turn", "defect"]  # fmt: skip
     for kind in ("normal", "defect"):
@@ -304,9 +306,33 @@ def test_the_placed_mask_check_redraws_each_pair_with_the_normal_prompt(run: Pat
     from seas.stage1.artifacts import load_generator
 
     out = tmp_path / "out"
-    argv = ["generate", "--run", str(run), "--output-dir", str(out), "--num-per-type", "2", "--defect-type", "hole",
-            "--start", "strength", "--strength", "0.5", "--steps", "4", "--mask-steps", "1", "--mask-source", "train",
-            "--placed-start", "defect", "--placed-background", "photo", "--normals", "1"]  # fmt: skip
+    argv = [
+        "generate",
+        "--run-dir",
+        str(run),
+        "--output-dir",
+        str(out),
+        "--num-per-type",
+        "2",
+        "--defect-type",
+        "hole",
+        "--start",
+        "strength",
+        "--strength",
+        "0.5",
+        "--steps",
+        "4",
+        "--mask-steps",
+        "1",
+        "--mask-source",
+        "train",
+        "--placed-start",
+        "defect",
+        "--placed-background",
+        "photo",
+        "--normals",
+        "1",
+    ]
     assert main(argv) == 0
     parts, token_map = load_generator(run)
     resolution, cpu = read_run(run).model_cfg.resolution, torch.device("cpu")
@@ -343,7 +369,7 @@ def test_mask_filter_rejections_are_recorded(run: Path, tmp_path: Path, monkeypa
         main(
             [
                 "generate",
-                "--run",
+                "--run-dir",
                 str(run),
                 "--output-dir",
                 str(out),
@@ -372,8 +398,22 @@ def test_mask_filter_rejections_are_recorded(run: Path, tmp_path: Path, monkeypa
 
 def test_kill_during_generation_then_rerun_completes(run: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "seas.cli", "generate", "--run", str(run), "--output-dir", str(out), "--num-per-type",
-           "12", "--defect-type", "cut", "--batch-size", "1"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "seas.cli",
+        "generate",
+        "--run-dir",
+        str(run),
+        "--output-dir",
+        str(out),
+        "--num-per-type",
+        "12",
+        "--defect-type",
+        "cut",
+        "--batch-size",
+        "1",
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     records = out / "tire" / "cut" / ".records"
@@ -410,7 +450,7 @@ def test_mask_average_counts_only_the_steps_that_ran(run: Path, tmp_path: Path,
         main(
             [
                 "generate",
-                "--run",
+                "--run-dir",
                 str(run),
                 "--output-dir",
                 str(out),
@@ -441,8 +481,8 @@ def five_normals(tire_root: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     """A run whose stage 1 used 5 of the sample's 12 normal images."""
     folder = tmp_path_factory.mktemp("five") / "run"
     assert main(["train", "--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--max-steps", "1",
-                 "--num-normals", "5", "--defect-type", "cut", "--run", str(folder), *FAST]) == 0  # fmt: skip
-    assert main(["train-mask", "--run", str(folder), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
+                 "--num-normals", "5", "--defect-type", "cut", "--run-dir", str(folder), *FAST]) == 0  # fmt: skip
+    assert main(["train-mask", "--run-dir", str(folder), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
     return folder
 
 
@@ -458,7 +498,7 @@ def test_reference_pool(
 
     monkeypatch.setattr(gen_run.MaskedSampler, "run", fast)
     out = tmp_path / "out"
-    argv = ["generate", "--run", str(five_normals), "--output-dir", str(out), "--num-per-type", "14"]
+    argv = ["generate", "--run-dir", str(five_normals), "--output-dir", str(out), "--num-per-type", "14"]
     assert main([*argv, "--reference-pool", pool]) == 0
     refs = [
         Path(json.loads(line)["reference"]).name
@@ -475,7 +515,7 @@ def test_stage2_is_reproducible_from_its_seed(run: Path, tmp_path: Path) -> None
 
     copy = tmp_path / "copy"
     shutil.copytree(run, copy, ignore=shutil.ignore_patterns("rmp", "stage2", "generated", "checkpoint_ids.json"))
-    assert main(["train-mask", "--run", str(copy), "--max-steps", "2", "--log-steps", "1"]) == 0
+    assert main(["train-mask", "--run-dir", str(copy), "--max-steps", "2", "--log-steps", "1"]) == 0
     first = (run / "rmp" / "model.safetensors").read_bytes()
     assert (copy / "rmp" / "model.safetensors").read_bytes() == first
 
@@ -487,7 +527,7 @@ def test_stage2_recalibrates_only_batchnorm_statistics(run: Path, tmp_path: Path
 
     copy = tmp_path / "copy"
     shutil.copytree(run, copy, ignore=shutil.ignore_patterns("rmp", "stage2", "generated", "checkpoint_ids.json"))
-    argv = ["train-mask", "--run", str(copy), "--max-steps", "2", "--log-steps", "1", "--bn-calibration-batches"]
+    argv = ["train-mask", "--run-dir", str(copy), "--max-steps", "2", "--log-steps", "1", "--bn-calibration-batches"]
     assert main([*argv, "0"]) == 0  # the reference: statistics as training left them
     reference = load_file(str(copy / "rmp" / "model.safetensors"))
     calibrated = load_file(str(run / "rmp" / "model.safetensors"))  # the fixture ran with the default (16)
@@ -515,7 +555,7 @@ def test_pairs_with_other_settings_never_share_a_folder(run: Path, tmp_path: Pat
 
     monkeypatch.setattr(gen_run.MaskedSampler, "run", fast)
     out = tmp_path / "out"
-    argv = ["generate", "--run", str(run), "--output-dir", str(out), "--defect-type", "cut", "--num-per-type"]
+    argv = ["generate", "--run-dir", str(run), "--output-dir", str(out), "--defect-type", "cut", "--num-per-type"]
     assert main([*argv, "1", "--seed", "0"]) == 0
     capsys.readouterr()
     assert main([*argv, "1", "--seed", "100", "--guidance", "2"]) == 2
@@ -541,7 +581,7 @@ def test_counts_overwrite_retrained_weights_and_exact_exports(run: Path, tmp_pat
 
     monkeypatch.setattr(gen_run.MaskedSampler, "run", fast)
     out, export = tmp_path / "out", tmp_path / "anomalib"
-    argv = ["generate", "--run", str(run), "--output-dir", str(out), "--export-anomalib", str(export)]
+    argv = ["generate", "--run-dir", str(run), "--output-dir", str(out), "--export-anomalib", str(export)]
     assert main([*argv, "--num-per-type", "3", "--normals", "2"]) == 0
     assert len(list((export / "tire" / "abnormal").iterdir())) == 12  # 4 types x 3
     assert len(list((export / "tire" / "normal").iterdir())) == 2  # the generated normals
@@ -564,11 +604,11 @@ def test_counts_overwrite_retrained_weights_and_exact_exports(run: Path, tmp_pat
     # retrained weights: pairs made with the old RMP are not mixed with new ones
     copy = tmp_path / "copy"
     shutil.copytree(run, copy, ignore=shutil.ignore_patterns("generated"))
-    argv = ["generate", "--run", str(copy), "--output-dir", str(tmp_path / "o2"), "--defect-type", "cut"]
+    argv = ["generate", "--run-dir", str(copy), "--output-dir", str(tmp_path / "o2"), "--defect-type", "cut"]
     assert main([*argv, "--num-per-type", "1"]) == 0
     shutil.rmtree(copy / "rmp")
     shutil.rmtree(copy / "stage2")  # a new stage 2 with other settings, so other weights
-    assert main(["train-mask", "--run", str(copy), "--max-steps", "2", "--bn-calibration-batches", "3"]) == 0
+    assert main(["train-mask", "--run-dir", str(copy), "--max-steps", "2", "--bn-calibration-batches", "3"]) == 0
     capsys.readouterr()
     assert main([*argv, "--num-per-type", "2"]) == 2
     assert "rmp weights" in capsys.readouterr().err
@@ -587,7 +627,7 @@ def test_stage2_interrupted_then_resumed_equals_an_uninterrupted_run(
         copy = tmp_path / name
         shutil.copytree(run, copy, ignore=shutil.ignore_patterns("rmp", "stage2", "generated", "checkpoint_ids.json"))
         copies.append(copy)
-    assert main(["train-mask", "--run", str(copies[0]), *argv]) == 0
+    assert main(["train-mask", "--run-dir", str(copies[0]), *argv]) == 0
     real, calls = stage2.focal_loss, []
 
     def stop_at_step_three(*args: object, **kwargs: object) -> object:
@@ -597,10 +637,10 @@ def test_stage2_interrupted_then_resumed_equals_an_uninterrupted_run(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(stage2, "focal_loss", stop_at_step_three)
-    assert main(["train-mask", "--run", str(copies[1]), *argv]) == 130
+    assert main(["train-mask", "--run-dir", str(copies[1]), *argv]) == 130
     assert (copies[1] / "stage2" / "checkpoint-2").is_dir()
     assert not (copies[1] / "rmp").exists()
     monkeypatch.setattr(stage2, "focal_loss", real)
-    assert main(["train-mask", "--run", str(copies[1]), *argv]) == 0  # resumes from checkpoint-2
+    assert main(["train-mask", "--run-dir", str(copies[1]), *argv]) == 0  # resumes from checkpoint-2
     a, b = ((c / "rmp" / "model.safetensors").read_bytes() for c in copies)
     assert a == b  # same machine: resume claim, bit-identical

@@ -154,6 +154,6 @@ def test_without_the_demo_folder_the_default_data_and_prior_are_one_line(
     needles = ("is not there: the demo data and prior are not part of the pip package", "set SEAS_DEMO_DIR")
     assert "the bundled tire sample" in _refused(["inspect"], capsys, *needles)
     argv = ["train", "--data", str(mvtec_root), "--product", "widget", "--base-model", "tiny-tire"]
-    line = _refused([*argv, "--max-steps", "1", "--run", str(tmp_path / "run")], capsys, *needles)
+    line = _refused([*argv, "--max-steps", "1", "--run-dir", str(tmp_path / "run")], capsys, *needles)
     assert "the tiny-tire prior" in line
     assert not (tmp_path / "run" / "unet").exists()

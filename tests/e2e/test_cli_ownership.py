@@ -43,8 +43,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     data = base / "data"
     shutil.copytree(bundled_sample_root(), data)
     run = base / "runs" / "tire"
-    assert main(["train", "--data", str(data), "--product", "tire", "--max-steps", "2", "--run", str(run), *FAST]) == 0
-    assert main(["train-mask", "--run", str(run), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
+    assert (
+        main(["train", "--data", str(data), "--product", "tire", "--max-steps", "2", "--run-dir", str(run), *FAST])
+        == 0
+    )
+    assert main(["train-mask", "--run-dir", str(run), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
     return data, run
 
 
@@ -61,18 +64,19 @@ def test_out_at_the_data_root_with_overwrite_deletes_nothing(
     data, run = setup
     before = _digest(data)
     capsys.readouterr()
-    assert main(["generate", "--run", str(run), "--output-dir", str(data), "--overwrite", *GEN]) == 2
+    assert main(["generate", "--run-dir", str(run), "--output-dir", str(data), "--overwrite", *GEN]) == 2
     line = _one_line_error(capsys)
-    assert f"--out {data}: is the data set {data}" in line
+    assert f"--output-dir {data}: is the data set {data}" in line
     assert _digest(data) == before  # train/, test/ and ground_truth/ all still there
     # spelled through ``..`` and a symlink: the same folder, the same refusal
     link = data.parent / "data-link"
     link.symlink_to(data)
     assert (
-        main(["generate", "--run", str(run), "--output-dir", str(link / ".." / "data-link"), "--overwrite", *GEN]) == 2
+        main(["generate", "--run-dir", str(run), "--output-dir", str(link / ".." / "data-link"), "--overwrite", *GEN])
+        == 2
     )
     assert "is the data set" in _one_line_error(capsys)
-    assert main(["generate", "--run", str(run), "--output-dir", str(data / "tire" / "gen"), *GEN]) == 2
+    assert main(["generate", "--run-dir", str(run), "--output-dir", str(data / "tire" / "gen"), *GEN]) == 2
     assert "is inside the data set" in _one_line_error(capsys)
     assert _digest(data) == before
 
@@ -82,24 +86,24 @@ def test_overwrite_refuses_a_pair_folder_holding_a_users_file(
 ) -> None:
     _, run = setup
     out = tmp_path / "out"
-    assert main(["generate", "--run", str(run), "--output-dir", str(out), *GEN]) == 0
+    assert main(["generate", "--run-dir", str(run), "--output-dir", str(out), *GEN]) == 0
     note = out / "tire" / "hole" / "my-notes.txt"
     note.write_text("the engineer's notes")
     before = _digest(out)
     capsys.readouterr()
-    assert main(["generate", "--run", str(run), "--output-dir", str(out), "--overwrite", "--seed", "5", *GEN]) == 2
+    assert main(["generate", "--run-dir", str(run), "--output-dir", str(out), "--overwrite", "--seed", "5", *GEN]) == 2
     line = _one_line_error(capsys)
     assert f"{out / 'tire'}: holds files seas did not write (hole/my-notes.txt)" in line
     assert _digest(out) == before
     note.unlink()
-    assert main(["generate", "--run", str(run), "--output-dir", str(out), "--overwrite", "--seed", "5", *GEN]) == 0
+    assert main(["generate", "--run-dir", str(run), "--output-dir", str(out), "--overwrite", "--seed", "5", *GEN]) == 0
     # a folder of the user's own, named like the product, is never taken for a pair tree
     mine = tmp_path / "mine"
     (mine / "tire").mkdir(parents=True)
     (mine / "tire" / "photo.png").write_bytes(b"mine")
     capsys.readouterr()
     for extra in ([], ["--overwrite"]):
-        assert main(["generate", "--run", str(run), "--output-dir", str(mine), *extra, *GEN]) == 2
+        assert main(["generate", "--run-dir", str(run), "--output-dir", str(mine), *extra, *GEN]) == 2
         assert "seas" in _one_line_error(capsys)
         assert (mine / "tire" / "photo.png").read_bytes() == b"mine"
 
@@ -109,10 +113,12 @@ def test_an_export_equal_to_the_output_deletes_no_pair(
 ) -> None:
     _, run = setup
     out = tmp_path / "out"
-    assert main(["generate", "--run", str(run), "--output-dir", str(out), *GEN]) == 0
+    assert main(["generate", "--run-dir", str(run), "--output-dir", str(out), *GEN]) == 0
     before = _digest(out)
     capsys.readouterr()
-    assert main(["generate", "--run", str(run), "--output-dir", str(out), "--export-anomalib", str(out), *GEN]) == 2
+    assert (
+        main(["generate", "--run-dir", str(run), "--output-dir", str(out), "--export-anomalib", str(out), *GEN]) == 2
+    )
     assert f"--export-anomalib {out / 'tire'}: is the pairs' folder" in _one_line_error(capsys)
     assert _digest(out) == before
     assert all(p.is_file() for p in (out / "tire" / "hole" / "image").iterdir())
@@ -124,7 +130,15 @@ def test_an_export_at_the_parent_of_a_run_keeps_the_model(
     _, run = setup  # run = <runs>/tire: the export's <export>/tire is the run folder itself
     before = _digest(run)
     capsys.readouterr()
-    argv = ["generate", "--run", str(run), "--output-dir", str(tmp_path / "o"), "--export-anomalib", str(run.parent)]
+    argv = [
+        "generate",
+        "--run-dir",
+        str(run),
+        "--output-dir",
+        str(tmp_path / "o"),
+        "--export-anomalib",
+        str(run.parent),
+    ]
     assert main([*argv, *GEN]) == 2
     assert f"--export-anomalib {run}: is the run folder {run}" in _one_line_error(capsys)
     assert _digest(run) == before
@@ -136,7 +150,7 @@ def test_an_export_holding_a_users_file_is_not_rebuilt(
 ) -> None:
     _, run = setup
     out, export = tmp_path / "out", tmp_path / "anomalib"
-    argv = ["generate", "--run", str(run), "--output-dir", str(out), "--export-anomalib", str(export), *GEN]
+    argv = ["generate", "--run-dir", str(run), "--output-dir", str(out), "--export-anomalib", str(export), *GEN]
     assert main(argv) == 0
     assert main(argv) == 0  # a rebuild of its own export is fine
     planted = export / "tire" / "abnormal" / "extra.png"
@@ -160,9 +174,10 @@ def test_a_run_folder_inside_the_data_is_refused(setup: tuple[Path, Path], capsy
     capsys.readouterr()
     target = data / "tire"
     assert (
-        main(["train", "--data", str(data), "--product", "tire", "--max-steps", "1", "--run", str(target), *FAST]) == 2
+        main(["train", "--data", str(data), "--product", "tire", "--max-steps", "1", "--run-dir", str(target), *FAST])
+        == 2
     )
-    assert f"--run {target}: is inside the data set {data}" in _one_line_error(capsys)
+    assert f"--run-dir {target}: is inside the data set {data}" in _one_line_error(capsys)
     assert (
         main(
             [
@@ -173,16 +188,18 @@ def test_a_run_folder_inside_the_data_is_refused(setup: tuple[Path, Path], capsy
                 "tire",
                 "--max-steps",
                 "1",
-                "--run",
+                "--run-dir",
                 str(data.parent),
                 *FAST,
             ]
         )
         == 2
     )
-    assert f"--run {data.parent}: contains the data set {data}" in _one_line_error(capsys)
-    assert main(["run", "--data", str(data), "--product", "tire", "--max-steps", "1", "--run", str(data), *FAST]) == 2
-    assert f"--run {data / 'tire'}: is inside the data set {data}" in _one_line_error(capsys)
+    assert f"--run-dir {data.parent}: contains the data set {data}" in _one_line_error(capsys)
+    assert (
+        main(["run", "--data", str(data), "--product", "tire", "--max-steps", "1", "--run-dir", str(data), *FAST]) == 2
+    )
+    assert f"--run-dir {data / 'tire'}: is inside the data set {data}" in _one_line_error(capsys)
     assert _digest(data) == before
 
 
@@ -196,9 +213,9 @@ def test_a_rewrite_of_damaged_weights_keeps_a_users_file_in_the_folder(
     weights.write_bytes(bytes(weights.stat().st_size))  # damaged: stage 2 writes rmp/ again from its checkpoint
     (run / "rmp" / "notes.txt").write_text("mine")
     capsys.readouterr()
-    assert main(["train-mask", "--run", str(run), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 2
+    assert main(["train-mask", "--run-dir", str(run), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 2
     assert f"{run / 'rmp'}: holds files seas did not write (notes.txt)" in _one_line_error(capsys)
     assert (run / "rmp" / "notes.txt").read_text() == "mine"
     (run / "rmp" / "notes.txt").unlink()
-    assert main(["train-mask", "--run", str(run), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
+    assert main(["train-mask", "--run-dir", str(run), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
     assert weights.read_bytes() == (original / "rmp" / "model.safetensors").read_bytes()

@@ -19,7 +19,7 @@ ARGV = ["run", "--base-model", "tiny", "--resolution", "64", "--max-steps", "2",
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("demo") / "demo"
-    assert main([*ARGV, "--run", str(run), "--seg-epochs", "1", "--eval-resolution", "64"]) == 0
+    assert main([*ARGV, "--run-dir", str(run), "--seg-epochs", "1", "--eval-resolution", "64"]) == 0
     return run
 
 
@@ -32,7 +32,7 @@ def test_run_then_rerun_skips_finished_stages(demo: Path, capsys: pytest.Capture
                                                  demo / "rmp" / "model.safetensors",
                                                  demo / "evaluation" / "segmentation.json",
                                                  demo / "evaluation" / "quality.json"]}  # fmt: skip
-    assert main([*ARGV, "--run", str(demo), "--seg-epochs", "1", "--eval-resolution", "64"]) == 0
+    assert main([*ARGV, "--run-dir", str(demo), "--seg-epochs", "1", "--eval-resolution", "64"]) == 0
     out = capsys.readouterr().out
     assert "[tire] image/mask pairs in" in out
     assert "| real + SeaS pairs |" in out
@@ -87,7 +87,7 @@ def test_quality_evaluation_has_every_table_with_its_baseline(demo: Path) -> Non
 
 
 def test_report_loads_in_headless_chromium(demo: Path, tmp_path: Path) -> None:
-    assert main(["report", "--run", str(demo)]) == 0
+    assert main(["report", "--run-dir", str(demo)]) == 0
     index = demo / "report" / "index.html"
     html = index.read_text()
     assert "http://" not in html  # self-contained: no CDN, no server
@@ -137,7 +137,7 @@ def test_more_pairs_make_the_evaluation_current_again(demo: Path, tmp_path: Path
     shutil.copytree(demo, run)
     old = json.loads((run / "evaluation" / "segmentation.json").read_text())
     assert old["counts"]["extra_pairs"] == 4
-    assert main([*ARGV, "--num-per-type", "2", "--run", str(run), "--seg-epochs", "1",
+    assert main([*ARGV, "--num-per-type", "2", "--run-dir", str(run), "--seg-epochs", "1",
                  "--eval-resolution", "64"]) == 0  # fmt: skip  # the later --num-per-type wins
     new = json.loads((run / "evaluation" / "segmentation.json").read_text())
     assert new["counts"]["extra_pairs"] == 8  # was: the old table, 4 pairs, while 8 are on disk
@@ -149,20 +149,20 @@ def test_more_pairs_make_the_evaluation_current_again(demo: Path, tmp_path: Path
 def test_pairs_of_some_types_are_evaluated_as_generated(demo: Path, tmp_path: Path) -> None:
     run = tmp_path / "demo"
     shutil.copytree(demo, run)
-    assert main(["generate", "--run", str(run), "--defect-type", "hole", "--num-per-type", "2", "--steps", "5",
+    assert main(["generate", "--run-dir", str(run), "--defect-type", "hole", "--num-per-type", "2", "--steps", "5",
                  "--mask-steps", "2", "--overwrite"]) == 0  # fmt: skip
-    assert main(["evaluate", "segmentation", "--run", str(run), "--variants", "seas", "--seg-epochs", "1",
+    assert main(["evaluate", "segmentation", "--run-dir", str(run), "--variants", "seas", "--seg-epochs", "1",
                  "--eval-resolution", "64"]) == 0  # fmt: skip
     results = json.loads((run / "evaluation" / "segmentation.json").read_text())
     assert results["counts"]["extra_pairs"] == 2  # the hole pairs: --defect-type hole, no other folder asked for
     assert set(results["variants"]["seas"]["per_type"]) == {"combined", "contamination", "cut", "hole"}  # all tested
-    assert main(["generate", "--run", str(run), "--num-per-type", "2", "--steps", "5", "--mask-steps", "2",
+    assert main(["generate", "--run-dir", str(run), "--num-per-type", "2", "--steps", "5", "--mask-steps", "2",
                  "--defect-type", "cut"]) == 0  # fmt: skip  # the record now says cut; hole's pairs stay in
-    assert main(["evaluate", "segmentation", "--run", str(run), "--variants", "seas", "--seg-epochs", "1",
+    assert main(["evaluate", "segmentation", "--run-dir", str(run), "--variants", "seas", "--seg-epochs", "1",
                  "--eval-resolution", "64"]) == 0  # fmt: skip
     assert json.loads((run / "evaluation" / "segmentation.json").read_text())["counts"]["extra_pairs"] == 4
     (run / "generated" / "tire" / "config.json").unlink()  # no record: every type must have pairs
-    assert main(["evaluate", "segmentation", "--run", str(run), "--variants", "seas", "--seg-epochs", "1",
+    assert main(["evaluate", "segmentation", "--run-dir", str(run), "--variants", "seas", "--seg-epochs", "1",
                  "--eval-resolution", "64"]) == 2  # fmt: skip
 
 
@@ -179,5 +179,5 @@ def test_a_rerun_lists_the_dataset_once(demo: Path, tmp_path: Path, monkeypatch:
         return real(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(catalog, "_read_samples", counting)
-    assert main([*ARGV, "--run", str(run), "--seg-epochs", "1", "--eval-resolution", "64"]) == 0
+    assert main([*ARGV, "--run-dir", str(run), "--seg-epochs", "1", "--eval-resolution", "64"]) == 0
     assert len(calls) == 1  # was: six listings in one seas run

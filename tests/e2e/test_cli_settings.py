@@ -16,7 +16,7 @@ FAST = ["--base-model", "tiny", "--resolution", "64", "--seed", "0", "--max-step
 
 
 def _train(out: Path | str, *extra: str) -> int:
-    argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--run", str(out)]
+    argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--run-dir", str(out)]
     return main([*argv, *FAST, *extra])
 
 

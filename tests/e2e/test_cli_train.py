@@ -31,7 +31,7 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
 def test_train_on_tire_writes_a_loadable_generator(tire_root: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     argv = ["train", "--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--max-steps", "4",
-            "--run", str(run), *FAST]  # fmt: skip
+            "--run-dir", str(run), *FAST]  # fmt: skip
     assert main(argv) == 0
     unet = UNet2DConditionModel.from_pretrained(run / "unet")
     assert unet.config.cross_attention_dim == 32
@@ -57,7 +57,7 @@ def test_train_on_tire_writes_a_loadable_generator(tire_root: Path, tmp_path: Pa
 
 def test_validation_grid_every_n_steps(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    assert main(["train", "--max-steps", "2", "--validation-steps", "2", "--run", str(run), *FAST]) == 0
+    assert main(["train", "--max-steps", "2", "--validation-steps", "2", "--run-dir", str(run), *FAST]) == 0
     grid = np.asarray(Image.open(run / "validation" / "step-2.png"))
     assert grid.shape == (64, 64 * 5, 3)  # 4 defect types + the normal prompt
 
@@ -65,7 +65,8 @@ def test_validation_grid_every_n_steps(tmp_path: Path) -> None:
 def test_embeddings_all_exports_the_text_encoder(tmp_path: Path) -> None:
     run = tmp_path / "run"
     assert (
-        main(["train", "--max-steps", "1", "--grad-accum", "1", "--embeddings", "all", "--run", str(run), *FAST]) == 0
+        main(["train", "--max-steps", "1", "--grad-accum", "1", "--embeddings", "all", "--run-dir", str(run), *FAST])
+        == 0
     )
     assert (run / "text_encoder" / "model.safetensors").is_file()
     assert not (run / "token_embeddings.safetensors").exists()
@@ -83,7 +84,7 @@ def test_lora_changes_only_attention_projections_and_exports_a_plain_unet(tmp_pa
         "4",
         "--learning-rate",
         "1e-2",
-        "--run",
+        "--run-dir",
         str(run),
         *FAST,
     ]
@@ -98,7 +99,7 @@ def test_lora_changes_only_attention_projections_and_exports_a_plain_unet(tmp_pa
 
 def _train_cmd(run: Path, steps: int) -> list[str]:
     return [sys.executable, "-m", "seas.cli", "train", "--max-steps", str(steps), "--checkpointing-steps", "2",
-            "--checkpoints-total-limit", "2", "--run", str(run), *FAST]  # fmt: skip
+            "--checkpoints-total-limit", "2", "--run-dir", str(run), *FAST]  # fmt: skip
 
 
 def test_kill_9_and_resume_is_bit_identical(tmp_path: Path) -> None:
@@ -126,7 +127,7 @@ def test_kill_9_and_resume_is_bit_identical(tmp_path: Path) -> None:
 
 def test_resume_with_other_settings_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run = tmp_path / "run"
-    argv = ["train", "--max-steps", "2", "--checkpointing-steps", "1", "--run", str(run), *FAST]
+    argv = ["train", "--max-steps", "2", "--checkpointing-steps", "1", "--run-dir", str(run), *FAST]
     assert main(argv) == 0
     (run / "train_complete.json").unlink()  # pretend the run was interrupted after its checkpoints
     assert main([*argv, "--da-weight", "0.5"]) == 2
@@ -149,9 +150,9 @@ def test_two_cpu_processes_equal_one_process_with_accumulation(tmp_path: Path) -
         "-m",
         "seas.cli",
     ]
-    subprocess.run([*launcher, *common, "--grad-accum", "1", "--run", str(ddp)], env=env, check=True,
+    subprocess.run([*launcher, *common, "--grad-accum", "1", "--run-dir", str(ddp)], env=env, check=True,
                    capture_output=True)  # fmt: skip
-    subprocess.run([sys.executable, "-m", "seas.cli", *common, "--grad-accum", "2", "--run", str(single)],
+    subprocess.run([sys.executable, "-m", "seas.cli", *common, "--grad-accum", "2", "--run-dir", str(single)],
                    env=env, check=True, capture_output=True)  # fmt: skip
     logs = [json.loads(line) for line in (ddp / "logs.jsonl").read_text().splitlines()]
     assert [r["step"] for r in logs] == [1, 2]  # written by the main process only
@@ -166,7 +167,7 @@ def test_8bit_optimizer_without_bitsandbytes_is_one_line(tmp_path: Path, capsys:
 
     real = importlib.util.find_spec  # made missing here, so the test holds whether it is installed or not
     monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "bitsandbytes" else real(n, *a))
-    argv = ["train", "--max-steps", "1", "--optimizer", "adamw8bit", "--run", str(tmp_path / "r"), *FAST]
+    argv = ["train", "--max-steps", "1", "--optimizer", "adamw8bit", "--run-dir", str(tmp_path / "r"), *FAST]
     assert main(argv) == 2
     assert (
         "--optimizer adamw8bit: needs bitsandbytes; pip install 'seas[8bit]' or use adamw" in capsys.readouterr().err

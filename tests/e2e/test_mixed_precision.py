@@ -40,8 +40,8 @@ def bf16_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     subprocess.run([*seas, "train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire",
                     "--defect-type", "hole", "--max-steps", "2", "--validation-steps", "2", "--mixed-precision",
-                    "bf16", "--run", str(run), *FAST], env=env, check=True, capture_output=True)  # fmt: skip
-    subprocess.run([*seas, "train-mask", "--run", str(run), "--max-steps", "2", "--log-steps", "1",
+                    "bf16", "--run-dir", str(run), *FAST], env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run([*seas, "train-mask", "--run-dir", str(run), "--max-steps", "2", "--log-steps", "1",
                     "--mixed-precision", "bf16"], env=env, check=True, capture_output=True)  # fmt: skip
     return run
 
@@ -69,7 +69,7 @@ def test_bf16_generation_agrees_with_fp32(bf16_run: Path, tmp_path: Path) -> Non
             main(
                 [
                     "generate",
-                    "--run",
+                    "--run-dir",
                     str(bf16_run),
                     "--output-dir",
                     str(out),

@@ -39,7 +39,7 @@ def test_second_writer_is_refused_naming_the_holder_then_freed_by_a_kill(
             with pytest.raises(FolderBusyError) as exc, writer_lock(spelling):
                 pass
             assert f"PID {proc.pid}" in str(exc.value)
-        assert main(["train-mask", "--run", "run", "--max-steps", "1"]) == 2
+        assert main(["train-mask", "--run-dir", "run", "--max-steps", "1"]) == 2
         err = capsys.readouterr().err.strip()
         assert err.count("\n") == 0
         assert f"another seas process (PID {proc.pid}) is writing this folder" in err

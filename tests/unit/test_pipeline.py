@@ -30,12 +30,18 @@ def test_products_from_any_form(tmp_path: Path) -> None:
 @pytest.mark.parametrize("form", ["product: [tire]", "product: tire", "product: all"])
 def test_product_and_data_from_the_config_file(form: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "run.yaml"
-    path.write_text(f"data: {SAMPLE_ROOT}\nlayout: mvtec\n{form}\nrun: {tmp_path / 'runs'}\n")
+    path.write_text(f"data: {SAMPLE_ROOT}\nlayout: mvtec\n{form}\nrun_dir: {tmp_path / 'runs'}\n")
     assert main(["run", "--config", str(path), "--print-config"]) == 0  # was: ".../['tire']: product folder not found"
     printed = json.loads(capsys.readouterr().out)
     assert printed["DataConfig"]["product"] == "tire"
-    assert printed["TrainConfig"]["run"] == printed["MaskTrainConfig"]["run"] == str(tmp_path / "runs" / "tire")
-    assert printed["GenerateConfig"]["run"] == printed["DownstreamConfig"]["run"] == str(tmp_path / "runs" / "tire")
+    assert (
+        printed["TrainConfig"]["run_dir"] == printed["MaskTrainConfig"]["run_dir"] == str(tmp_path / "runs" / "tire")
+    )
+    assert (
+        printed["GenerateConfig"]["run_dir"]
+        == printed["DownstreamConfig"]["run_dir"]
+        == str(tmp_path / "runs" / "tire")
+    )
     assert printed["GenerateConfig"]["output_dir"] == str(tmp_path / "runs" / "tire" / "generated")
 
 
@@ -44,7 +50,7 @@ def test_run_keeps_a_resume_checkpoint_to_stage_1(tmp_path: Path, capsys: pytest
         main(["run", "--model", str(tmp_path), "--print-config"])
     assert "unrecognized arguments: --model" in capsys.readouterr().err
     checkpoint = str(tmp_path / "run" / "checkpoint-2")
-    assert main(["run", "--run", str(tmp_path / "run"), "--resume", checkpoint, "--print-config"]) == 0
+    assert main(["run", "--run-dir", str(tmp_path / "run"), "--resume", checkpoint, "--print-config"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["TrainConfig"]["resume"] == checkpoint
     assert printed["MaskTrainConfig"]["resume"] == "latest"  # was: stage 2 loaded stage 1's checkpoint and died

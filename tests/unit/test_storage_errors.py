@@ -74,7 +74,7 @@ def test_errors_that_are_not_storage_failures_keep_their_type(tmp_path: Path) ->
 def test_an_output_path_under_a_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "file").write_text("not a folder")
     out = tmp_path / "file" / "run"
-    assert main(["train", "--base-model", "tiny", "--run", str(out), "--max-steps", "1"]) == 2
+    assert main(["train", "--base-model", "tiny", "--run-dir", str(out), "--max-steps", "1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0
     assert err.startswith("error: ")
@@ -92,7 +92,7 @@ def test_disk_full_during_a_checkpoint_is_one_line_and_the_run_resumes(
     out = tmp_path / "run"
     argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--base-model", "tiny",
             "--resolution", "64", "--max-steps", "3", "--checkpointing-steps", "1", "--log-steps", "1",
-            "--validation-steps", "0", "--run", str(out)]  # fmt: skip
+            "--validation-steps", "0", "--run-dir", str(out)]  # fmt: skip
     real = Accelerator.save_state
     calls = []
 
@@ -143,7 +143,7 @@ def test_a_really_full_disk_is_one_line_and_the_run_finishes_once_space_is_freed
         out = disk / "run"
         argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--base-model", "tiny",
                 "--resolution", "64", "--max-steps", "3", "--checkpointing-steps", "1", "--log-steps", "1",
-                "--validation-steps", "0", "--run", str(out)]  # fmt: skip
+                "--validation-steps", "0", "--run-dir", str(out)]  # fmt: skip
         assert main(argv) == 2
         stderr = capsys.readouterr().err
         err = re.findall(r"error: [^\r\n]*", stderr)

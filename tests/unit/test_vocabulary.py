@@ -34,14 +34,14 @@ def _flags(parser: argparse.ArgumentParser) -> set[str]:
 
 def test_the_run_folder_output_folder_and_precision_have_one_name_everywhere() -> None:
     commands = _commands()
-    retired = {"--out", "--model", "--dtype", "--rmp-lr", "--seg-lr", "--da-softmax", "--mask-loss-weight",
+    retired = {"--out", "--model", "--run", "--dtype", "--rmp-lr", "--seg-lr", "--da-softmax", "--mask-loss-weight",
                "--vae-adapt-steps", "--fresh-unet", "--rescale-latents"}  # fmt: skip
     for name, parser in commands.items():
         assert not _flags(parser) & retired, name
         assert not [a for a in parser._actions if not a.option_strings and a.dest != "help"], name  # no positionals
     readers = ["train", "train-mask", "generate", "run", "report", "evaluate segmentation", "evaluate quality",
                "evaluate generation"]  # fmt: skip
-    assert all("--run" in _flags(commands[n]) for n in readers)
+    assert all("--run-dir" in _flags(commands[n]) for n in readers)
     writers = ["pretrain", "patches", "paste", "generate", "report"]
     assert all("--output-dir" in _flags(commands[n]) for n in writers)
     precision = [n for n, p in commands.items() if {"--mixed-precision"} & _flags(p)]
@@ -67,11 +67,11 @@ def test_help_groups_are_titled_in_words_and_project_options_stand_apart(capsys:
 
 def test_one_config_file_drives_every_command_of_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "run.yaml"
-    config.write_text("base_model: tiny\nrun: runs/x\ncheckpointing_steps: 5\nguidance: 3.0\nseg_epochs: 2\n"
+    config.write_text("base_model: tiny\nrun_dir: runs/x\ncheckpointing_steps: 5\nguidance: 3.0\nseg_epochs: 2\n"
                       "per_type: 3\npreset: mvtec3d\nevaluate:\n  seg_epochs: 4\n")  # fmt: skip
     assert main(["evaluate", "segmentation", "--config", str(config), "--print-config"]) == 0
     resolved = json.loads(capsys.readouterr().out)["DownstreamConfig"]
-    assert (resolved["seg_epochs"], resolved["run"]) == (4, "runs/x")
+    assert (resolved["seg_epochs"], resolved["run_dir"]) == (4, "runs/x")
     assert main(["report", "--config", str(config), "--print-config"]) == 0
     assert json.loads(capsys.readouterr().out)["ReportConfig"]["per_type"] == 3
     assert main(["generate", "--config", str(config), "--guidance", "6", "--print-config"]) == 0

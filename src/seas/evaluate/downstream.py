@@ -171,7 +171,7 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
     Images are held as uint8; the generated and synthetic sets are read or built only for the
     variants requested, while that variant's training set is stacked.
     """
-    run = read_run(cfg.run, data)  # ``data``: the product's listing when the caller already made it
+    run = read_run(cfg.run_dir, data)  # ``data``: the product's listing when the caller already made it
     data, split = run.data, run.split
     size = cfg.eval_resolution
     device = torch.device("cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu")
@@ -182,7 +182,7 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
     # Stacked once: every variant is scored on the same tensors.
     test = {t: stack_pairs(list(load_eval_pairs(split.types[t].heldout, size)) + test_good) for t in types}
     paths: list[tuple[Path, Path]] = []
-    tree = RunFolder(cfg.run).generated(split.product, cfg.generated)
+    tree = RunFolder(cfg.run_dir).generated(split.product, cfg.generated)
     if any(v in cfg.variants for v in ("seas", *SYNTHETIC_KINDS)):  # the synthetic sets match the SeaS count
         paths = generated_pairs(tree, generated_types(tree, types))
     count = len(paths)
@@ -190,7 +190,7 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
               "test_defect": sum(len(split.types[t].heldout) for t in types), "test_good": len(test_good)}  # fmt: skip
     results: dict[str, Any] = {"recipe": RECIPE, "config": config_to_dict(cfg), "product": split.product,
                                "counts": counts, "versions": package_versions(), "variants": {},
-                               "inputs": evaluation_inputs(cfg.run, tree)}  # fmt: skip
+                               "inputs": evaluation_inputs(cfg.run_dir, tree)}  # fmt: skip
     overall = Progress(len(cfg.variants) * cfg.seg_repeats, "seas evaluate segmentation", unit="segmenter")
     for variant in cfg.variants:
         extra: Iterator[tuple[np.ndarray, np.ndarray]]
@@ -202,7 +202,7 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
             extra, n = synthetic_pairs(variant, normals, count, cfg.seed), count
         results["variants"][variant] = _variant_metrics(cfg, variant, real + normals, extra, n, test, device, overall)
     overall.close()
-    out_dir = RunFolder(cfg.run).evaluation
+    out_dir = RunFolder(cfg.run_dir).evaluation
     atomic_write_json(out_dir / "segmentation.json", results)
     atomic_write_text(out_dir / "segmentation.md", format_table(results) + "\n")
     return results

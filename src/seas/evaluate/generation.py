@@ -188,14 +188,14 @@ def evaluate_generation(cfg: Any) -> dict[str, Any]:  # Any: GenerationMetricsCo
     device = "cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu"
     distance = load_lpips(cfg.net, cfg.torch_home, device)
     classify = load_inception(cfg.inception_weights, device)
-    split = read_run(cfg.run).split
-    tree = RunFolder(cfg.run).generated(split.product, cfg.generated)
+    split = read_run(cfg.run_dir).split
+    tree = RunFolder(cfg.run_dir).generated(split.product, cfg.generated)
     results: dict[str, Any] = {
         **describe(cfg.net, cfg.metric_resolution),
         "real_set": cfg.real_set,
         "types": {},
         "generated": str(tree),
-        "inputs": evaluation_inputs(cfg.run, tree),
+        "inputs": evaluation_inputs(cfg.run_dir, tree),
     }
     for t, entry in sorted(split.types.items()):
         real_paths = {"all": entry.train + entry.heldout, "train": entry.train, "holdout": entry.heldout}[cfg.real_set]
@@ -208,5 +208,5 @@ def evaluate_generation(cfg: Any) -> dict[str, Any]:  # Any: GenerationMetricsCo
             }
     for key in ("ic_lpips", "is_mean"):
         results[f"mean_{key}"] = float(np.mean([v[key] for v in results["types"].values()]))
-    atomic_write_json(RunFolder(cfg.run).evaluation / "generation.json", results)
+    atomic_write_json(RunFolder(cfg.run_dir).evaluation / "generation.json", results)
     return results

@@ -71,7 +71,7 @@ def sampler_for(parts: SDComponents, record: dict[str, Any], model: Path, resolu
                 device: torch.device) -> MaskedSampler:  # fmt: skip
     """A sampler with the settings ``record`` (a pair's manifest line) holds, in its dtype."""
     names = {f.name for f in dataclasses.fields(GenerateConfig)} - {"mixed_precision"}
-    cfg = GenerateConfig(run=model, **{k: v for k, v in record["settings"].items() if k in names})
+    cfg = GenerateConfig(run_dir=model, **{k: v for k, v in record["settings"].items() if k in names})
     dtype = getattr(torch, record["settings"].get("dtype", "torch.float32").removeprefix("torch."))  # "torch.float16"
     return MaskedSampler(parts, None, cfg, resolution, device, dtype)  # casts ``parts`` to it
 

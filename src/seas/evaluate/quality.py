@@ -80,7 +80,7 @@ def _mask_agreement(cfg: QualityConfig, split: Any, types: list[str], device: to
     model = train_segmenter(images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_learning_rate, cfg.seed, device,
                             desc=f"segmenter (real only, {len(images)} images)")  # fmt: skip
     del images, masks
-    tree = RunFolder(cfg.run).generated(split.product, cfg.generated)
+    tree = RunFolder(cfg.run_dir).generated(split.product, cfg.generated)
     out: dict[str, Any] = {}
     listed = generated_types(tree, types)
     progress = Progress(len(listed), "mask agreement", unit="type")
@@ -133,16 +133,16 @@ def _reconstruction(parts: Any, data: Any, split: Any, resolution: int,
 def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dict[str, Any]:  # Any: JSON results
     """Run the three measurements of the module docstring on a finished run; returns and writes the results."""
     started = time.perf_counter()
-    folder = RunFolder(cfg.run)
-    run = read_run(cfg.run, data)  # ``data``: the product's listing when the caller already made it
+    folder = RunFolder(cfg.run_dir)
+    run = read_run(cfg.run_dir, data)  # ``data``: the product's listing when the caller already made it
     data, split, model_cfg = run.data, run.split, run.model_cfg
     types = sorted(split.types)
     device = torch.device("cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu")
-    parts, token_map = load_generator(cfg.run)
+    parts, token_map = load_generator(cfg.run_dir)
     for module in (parts.unet, parts.vae, parts.text_encoder):
         module.to(device).eval()
     recon, picture, zoom = _reconstruction(parts, data, split, model_cfg.resolution, cfg.seed)
-    rmp = load_rmp(cfg.run).fused_for_inference().to(device)
+    rmp = load_rmp(cfg.run_dir).fused_for_inference().to(device)
     tok = parts.tokenizer
     prompts = {}
     with torch.no_grad():
@@ -158,8 +158,8 @@ def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dic
         "mask_agreement": _mask_agreement(cfg, split, types, device),
         "prompt_effect": prompt_effect(tree, types, cfg.seed),
         # Last to use the models: it casts them to the dtype the pairs were made in.
-        "placed_effect": placed_effect(parts, token_map, cfg.run, tree, types, model_cfg.resolution, device),
-        "inputs": evaluation_inputs(cfg.run, tree),
+        "placed_effect": placed_effect(parts, token_map, cfg.run_dir, tree, types, model_cfg.resolution, device),
+        "inputs": evaluation_inputs(cfg.run_dir, tree),
     }  # fmt: skip
     results["seconds"] = time.perf_counter() - started
     out = folder.evaluation

@@ -132,11 +132,11 @@ def precheck_folders(cfg: GenerateConfig) -> None:
         ConfigError: Overlapping folders.
         ModelLoadError: No run folder.
     """
-    data_cfg = read_stage1_configs(cfg.run)[0]
-    split_file = RunFolder(cfg.run).split
-    product = read_json(split_file, f"rerun seas train --run {cfg.run} (same flags)",
+    data_cfg = read_stage1_configs(cfg.run_dir)[0]
+    split_file = RunFolder(cfg.run_dir).split
+    product = read_json(split_file, f"rerun seas train --run-dir {cfg.run_dir} (same flags)",
                         lambda r: str(r["product"]))  # fmt: skip
-    check_generate_folders(data_cfg, cfg.run, cfg, product)
+    check_generate_folders(data_cfg, cfg.run_dir, cfg, product)
 
 
 def check_generate_folders(data_cfg: DataConfig, run_dir: Path, cfg: GenerateConfig, product: str) -> None:
@@ -201,11 +201,11 @@ def rejection(image: Any, fraction: float | None, cfg: GenerateConfig) -> str | 
 
 def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, Any]:  # Any: JSON summary
     """Generate every requested folder; returns ``{folder: pairs on disk}`` and the output root."""
-    run_dir = cfg.run
+    run_dir = cfg.run_dir
     run = read_run(run_dir, data)  # ``data``: the product's listing when the caller already made it
     data, split, model_cfg = run.data, run.split, run.model_cfg
     check_generate_folders(run.data_cfg, run_dir, cfg, split.product)
-    product_out = RunFolder(cfg.run).generated(split.product, cfg.output_dir)
+    product_out = RunFolder(cfg.run_dir).generated(split.product, cfg.output_dir)
     if cfg.overwrite and product_out.exists():
         logger.warning("--overwrite: deleting the earlier pairs in %s", product_out)
         remove_owned(product_out, "pairs", "choose another --output-dir, or move your files out of it first")

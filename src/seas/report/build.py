@@ -60,7 +60,7 @@ def _result(path: Path, run: Path) -> dict[str, Any] | None:  # Any: JSON
     """An evaluation result of ``run/evaluation`` (None when there is none)."""
     if not path.is_file():
         return None
-    fix = f"delete it and rerun seas evaluate {path.stem} --run {run}"
+    fix = f"delete it and rerun seas evaluate {path.stem} --run-dir {run}"
     return read_json(path, fix, lambda r: dict(r))
 
 
@@ -157,14 +157,14 @@ def _metrics_section(run: Path, tree: Path) -> str:
         )
         out.append(f"<p>Downstream segmentation ({escape(data['recipe'])}), mean over defect types, percent:</p>"
                    f"<table id='segmentation'><tr><th>training set</th>{head}</tr>{rows}</table>")  # fmt: skip
-        out.append(_inputs_note(data, run, tree, f"seas evaluate segmentation --run {run}"))
+        out.append(_inputs_note(data, run, tree, f"seas evaluate segmentation --run-dir {run}"))
     data = _result(RunFolder(run).evaluation / "generation.json", run)
     if data is not None:
         rows = "".join(f"<tr><td>{escape(t)}</td><td>{v['ic_lpips']:.4f}</td><td>{v['is_mean']:.4f}</td></tr>"
                        for t, v in data["types"].items())  # fmt: skip
         out.append(f"<table id='generation'><tr><th>defect type</th><th>IC-LPIPS ({escape(data['net'])})</th>"
                    f"<th>IS</th></tr>{rows}</table>")  # fmt: skip
-        out.append(_inputs_note(data, run, tree, f"seas evaluate generation --run {run}"))
+        out.append(_inputs_note(data, run, tree, f"seas evaluate generation --run-dir {run}"))
     if len(out) == 1:
         out.append("<p class='note'>No evaluation yet: run seas evaluate segmentation / generation.</p>")
     return "".join(out)
@@ -229,7 +229,7 @@ def _quality_section(run: Path, report: Path, config: dict[str, Any], tree: Path
     if quality.is_file():
         out.append(f"<div id='quality'>{_markdown_tables(quality.read_text(encoding='utf-8'))}</div>")
         record = _result(quality.with_suffix(".json"), run) or {}
-        out.append(_inputs_note(record, run, tree, f"seas evaluate quality --run {run}"))
+        out.append(_inputs_note(record, run, tree, f"seas evaluate quality --run-dir {run}"))
     if len(out) == 1:
         out.append("<p class='note'>No quality evaluation yet: run seas evaluate quality.</p>")
     return "".join(out)

@@ -45,11 +45,11 @@ def load_generator(run_dir: Path) -> tuple[SDComponents, TokenMap]:
     missing = missing_generator_files(run_dir)
     if missing:  # a local path: never let the loaders fall through to a hub lookup
         raise ModelLoadError(missing[0], "missing from this finished stage-1 run",
-                             f"rerun seas train --run {run_dir} (same flags) to write it again")  # fmt: skip
-    verify_weights(run_dir, f"rerun seas train --run {run_dir} (same flags) to write it again")
+                             f"rerun seas train --run-dir {run_dir} (same flags) to write it again")  # fmt: skip
+    verify_weights(run_dir, f"rerun seas train --run-dir {run_dir} (same flags) to write it again")
     model_cfg = read_stage1_configs(run_dir)[1]
     parts = load_base_model(model_cfg.base_model, model_cfg.model_seed, model_cfg.resolution)
-    fix = f"rerun seas train --run {run_dir} (same flags) after deleting the damaged folder"
+    fix = f"rerun seas train --run-dir {run_dir} (same flags) after deleting the damaged folder"
     parts.unet = _load(run.unet, fix, lambda: UNet2DConditionModel.from_pretrained(run.unet).eval())
     parts.tokenizer = _load(run.tokenizer, fix, lambda: CLIPTokenizer.from_pretrained(run.tokenizer))
     if run.text_encoder.is_dir():

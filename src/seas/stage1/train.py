@@ -169,8 +169,8 @@ def _export(s: Session, unet: Any, text_encoder: Any, run_dir: Path, steps: int)
 
 def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig, data: ProductData | None = None) -> Path:
     """Run stage 1 and return the run folder (see the module docstring for its contents)."""
-    run_dir, run = cfg.run, RunFolder(cfg.run)
-    refuse_overlaps("--run", run_dir, "the data set", data_folders(data_cfg), "choose a run folder outside it")
+    run_dir, run = cfg.run_dir, RunFolder(cfg.run_dir)
+    refuse_overlaps("--run-dir", run_dir, "the data set", data_folders(data_cfg), "choose a run folder outside it")
     check_resume_settings(run_dir, [data_cfg, model_cfg, cfg], finished_marker=run.finished)
     if run.finished.is_file():
         problem = generator_problem(run_dir)

@@ -30,8 +30,8 @@ def load_rmp(run_dir: Path, statistics: str = "calibrated") -> RMPHead:
     run = RunFolder(run_dir)
     folder = run.rmp
     if not run.rmp_weights.is_file():
-        raise ModelLoadError(folder, "no trained RMP weights", "run seas train-mask --run RUN first")
-    fix = f"delete {folder} and rerun seas train-mask --run {run_dir}"
+        raise ModelLoadError(folder, "no trained RMP weights", "run seas train-mask --run-dir RUN first")
+    fix = f"delete {folder} and rerun seas train-mask --run-dir {run_dir}"
     config = read_json(
         folder / "config.json", fix, lambda c: {k: tuple(c[k]) for k in ("unet_channels", "vae_channels")}
     )

@@ -54,7 +54,7 @@ def ddpm_previous(scheduler: Any, model_pred: torch.Tensor, timesteps: torch.Ten
 
 def train_mask(cfg: MaskTrainConfig, data: ProductData | None = None) -> Path:
     """Train the RMP head of a finished stage-1 run; returns the ``rmp`` folder."""
-    run_dir = cfg.run
+    run_dir = cfg.run_dir
     folder = RunFolder(run_dir)
     out_dir, work_dir = folder.rmp, folder.stage2
     check_resume_settings(work_dir, [cfg], finished_marker=folder.rmp_weights)
