@@ -111,13 +111,13 @@ def main() -> int:
                                "--mixed-precision", "bf16", "--no-evaluate", "--no-report",
                                "--run-dir", str(run_dir)], size["timeout"])  # fmt: skip
     masks = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("mask/*.png"))  # RUN/<product>/generated/...
-    report["run_dir"] = {"rc": rc, "seconds": round(seconds, 1), "masks": len(masks)}
+    report["run"] = {"rc": rc, "seconds": round(seconds, 1), "masks": len(masks)}
     if rc:
-        report["run_dir"]["error"] = tail
+        report["run"]["error"] = tail
     (out / "device_check.json").write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     (out / "device_check.md").write_text(_table(report))
     print(_table(report))
-    ok = report["run_dir"]["rc"] == 0 and masks and all(v.get("rc", 0) == 0 for v in report["train"].values())
+    ok = report["run"]["rc"] == 0 and masks and all(v.get("rc", 0) == 0 for v in report["train"].values())
     return 0 if ok and report["generate"]["rc"] == 0 else 1
 
 

@@ -25,9 +25,9 @@ def test_device_check_smoke_writes_every_number(tmp_path: Path) -> None:
             assert row["seas"]["median_s"] > 0
     assert report["train"]["fp32"]["seas"]["median_s"] > 0
     assert report["generate"]["seas"]["ms_per_image"] > 0
-    assert report["run_dir"] == {
+    assert report["run"] == {
         "rc": 0,
-        "seconds": report["run_dir"]["seconds"],
+        "seconds": report["run"]["seconds"],
         "masks": 4,
     }  # 4 defect types x 1 pair
     assert "| fp32 |" in (out / "device_check.md").read_text()
