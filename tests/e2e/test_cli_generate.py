@@ -22,6 +22,11 @@ from seas.cli import main
 FAST = ["--base-model", "tiny", "--resolution", "64", "--seed", "0"]
 
 
+def _generate(run: Path, out: Path, flags: str, *values: str) -> list[str]:
+    """``seas generate`` argv: ``run`` into ``out``, with the space-separated ``flags`` and then ``values``."""
+    return ["generate", "--run-dir", str(run), "--output-dir", str(out), *flags.split(), *values]
+
+
 @pytest.fixture(scope="module")
 def run(tire_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("gen") / "run"
@@ -77,8 +82,7 @@ def test_generate_pairs_manifest_rerun_and_batch_independence(run: Path, tmp_pat
     assert main([*argv, "--batch-size", "3"]) == 0  # rerun: every pair is already finished
     assert _tree_digest(out) == before
     single = tmp_path / "single"
-    assert main(["generate", "--run-dir", str(run), "--output-dir", str(single), "--num-per-type", "3", "--seed", "7",
-                 "--batch-size", "1"]) == 0  # fmt: skip
+    assert main(_generate(run, single, "--num-per-type 3 --seed 7 --batch-size 1")) == 0
     for t in types:
         for name in ("0000.png", "0001.png", "0002.png"):
             a = np.asarray(Image.open(out / "tire" / t / "image" / name)).astype(int)
@@ -93,23 +97,12 @@ def test_combine_normals_and_anomalib_export(run: Path, tmp_path: Path) -> None:
     out, export = tmp_path / "out", tmp_path / "anomalib"
     assert (
         main(
-            [
-                "generate",
-                "--run-dir",
-                str(run),
-                "--output-dir",
-                str(out),
-                "--num-per-type",
-                "2",
-                "--defect-type",
-                "cut",
-                "--combine",
-                "cut+hole",
-                "--normals",
-                "2",
-                "--export-anomalib",
+            _generate(
+                run,
+                out,
+                "--num-per-type 2 --defect-type cut --combine cut+hole --normals 2 --export-anomalib",
                 str(export),
-            ]
+            )
         )
         == 0
     )
@@ -151,30 +144,12 @@ def test_placed_masks_are_training_masks_and_only_their_neighbourhood_changes(
     from seas.data.imageio import read_rgb
 
     out = tmp_path / "placed"
-    argv = [
-        "generate",
-        "--run-dir",
-        str(run),
-        "--output-dir",
-        str(out),
-        "--num-per-type",
-        "3",
-        "--defect-type",
-        "hole",
-        "cut",
-        "--start",
-        "strength",
-        "--strength",
-        "0.6",
-        "--steps",
-        "5",
-        "--mask-steps",
-        "1",
-        "--mask-source",
-        "train",
-        "--mask-margin",
-        "1",
-    ]
+    argv = _generate(
+        run,
+        out,
+        "--num-per-type 3 --defect-type hole cut --start strength --strength 0.6 "
+        "--steps 5 --mask-steps 1 --mask-source train --mask-margin 1",
+    )
     assert main(argv) == 0
     split = json.loads((run / "split.json").read_text())
     pairs: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
@@ -210,22 +185,7 @@ def test_placed_masks_are_training_masks_and_only_their_neighbourhood_changes(
     capsys.readouterr()
     assert main([*argv[:-4], "--num-per-type", "3"]) == 2  # the default RMP masks may not join these pairs
     assert "--mask-source 'train' -> 'rmp'" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "generate",
-                "--run-dir",
-                str(run),
-                "--output-dir",
-                str(tmp_path / "n"),
-                "--start",
-                "noise",
-                "--mask-source",
-                "train",
-            ]
-        )
-        == 2
-    )
+    assert main(_generate(run, tmp_path / "n", "--start noise --mask-source train")) == 2
     err = capsys.readouterr().err.strip()
     assert "--mask-source: train keeps the reference image outside the mask" in err
     assert len(err.splitlines()) == 1
@@ -306,33 +266,12 @@ def test_the_placed_mask_check_redraws_each_pair_with_the_normal_prompt(run: Pat
     from seas.stage1.artifacts import load_generator
 
     out = tmp_path / "out"
-    argv = [
-        "generate",
-        "--run-dir",
-        str(run),
-        "--output-dir",
-        str(out),
-        "--num-per-type",
-        "2",
-        "--defect-type",
-        "hole",
-        "--start",
-        "strength",
-        "--strength",
-        "0.5",
-        "--steps",
-        "4",
-        "--mask-steps",
-        "1",
-        "--mask-source",
-        "train",
-        "--placed-start",
-        "defect",
-        "--placed-background",
-        "photo",
-        "--normals",
-        "1",
-    ]
+    argv = _generate(
+        run,
+        out,
+        "--num-per-type 2 --defect-type hole --start strength --strength 0.5 --steps 4 --mask-steps 1 "
+        "--mask-source train --placed-start defect --placed-background photo --normals 1",
+    )
     assert main(argv) == 0
     parts, token_map = load_generator(run)
     resolution, cpu = read_run(run).model_cfg.resolution, torch.device("cpu")
@@ -367,23 +306,11 @@ def test_mask_filter_rejections_are_recorded(run: Path, tmp_path: Path, monkeypa
     out = tmp_path / "out"
     assert (
         main(
-            [
-                "generate",
-                "--run-dir",
-                str(run),
-                "--output-dir",
-                str(out),
-                "--num-per-type",
-                "4",
-                "--defect-type",
-                "hole",
-                "--min-mask-fraction",
-                "0.5",
-                "--steps",
-                "3",
-                "--mask-steps",
-                "1",
-            ]
+            _generate(
+                run,
+                out,
+                "--num-per-type 4 --defect-type hole --min-mask-fraction 0.5 --steps 3 --mask-steps 1",
+            )
         )
         == 0
     )
@@ -402,17 +329,7 @@ def test_kill_during_generation_then_rerun_completes(run: Path, tmp_path: Path) 
         sys.executable,
         "-m",
         "seas.cli",
-        "generate",
-        "--run-dir",
-        str(run),
-        "--output-dir",
-        str(out),
-        "--num-per-type",
-        "12",
-        "--defect-type",
-        "cut",
-        "--batch-size",
-        "1",
+        *_generate(run, out, "--num-per-type 12 --defect-type cut --batch-size 1"),
     ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -448,27 +365,12 @@ def test_mask_average_counts_only_the_steps_that_ran(run: Path, tmp_path: Path,
     out = tmp_path / "out"  # strength 0.2 of 10 steps runs 2 steps, fewer than --mask-steps 3
     assert (
         main(
-            [
-                "generate",
-                "--run-dir",
-                str(run),
-                "--output-dir",
-                str(out),
-                "--num-per-type",
-                "1",
-                "--defect-type",
-                "hole",
-                "--start",
-                "strength",
-                "--strength",
-                "0.2",
-                "--steps",
-                "10",
-                "--mask-steps",
-                "3",
-                "--mask-threshold",
-                "0.9",
-            ]
+            _generate(
+                run,
+                out,
+                "--num-per-type 1 --defect-type hole --start strength --strength 0.2 "
+                "--steps 10 --mask-steps 3 --mask-threshold 0.9",
+            )
         )
         == 0
     )
