@@ -23,8 +23,8 @@ __all__ = ["MIN_DEFECT_PIXELS", "format_report", "inspect_product"]
 MIN_DEFECT_PIXELS = 16
 
 
-def _mask_stats(image: Path, mask: Path) -> tuple[float, int]:
-    """(foreground fraction, foreground pixels) of ``mask``, checked to match ``image`` in size."""
+def _mask_stats(image: Path, mask: Path) -> tuple[float, int, tuple[int, int]]:
+    """(foreground fraction, foreground pixels, image size) of ``mask``, checked to match ``image`` in size."""
     size = image_size(image)
     fg = read_mask(mask)
     if (fg.shape[1], fg.shape[0]) != size:
@@ -34,16 +34,20 @@ def _mask_stats(image: Path, mask: Path) -> tuple[float, int]:
             "resize the mask to its image",
         )
     pixels = int(fg.sum())
-    return pixels / fg.size, pixels
+    return pixels / fg.size, pixels, size
 
 
-def _inspect_type(defect_type: str, data: ProductData, split: DataSplit) -> dict[str, Any]:
+def _inspect_type(
+    defect_type: str, data: ProductData, split: DataSplit
+) -> tuple[dict[str, Any], set[tuple[int, int]]]:
+    """The report of one defect type, and the sizes of its images."""
     samples = data.defect_images(defect_type)
-    fractions, warnings = [], []
+    fractions, warnings, sizes = [], [], set()
     for s in samples:
         assert s.mask_path is not None
-        fraction, pixels = _mask_stats(s.image_path, s.mask_path)
+        fraction, pixels, size = _mask_stats(s.image_path, s.mask_path)
         fractions.append(fraction)
+        sizes.add(size)
         if pixels == 0:
             warnings.append(f"{s.mask_path}: empty mask (no defect pixels)")
         elif pixels < MIN_DEFECT_PIXELS:
@@ -51,13 +55,14 @@ def _inspect_type(defect_type: str, data: ProductData, split: DataSplit) -> dict
     if len(samples) == 1:
         warnings.append(f"{defect_type}: only one image; it is used for training and none is held out")
     fr = np.asarray(fractions)
-    return {
+    info = {
         "images": len(samples),
         "train": len(split.types[defect_type].train),
         "heldout": len(split.types[defect_type].heldout),
         "mask_coverage": {"min": float(fr.min()), "mean": float(fr.mean()), "max": float(fr.max())},
         "warnings": warnings,
     }
+    return info, sizes
 
 
 def inspect_product(data: ProductData, split: DataSplit) -> dict[str, Any]:
@@ -72,8 +77,10 @@ def inspect_product(data: ProductData, split: DataSplit) -> dict[str, Any]:
     """
     sizes = {image_size(path) for path in data.normals}
     sizes |= {image_size(s.image_path) for s in data.test_normals}
-    sizes |= {image_size(s.image_path) for t in data.defect_types for s in data.defect_images(t)}
-    types = {t: _inspect_type(t, data, split) for t in data.defect_types}
+    types = {}
+    for t in data.defect_types:
+        types[t], type_sizes = _inspect_type(t, data, split)
+        sizes |= type_sizes
     warnings = [w for info in types.values() for w in info["warnings"]]
     train_normals = sum(1 for s in data.samples if s.defect_type == "good" and s.split.value == "train")
     return {
