@@ -14,7 +14,7 @@ import torch
 
 from seas.config import GenerateConfig
 from seas.generate.run import _dtype
-from seas.training import make_adamw, resolve_precision
+from seas.training import make_adamw, resolve_precision, warn_if_emulated_bf16
 
 
 def test_auto_precision_per_device() -> None:
@@ -22,6 +22,32 @@ def test_auto_precision_per_device() -> None:
     assert resolve_precision("auto", on_cuda=False) == "no"
     assert resolve_precision("fp16", on_cuda=False) == "fp16"
     assert resolve_precision("no", on_cuda=True) == "no"
+
+
+@pytest.mark.parametrize(
+    ("machine", "capability", "precision", "on_cuda", "warned"),
+    [
+        ("x86_64", "AVX2", "bf16", False, True),  # the AMD EPYC of docs/cpu_demo.md: bf16 emulated
+        ("x86_64", "AVX512", "bf16", False, False),
+        ("x86_64", "AVX2", "no", False, False),
+        ("x86_64", "AVX2", "bf16", True, False),  # autocast on the GPU, not the CPU
+        ("aarch64", "DEFAULT", "bf16", False, False),  # no claim about ARM CPUs
+    ],
+)
+def test_emulated_bf16_warning(
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    machine: str,
+    capability: str,
+    precision: str,
+    on_cuda: bool,
+    warned: bool,
+) -> None:
+    monkeypatch.setattr("platform.machine", lambda: machine)
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    with caplog.at_level("WARNING", logger="seas.training"):
+        warn_if_emulated_bf16(precision, on_cuda=on_cuda)
+    assert ("emulated" in caplog.text) is warned
 
 
 def test_generation_dtype_per_device() -> None:

@@ -34,6 +34,7 @@ from seas.run_folder import RunFolder, checkpoint_ids, read_run, read_stage1_con
 from seas.stage1.artifacts import load_generator
 from seas.stage1.tokens import TokenMap
 from seas.stage2.artifacts import load_rmp
+from seas.training import warn_if_emulated_bf16
 
 __all__ = ["RETRY_STRIDE", "check_generate_folders", "generate", "job_seed", "precheck_folders", "rejection"]
 
@@ -81,6 +82,7 @@ def _groups(cfg: GenerateConfig, token_map: TokenMap) -> list[tuple[str, list[st
 
 def _dtype(cfg: GenerateConfig, device: torch.device) -> torch.dtype:
     name = cfg.mixed_precision if cfg.mixed_precision != "auto" else ("fp16" if device.type == "cuda" else "no")
+    warn_if_emulated_bf16(name, on_cuda=device.type == "cuda")
     return {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
 
 
