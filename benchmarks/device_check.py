@@ -34,17 +34,34 @@ TARGETS = {"s_per_step_bf16": 0.15, "gib_8bit_checkpointing": 16.0, "gib_lora": 
 
 def _sizes(smoke: bool) -> dict[str, Any]:
     if smoke:
-        return {"model": "tiny", "resolution": "64", "steps": "2", "warmup": "1", "batch": "2", "run_steps": "1",
-                "pairs": "1", "timeout": 600}  # fmt: skip
-    return {"model": "sd15-random", "resolution": "512", "steps": "6", "warmup": "2", "batch": "16", "run_steps": "4",
-            "pairs": "4", "timeout": 420}  # fmt: skip
+        return {
+            "model": "tiny",
+            "resolution": "64",
+            "steps": "2",
+            "warmup": "1",
+            "batch": "2",
+            "run_steps": "1",
+            "pairs": "1",
+            "timeout": 600,
+        }
+    return {
+        "model": "sd15-random",
+        "resolution": "512",
+        "steps": "6",
+        "warmup": "2",
+        "batch": "16",
+        "run_steps": "4",
+        "pairs": "4",
+        "timeout": 420,
+    }
 
 
 def _seas(args: list[str], timeout: int) -> tuple[int, str, float]:
     start = time.perf_counter()
     try:
-        done = subprocess.run([sys.executable, "-m", "seas.cli", *args], capture_output=True, text=True,
-                              timeout=timeout, check=False)  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "seas.cli", *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
         return done.returncode, (done.stdout + done.stderr)[-2000:], time.perf_counter() - start
     except subprocess.TimeoutExpired:
         return 124, f"timed out after {timeout} s", time.perf_counter() - start
@@ -88,28 +105,51 @@ def main() -> int:
             report["train"][name] = {"skipped": f"{package} is not installed"}
             continue
         rows = out / f"train_{name}.jsonl"
-        rc, tail, seconds = _seas(["benchmark", "train", *common, *timing, *flags, "--results", str(rows)],
-                                  size["timeout"])  # fmt: skip
+        rc, tail, seconds = _seas(
+            ["benchmark", "train", *common, *timing, *flags, "--results", str(rows)], size["timeout"]
+        )
         row = _last_row(rows)
         report["train"][name] = {"rc": rc, "seconds": round(seconds, 1)} | (
             {"stock": row["stock_step"], "seas": row["seas_step"], "seas_over_stock": row["seas_over_stock_spread"]}
-            if rc == 0 and row else {"error": tail}
-        )  # fmt: skip
+            if rc == 0 and row
+            else {"error": tail}
+        )
     rows = out / "generate.jsonl"
     dtype_note = "fp16 on CUDA (the benchmark's choice), fp32 on CPU"
-    rc, tail, seconds = _seas(["benchmark", "generate", *common, *timing, "--batch", size["batch"], "--results",
-                               str(rows)], size["timeout"])  # fmt: skip
+    rc, tail, seconds = _seas(
+        ["benchmark", "generate", *common, *timing, "--batch", size["batch"], "--results", str(rows)], size["timeout"]
+    )
     row = _last_row(rows)
     report["generate"] = {"rc": rc, "seconds": round(seconds, 1), "dtype": dtype_note} | (
         {"stock": row["stock_img2img"], "seas": row["seas_image_and_mask"], "seas_over_stock": row["seas_over_stock"]}
-        if rc == 0 and row else {"error": tail}
-    )  # fmt: skip
+        if rc == 0 and row
+        else {"error": tail}
+    )
     data = Path(__file__).resolve().parents[1] / "demo" / "sample_data"
     run_dir = out / "run"
-    rc, tail, seconds = _seas(["run", "--data", str(data), "--layout", "mvtec", "--product", "tire", *common,
-                               "--max-steps", size["run_steps"], "--num-per-type", size["pairs"],
-                               "--mixed-precision", "bf16", "--no-evaluate", "--no-report",
-                               "--run-dir", str(run_dir)], size["timeout"])  # fmt: skip
+    rc, tail, seconds = _seas(
+        [
+            "run",
+            "--data",
+            str(data),
+            "--layout",
+            "mvtec",
+            "--product",
+            "tire",
+            *common,
+            "--max-steps",
+            size["run_steps"],
+            "--num-per-type",
+            size["pairs"],
+            "--mixed-precision",
+            "bf16",
+            "--no-evaluate",
+            "--no-report",
+            "--run-dir",
+            str(run_dir),
+        ],
+        size["timeout"],
+    )
     masks = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("mask/*.png"))  # RUN/<product>/generated/...
     report["run"] = {"rc": rc, "seconds": round(seconds, 1), "masks": len(masks)}
     if rc:
@@ -122,25 +162,36 @@ def main() -> int:
 
 
 def _table(report: dict[str, Any]) -> str:
-    lines = [f"device check on {report['device']} (torch {report['torch']}, CUDA {report['cuda']}, "
-             f"smoke={report['smoke']})", "", "| train variant | s/step stock | s/step SeaS | SeaS/stock (IQR) | "
-             "peak GiB SeaS |", "|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        f"device check on {report['device']} (torch {report['torch']}, CUDA {report['cuda']}, "
+        f"smoke={report['smoke']})",
+        "",
+        "| train variant | s/step stock | s/step SeaS | SeaS/stock (IQR) | peak GiB SeaS |",
+        "|---|---|---|---|---|",
+    ]
     for name, row in report["train"].items():
         if "seas" not in row:
             lines.append(f"| {name} | – | – | {row.get('skipped') or 'failed'} | – |")
             continue
         memory = row["seas"].get("peak_gib", row["seas"].get("process_peak_rss_gib", 0.0))
         ratio = row["seas_over_stock"]
-        lines.append(f"| {name} | {row['stock']['median_s']:.3f} | {row['seas']['median_s']:.3f} | "
-                     f"{ratio['median']:.3f} ({ratio['q25']:.3f}-{ratio['q75']:.3f}) | {memory:.2f} |")  # fmt: skip
+        lines.append(
+            f"| {name} | {row['stock']['median_s']:.3f} | {row['seas']['median_s']:.3f} | "
+            f"{ratio['median']:.3f} ({ratio['q25']:.3f}-{ratio['q75']:.3f}) | {memory:.2f} |"
+        )
     gen = report["generate"]
     if "seas" in gen:
-        lines += ["", f"generate: stock {gen['stock']['ms_per_image']:.1f} ms/image, SeaS image + mask "
-                  f"{gen['seas']['ms_per_image']:.1f} ms/image, SeaS/stock {gen['seas_over_stock']:.3f}"]  # fmt: skip
+        lines += [
+            "",
+            f"generate: stock {gen['stock']['ms_per_image']:.1f} ms/image, SeaS image + mask "
+            f"{gen['seas']['ms_per_image']:.1f} ms/image, SeaS/stock {gen['seas_over_stock']:.3f}",
+        ]
     else:
         lines += ["", "generate: failed"]
-    lines += [f"seas run smoke: rc {report['run']['rc']}, {report['run']['masks']} masks, "
-              f"{report['run']['seconds']:.0f} s", ""]  # fmt: skip
+    lines += [
+        f"seas run smoke: rc {report['run']['rc']}, {report['run']['masks']} masks, {report['run']['seconds']:.0f} s",
+        "",
+    ]
     return "\n".join(lines)
 
 

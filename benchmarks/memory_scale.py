@@ -32,8 +32,9 @@ COMBOS = ["combined+cut", "contamination+hole", "cut+hole", "combined+hole"]
 
 def measured(label: str, args: list[str], rows: list[dict[str, object]]) -> None:
     """Run ``seas ARGS`` under /usr/bin/time -v and record its peak RSS and wall time."""
-    done = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", "seas.cli", *args], capture_output=True,
-                          text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        ["/usr/bin/time", "-v", sys.executable, "-m", "seas.cli", *args], capture_output=True, text=True, check=False
+    )
     if done.returncode != 0:
         message = f"{label} failed:\n{done.stderr[-3000:]}"
         raise SystemExit(message)
@@ -99,8 +100,11 @@ def main() -> None:
         fake_tree(work / "generated_b4_12" / "tire", big / "tire", args.pairs)
     evaluation = ["--run-dir", str(run), "--generated", str(big), "--eval-resolution", "256", "--seg-epochs", "1"]
     if "segmentation" in args.only:
-        measured(f"seas evaluate segmentation (seas variant, 4 x {args.pairs} pairs + real)",
-                 ["evaluate", "segmentation", *evaluation, "--variants", "seas"], rows)  # fmt: skip
+        measured(
+            f"seas evaluate segmentation (seas variant, 4 x {args.pairs} pairs + real)",
+            ["evaluate", "segmentation", *evaluation, "--variants", "seas"],
+            rows,
+        )
     if "quality" in args.only:
         measured(f"seas evaluate quality (8 x {args.pairs} pairs on disk)", ["evaluate", "quality", *evaluation], rows)
     if "report" in args.only:

@@ -52,8 +52,10 @@ def main() -> None:
     for type_dir in sorted(d for d in (src / "test").iterdir() if d.is_dir() and d.name != "good"):
         for p in sorted(type_dir.glob("*.png"))[:PER_TYPE]:
             _save_image(p, out / "test" / type_dir.name / p.name)
-            _save_mask(src / "ground_truth" / type_dir.name / f"{p.stem}_mask.png",
-                       out / "ground_truth" / type_dir.name / f"{p.stem}_mask.png")  # fmt: skip
+            _save_mask(
+                src / "ground_truth" / type_dir.name / f"{p.stem}_mask.png",
+                out / "ground_truth" / type_dir.name / f"{p.stem}_mask.png",
+            )
     for name in ("LICENSE_MVTec3D-AD.txt", "README.md"):
         shutil.copyfile(args.source / name, args.out / f"SOURCE_{name}")
     (args.out / "README.md").write_text(

@@ -2,13 +2,75 @@
 
 Implements "SeaS: Few-shot Industrial Anomaly Image Generation with Separation and Sharing
 Fine-tuning" (arXiv 2410.14987); ``docs/method.md`` in the repository describes what it computes.
+
+The Python interface (:mod:`seas.api`) has one function per command, taking the command's options
+as keyword arguments::
+
+    import seas
+
+    run = seas.train(run_dir="runs/tire", base_model="tiny-tire", resolution=128, max_steps=100)
+    run.train_mask(max_steps=60)
+    for pair in run.generate(num_per_type=4):
+        pair.image, pair.mask  # PIL images; pair.image_array, pair.mask_array as numpy
+
+Functions: :func:`inspect`, :func:`load_data`, :func:`train_prior`, :func:`cut_patches`, :func:`train`,
+:func:`train_mask`, :func:`generate_pairs`, :func:`sample` (pairs in memory), :func:`paste`,
+:func:`evaluate_segmentation`, :func:`evaluate_quality`, :func:`evaluate_generation`, :func:`build_report`,
+:func:`run` (the whole pipeline), :func:`open_run` and :func:`resolve` (the resolved settings).
+Errors are :class:`SeasError` (options: :class:`ConfigError`) with the command line's one-line text.
 """
 
 from importlib.metadata import PackageNotFoundError, version
+
+from seas.api import (
+    GeneratedPairs,
+    Pair,
+    Run,
+    build_report,
+    cut_patches,
+    evaluate_generation,
+    evaluate_quality,
+    evaluate_segmentation,
+    generate_pairs,
+    inspect,
+    load_data,
+    open_run,
+    paste,
+    resolve,
+    run,
+    sample,
+    train,
+    train_mask,
+    train_prior,
+)
+from seas.errors import ConfigError, SeasError
 
 try:
     __version__ = version("seas")
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = ["__version__"]
+__all__ = [
+    "ConfigError",
+    "GeneratedPairs",
+    "Pair",
+    "Run",
+    "SeasError",
+    "__version__",
+    "build_report",
+    "cut_patches",
+    "evaluate_generation",
+    "evaluate_quality",
+    "evaluate_segmentation",
+    "generate_pairs",
+    "inspect",
+    "load_data",
+    "open_run",
+    "paste",
+    "resolve",
+    "run",
+    "sample",
+    "train",
+    "train_mask",
+    "train_prior",
+]

@@ -66,8 +66,10 @@ def writer_lock(folder: Path) -> Iterator[None]:
     except BlockingIOError:
         holder = os.pread(fd, 64, 0).decode(errors="replace").split("\n")[0].strip() or "unknown"
         os.close(fd)
-        message = (f"{folder}: another seas process (PID {holder}) is writing this folder; wait for it to "
-                   "finish or stop it, then rerun (finished work is kept)")  # fmt: skip
+        message = (
+            f"{folder}: another seas process (PID {holder}) is writing this folder; wait for it to "
+            "finish or stop it, then rerun (finished work is kept)"
+        )
         raise FolderBusyError(message) from None
     try:
         os.ftruncate(fd, 0)

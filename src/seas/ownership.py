@@ -130,8 +130,17 @@ def _resolved(path: Path) -> Path:
     return Path(path).expanduser().resolve()
 
 
-def refuse_overlap(subject: str, path: Path, other_name: str, other: Path, fix: str, *, equal: bool = True,
-                   inside: bool = True, contains: bool = True) -> None:  # fmt: skip
+def refuse_overlap(
+    subject: str,
+    path: Path,
+    other_name: str,
+    other: Path,
+    fix: str,
+    *,
+    equal: bool = True,
+    inside: bool = True,
+    contains: bool = True,
+) -> None:
     """Refuse ``path`` (named by ``subject``, e.g. the flag) when it equals, lies inside or contains ``other``.
 
     Args:
@@ -161,8 +170,9 @@ def refuse_overlap(subject: str, path: Path, other_name: str, other: Path, fix: 
         raise ConfigError(named, f"{relation} {other_name} {other}; nothing was written", fix)
 
 
-def refuse_overlaps(subject: str, path: Path, other_name: str, others: list[Path], fix: str, *,
-                    contains: bool = True) -> None:  # fmt: skip
+def refuse_overlaps(
+    subject: str, path: Path, other_name: str, others: list[Path], fix: str, *, contains: bool = True
+) -> None:
     """:func:`refuse_overlap` against each of ``others`` (the folders of a data set)."""
     for other in others:
         refuse_overlap(subject, path, other_name, other, fix, contains=contains)

@@ -3,7 +3,7 @@
 The command line only parses; everything here works on resolved config dataclasses (testable
 without argparse). Flag scope: a flag that several stages share (``--max-steps``, ``--seed``,
 ``--mixed-precision``, ...) reaches each of them, a config file's stage sections give one stage its
-own value (see :mod:`seas.config_flags`), and the folders are fixed by the pipeline: stage 2,
+own value (see :mod:`seas.config.flags`), and the folders are fixed by the pipeline: stage 2,
 generation and evaluation always use the run folder stage 1 trains, so they all take ``--run-dir``
 and a checkpoint passed to ``--resume`` belongs to stage 1 only.
 """
@@ -31,8 +31,16 @@ from seas.run_folder import RunFolder
 
 __all__ = ["RUN_CONFIGS", "ProductRun", "check_folders", "product_run", "products", "run_product"]
 
-RUN_CONFIGS = [RunConfig, DataConfig, ModelConfig, TrainConfig, MaskTrainConfig, GenerateConfig, DownstreamConfig,
-               QualityConfig]  # fmt: skip
+RUN_CONFIGS = [
+    RunConfig,
+    DataConfig,
+    ModelConfig,
+    TrainConfig,
+    MaskTrainConfig,
+    GenerateConfig,
+    DownstreamConfig,
+    QualityConfig,
+]
 
 
 class ProductRun(NamedTuple):
@@ -82,9 +90,12 @@ def product_run(configs: list[Any], product: str | None) -> ProductRun:  # Any: 
     run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg = configs
     if train_cfg.mixed_precision != mask_cfg.mixed_precision:  # accelerate fixes one precision per process
         subject = "--mixed-precision"
-        raise ConfigError(subject, f"train {train_cfg.mixed_precision!r} and train_mask "
-                          f"{mask_cfg.mixed_precision!r} differ, but seas run trains both stages in one process",
-                          "use one value, or run seas train and seas train-mask separately")  # fmt: skip
+        raise ConfigError(
+            subject,
+            f"train {train_cfg.mixed_precision!r} and train_mask "
+            f"{mask_cfg.mixed_precision!r} differ, but seas run trains both stages in one process",
+            "use one value, or run seas train and seas train-mask separately",
+        )
     listing = load_product(data_cfg)
     name = product or listing.product
     run_dir = train_cfg.run_dir / name if product is not None else train_cfg.run_dir
@@ -95,8 +106,7 @@ def product_run(configs: list[Any], product: str | None) -> ProductRun:  # Any: 
     gen_cfg = dataclasses.replace(gen_cfg, run_dir=run_dir, output_dir=out)
     eval_cfg = dataclasses.replace(eval_cfg, run_dir=run_dir, generated=out)
     quality_cfg = dataclasses.replace(quality_cfg, run_dir=run_dir, generated=out)
-    return ProductRun(name, run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg,
-                      listing)  # fmt: skip
+    return ProductRun(name, run_cfg, data_cfg, model_cfg, train_cfg, mask_cfg, gen_cfg, eval_cfg, quality_cfg, listing)
 
 
 def check_folders(p: ProductRun) -> None:

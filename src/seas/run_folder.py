@@ -166,8 +166,11 @@ def read_stage1_configs(run_dir: Path) -> tuple[DataConfig, ModelConfig, TrainCo
     record = read_json(
         path, fix, lambda r: {k: dict(r["config"][k]) for k in ("DataConfig", "ModelConfig", "TrainConfig")}
     )
-    return (config_from_dict(DataConfig, record["DataConfig"]), config_from_dict(ModelConfig, record["ModelConfig"]),
-            config_from_dict(TrainConfig, record["TrainConfig"]))  # fmt: skip
+    return (
+        config_from_dict(DataConfig, record["DataConfig"]),
+        config_from_dict(ModelConfig, record["ModelConfig"]),
+        config_from_dict(TrainConfig, record["TrainConfig"]),
+    )
 
 
 @dataclass(frozen=True)
@@ -200,8 +203,10 @@ def checkpoint_ids(run_dir: Path) -> dict[str, str]:
     """
     run = RunFolder(run_dir)
     ids = {}
-    for key, folder, files in (("generator", run.root, generator_weight_files(run.root)),
-                               ("rmp", run.rmp, [run.rmp_weights])):  # fmt: skip
+    for key, folder, files in (
+        ("generator", run.root, generator_weight_files(run.root)),
+        ("rmp", run.rmp, [run.rmp_weights]),
+    ):
         hashes = recorded_hashes(folder)
         if hashes is None:
             hashes = {p.relative_to(folder).as_posix(): file_sha256(p) for p in files if p.is_file()}

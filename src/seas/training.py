@@ -43,9 +43,21 @@ __all__ = [
 
 # Settings that may differ between an interrupted run and its resumption (none changes what a step computes).
 RESUMABLE_CHANGES = frozenset(
-    {"resume", "checkpointing_steps", "checkpoints_total_limit", "log_steps", "validation_steps", "max_steps",
-     "steps_per_type", "rmp_steps_per_type", "cpu", "sample_steps", "vae_steps", "unet_steps"}
-)  # fmt: skip
+    {
+        "resume",
+        "checkpointing_steps",
+        "checkpoints_total_limit",
+        "log_steps",
+        "validation_steps",
+        "max_steps",
+        "steps_per_type",
+        "rmp_steps_per_type",
+        "cpu",
+        "sample_steps",
+        "vae_steps",
+        "unet_steps",
+    }
+)
 
 
 # Divergence: SeaS's losses (noise MSE, attention MSE, focal, VAE reconstruction) stay near or below 1
@@ -152,8 +164,9 @@ class LossLog:
         tensorboard_dir: Also write TensorBoard scalars there, when tensorboard is installed.
     """
 
-    def __init__(self, path: Path, keys: Sequence[str], count_keys: Sequence[str] = (),
-                 tensorboard_dir: Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, path: Path, keys: Sequence[str], count_keys: Sequence[str] = (), tensorboard_dir: Path | None = None
+    ) -> None:
         self.path, self.keys, self.count_keys = path, tuple(keys), set(count_keys)
         self.sums: dict[str, torch.Tensor] = {}
         self.count = 0
@@ -198,8 +211,9 @@ class LossLog:
             atomic_write_text(self.path, "".join(f"{line}\n" for line in kept))
 
 
-def check_resume_settings(run_dir: Path, configs: list[Any], checkpoint_dirs: Sequence[Path] = (),
-                          finished_marker: Path | None = None) -> None:  # fmt: skip
+def check_resume_settings(
+    run_dir: Path, configs: list[Any], checkpoint_dirs: Sequence[Path] = (), finished_marker: Path | None = None
+) -> None:
     """Refuse to continue a run folder whose recorded settings differ from ``configs`` (beyond RESUMABLE_CHANGES).
 
     Checked whenever the folder holds a settings record, whether it has checkpoints, a finished
@@ -238,13 +252,18 @@ def check_resume_settings(run_dir: Path, configs: list[Any], checkpoint_dirs: Se
                 continue
             changed.append(f"{flag(key)} {old[key]!r} -> {value!r}")
     if changed:
-        has_progress = any(resolve_resume(d, "latest") is not None or (d / "complete.json").is_file()
-                           for d in [run_dir, *checkpoint_dirs])  # fmt: skip
+        has_progress = any(
+            resolve_resume(d, "latest") is not None or (d / "complete.json").is_file()
+            for d in [run_dir, *checkpoint_dirs]
+        )
         what = "has checkpoints made with" if has_progress else "was started with"
         if finished_marker is not None and finished_marker.is_file():
             what = "holds a finished run made with"
-        raise ConfigError(run_dir, f"{what} other settings ({'; '.join(changed)})",
-                          "rerun with the same settings to continue it, or start a new run folder")  # fmt: skip
+        raise ConfigError(
+            run_dir,
+            f"{what} other settings ({'; '.join(changed)})",
+            "rerun with the same settings to continue it, or start a new run folder",
+        )
 
 
 # A run folder's own location (moved, or spelled relative vs absolute) does not change the run.
@@ -361,8 +380,14 @@ class _DivergenceWatch:
         self.step = torch.where(first, torch.full_like(self.step, step), self.step)
         self.loss = torch.where(first, value, self.loss)
 
-    def check(self, desc: str, run_dir: Path, optimizer: torch.optim.Optimizer,
-              models: Sequence[torch.nn.Module] = (), step: int | None = None) -> None:  # fmt: skip
+    def check(
+        self,
+        desc: str,
+        run_dir: Path,
+        optimizer: torch.optim.Optimizer,
+        models: Sequence[torch.nn.Module] = (),
+        step: int | None = None,
+    ) -> None:
         """Raise :class:`TrainingDiverged` when a loss diverged so far, or (with ``models``) a weight did.
 
         Raises:

@@ -39,8 +39,9 @@ def test_save_and_reload_as_diffusers_folder(tmp_path: Path) -> None:
     for name in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
         getattr(parts, name).save_pretrained(tmp_path / name)
     # exact: saved and loaded: a copy
-    assert torch.equal(UNet2DConditionModel.from_pretrained(tmp_path / "unet").conv_in.weight,
-                       parts.unet.conv_in.weight)  # fmt: skip
+    assert torch.equal(
+        UNet2DConditionModel.from_pretrained(tmp_path / "unet").conv_in.weight, parts.unet.conv_in.weight
+    )
     again = load_base_model(str(tmp_path))
     assert again.identity["kind"] == "folder"
     assert torch.equal(  # saved and loaded: a copy

@@ -45,8 +45,12 @@ def ref(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 def _anomaly_positions(ref: dict[str, Any]) -> torch.Tensor:
     tok = ref["tokenizer"]
-    wanted = torch.tensor([tok.convert_tokens_to_ids(["ob1", "sks1", "sks2", "sks3", "sks4"]),
-                           tok.convert_tokens_to_ids(["ob1", "sks5", "sks6", "sks7", "sks8"])])  # fmt: skip
+    wanted = torch.tensor(
+        [
+            tok.convert_tokens_to_ids(["ob1", "sks1", "sks2", "sks3", "sks4"]),
+            tok.convert_tokens_to_ids(["ob1", "sks5", "sks6", "sks7", "sks8"]),
+        ]
+    )
     return token_positions(ref["S"]["input_ids"][:2], wanted)
 
 
@@ -113,8 +117,12 @@ def test_targets(ref: dict[str, Any]) -> None:
     _close(g[4], S["gt_16"][:, 0], 1e-6)
 
 
-SCENARIOS = {"A": ("mask_A", "one", ""), "A_visa": ("mask_A", "any", "_A_visa_rule"),
-             "B": ("mask_B", "one", "_B"), "B_visa": ("mask_B", "any", "_B_visa_rule")}  # fmt: skip
+SCENARIOS = {
+    "A": ("mask_A", "one", ""),
+    "A_visa": ("mask_A", "any", "_A_visa_rule"),
+    "B": ("mask_B", "one", "_B"),
+    "B_visa": ("mask_B", "any", "_B_visa_rule"),
+}
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
@@ -124,12 +132,17 @@ def test_losses_per_scenario(ref: dict[str, Any], scenario: str) -> None:
     with torch.no_grad():
         _, pred, maps = _forward(ref, _anomaly_positions(ref))
         losses = step_losses(pred, S["noise"], 2, maps, S[mask_key], 1, "down", "batch", region)
-    for ours, theirs in [("total", "loss_total"), ("anomaly_mse", "loss_anomaly_mse"), ("na", "loss_na_loss"),
-                         ("da_32", "loss_da_32"), ("da_16", "loss_da_16"),
-                         ("da_32_anomaly_term", "loss_da_32_anomaly_term"),
-                         ("da_32_normal_term", "loss_da_32_normal_term"),
-                         ("da_16_anomaly_term", "loss_da_16_anomaly_term"),
-                         ("da_16_normal_term", "loss_da_16_normal_term")]:  # fmt: skip
+    for ours, theirs in [
+        ("total", "loss_total"),
+        ("anomaly_mse", "loss_anomaly_mse"),
+        ("na", "loss_na_loss"),
+        ("da_32", "loss_da_32"),
+        ("da_16", "loss_da_16"),
+        ("da_32_anomaly_term", "loss_da_32_anomaly_term"),
+        ("da_32_normal_term", "loss_da_32_normal_term"),
+        ("da_16_anomaly_term", "loss_da_16_anomaly_term"),
+        ("da_16_normal_term", "loss_da_16_normal_term"),
+    ]:
         reference = S[theirs + suffix]
         value = losses[ours]
         assert torch.isfinite(value), ours  # never NaN, whatever the region

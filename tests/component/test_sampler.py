@@ -63,6 +63,11 @@ def test_stage2_ddpm_step_matches_reference() -> None:
     step = load_file(str(FIXTURE / "seas_step.safetensors"))
     S = load_file(str(FIXTURE / "inference_start.safetensors"))
     sched = DDPMScheduler.from_config(_sched_config())
-    prev = ddpm_previous(sched, step["model_pred"][:2], step["timesteps"][:2], step["noisy_latents"][:2],
-                         torch.Generator().manual_seed(5))  # fmt: skip
+    prev = ddpm_previous(
+        sched,
+        step["model_pred"][:2],
+        step["timesteps"][:2],
+        step["noisy_latents"][:2],
+        torch.Generator().manual_seed(5),
+    )
     assert torch.allclose(prev, S["ddpm_step/prev_sample"], atol=1e-5)

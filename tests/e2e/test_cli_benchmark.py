@@ -10,8 +10,9 @@ import pytest
 from seas.cli import main
 
 
-def test_benchmarks_write_only_where_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_benchmarks_write_only_where_told(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
     small = ["--base-model", "tiny", "--resolution", "64", "--steps", "2", "--warmup", "1"]
     assert main(["benchmark", "train", *small]) == 0

@@ -10,10 +10,39 @@ import pytest
 from seas.cli import main
 from seas.data.catalog import bundled_sample_root
 
-ARGV = ["run", "--base-model", "tiny", "--resolution", "64", "--seed", "0", "--max-steps", "2", "--defect-type",
-        "hole", "--num-per-type", "2", "--steps", "3", "--mask-steps", "1", "--mask-source", "train", "--start",
-        "strength", "--strength", "0.5", "--seg-epochs", "1", "--eval-resolution", "64", "--seg-repeats", "1",
-        "--checkpointing-steps", "1"]  # fmt: skip
+ARGV = [
+    "run",
+    "--base-model",
+    "tiny",
+    "--resolution",
+    "64",
+    "--seed",
+    "0",
+    "--max-steps",
+    "2",
+    "--defect-type",
+    "hole",
+    "--num-per-type",
+    "2",
+    "--steps",
+    "3",
+    "--mask-steps",
+    "1",
+    "--mask-source",
+    "train",
+    "--start",
+    "strength",
+    "--strength",
+    "0.5",
+    "--seg-epochs",
+    "1",
+    "--eval-resolution",
+    "64",
+    "--seg-repeats",
+    "1",
+    "--checkpointing-steps",
+    "1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +52,17 @@ def finished(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], Path]
     data = base / "data"
     shutil.copytree(bundled_sample_root(), data)
     run = base / "run"
-    argv = [*ARGV, "--data", str(data), "--product", "tire", "--run-dir", str(run),
-            "--export-anomalib", str(base / "anomalib")]  # fmt: skip
+    argv = [
+        *ARGV,
+        "--data",
+        str(data),
+        "--product",
+        "tire",
+        "--run-dir",
+        str(run),
+        "--export-anomalib",
+        str(base / "anomalib"),
+    ]
     assert main(argv) == 0
     return argv, run / "tire"  # --product names the run folder's last part
 
@@ -61,8 +99,16 @@ def test_every_damaged_record_is_one_line_or_rewritten(
             unread.append(path.as_posix())
     rel = {p.relative_to(run).as_posix() for p in named if run in p.parents}
     assert export / "tire" / ".seas-owned.json" in named  # read before the export is rebuilt
-    for expected in ("config.json", "split.json", "token_map.json", "sha256.json", "stage2/config.json",
-                     "rmp/config.json", "tokenizer/tokenizer_config.json", "unet/config.json"):  # fmt: skip
+    for expected in (
+        "config.json",
+        "split.json",
+        "token_map.json",
+        "sha256.json",
+        "stage2/config.json",
+        "rmp/config.json",
+        "tokenizer/tokenizer_config.json",
+        "unet/config.json",
+    ):
         assert expected in rel, (expected, sorted(rel))
     assert any(r.startswith("generated/tire/hole/.records/") for r in rel)
     assert all("Traceback" not in line for line in named.values())
@@ -81,9 +127,27 @@ def test_a_damaged_checkpoint_state_is_named_on_resume(
     (run / "train_complete.json").unlink()  # as if killed before the export: the next train resumes
     state = run / "checkpoint-1" / "seas_state.json"
     state.write_text('{"step": ')
-    train = ["train", "--data", argv[argv.index("--data") + 1], "--product", "tire", "--run-dir", str(run),
-             "--base-model", "tiny", "--resolution", "64", "--seed", "0", "--max-steps", "2", "--defect-type", "hole",
-             "--checkpointing-steps", "1"]  # fmt: skip
+    train = [
+        "train",
+        "--data",
+        argv[argv.index("--data") + 1],
+        "--product",
+        "tire",
+        "--run-dir",
+        str(run),
+        "--base-model",
+        "tiny",
+        "--resolution",
+        "64",
+        "--seed",
+        "0",
+        "--max-steps",
+        "2",
+        "--defect-type",
+        "hole",
+        "--checkpointing-steps",
+        "1",
+    ]
     capsys.readouterr()
     assert main(train) == 2
     err = capsys.readouterr().err.strip()
@@ -102,8 +166,26 @@ def test_the_report_marks_a_table_whose_pairs_changed(
     page = html.read_text()
     assert "Stale" not in page
     assert "measured on pairs" in page
-    generate = ["generate", "--run-dir", str(run), "--overwrite", "--seed", "5", "--num-per-type", "2", "--steps", "3",
-                "--mask-steps", "1", "--mask-source", "train", "--start", "strength", "--strength", "0.5"]  # fmt: skip
+    generate = [
+        "generate",
+        "--run-dir",
+        str(run),
+        "--overwrite",
+        "--seed",
+        "5",
+        "--num-per-type",
+        "2",
+        "--steps",
+        "3",
+        "--mask-steps",
+        "1",
+        "--mask-source",
+        "train",
+        "--start",
+        "strength",
+        "--strength",
+        "0.5",
+    ]
     assert main(generate) == 0
     assert main(["report", "--run-dir", str(run)]) == 0
     page = html.read_text()

@@ -25,8 +25,18 @@ def test_deleted_unet_is_named_then_rewritten(tmp_path: Path, capsys: pytest.Cap
     from tests.conftest import SAMPLE_ROOT
 
     run = tmp_path / "run"
-    argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--run-dir", str(run),
-            *FAST]  # fmt: skip
+    argv = [
+        "train",
+        "--data",
+        str(SAMPLE_ROOT),
+        "--layout",
+        "mvtec",
+        "--product",
+        "tire",
+        "--run-dir",
+        str(run),
+        *FAST,
+    ]
     assert main(argv) == 0
     weights = run / "unet" / "diffusion_pytorch_model.safetensors"
     digest = hashlib.sha256(weights.read_bytes()).hexdigest()
@@ -47,8 +57,18 @@ def test_damaged_weights_are_named_and_a_rerun_rewrites_them(
     from tests.conftest import SAMPLE_ROOT
 
     run = tmp_path / "run"
-    argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--run-dir", str(run),
-            *FAST]  # fmt: skip
+    argv = [
+        "train",
+        "--data",
+        str(SAMPLE_ROOT),
+        "--layout",
+        "mvtec",
+        "--product",
+        "tire",
+        "--run-dir",
+        str(run),
+        *FAST,
+    ]
     assert main(argv) == 0
     assert main(["train-mask", "--run-dir", str(run), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
     generate = [

@@ -34,8 +34,10 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     data = base / "data"
     shutil.copytree(bundled_sample_root(), data)
     run = base / "run"
-    assert main(["train", "--data", str(data), "--product", "tire", "--max-steps", "2", "--run-dir", str(run),
-                 *FAST]) == 0  # fmt: skip
+    assert (
+        main(["train", "--data", str(data), "--product", "tire", "--max-steps", "2", "--run-dir", str(run), *FAST])
+        == 0
+    )
     assert main(["train-mask", "--run-dir", str(run), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
     return data, run
 
@@ -45,8 +47,20 @@ def test_a_huge_learning_rate_stops_stage_1_without_an_export(
 ) -> None:
     data, _ = setup
     run = tmp_path / "run"
-    argv = ["train", "--data", str(data), "--product", "tire", "--max-steps", "3", "--run-dir", str(run),
-            "--learning-rate", "1e30", *FAST]  # fmt: skip
+    argv = [
+        "train",
+        "--data",
+        str(data),
+        "--product",
+        "tire",
+        "--max-steps",
+        "3",
+        "--run-dir",
+        str(run),
+        "--learning-rate",
+        "1e30",
+        *FAST,
+    ]
     capsys.readouterr()
     assert main(argv) == 2
     err = _error(capsys)
@@ -130,8 +144,12 @@ def test_every_draw_empty_or_flat_is_one_line_and_writes_no_pair(
 
     def broken(self: MaskedSampler, jobs: list[Job]) -> list[Result]:  # odd attempts flat, even ones empty
         results = original(self, jobs)
-        return [replace(r, image=np.zeros_like(r.image)) if r.job.attempt % 2 else
-                replace(r, mask=np.zeros_like(r.mask), mask_fraction=0.0) for r in results]  # fmt: skip
+        return [
+            replace(r, image=np.zeros_like(r.image))
+            if r.job.attempt % 2
+            else replace(r, mask=np.zeros_like(r.mask), mask_fraction=0.0)
+            for r in results
+        ]
 
     monkeypatch.setattr(MaskedSampler, "run", broken)
     out = tmp_path / "out"
@@ -152,6 +170,8 @@ def test_a_finished_stage_2_refuses_other_step_counts(
     assert main(["train-mask", "--run-dir", str(run), "--max-steps", "3", "--bn-calibration-batches", "1"]) == 2
     err = capsys.readouterr().err
     assert f"{run / 'stage2'}: holds a finished run made with other settings (--max-steps 1 -> 3)" in err
-    assert main(["train", "--data", str(data), "--product", "tire", "--max-steps", "5", "--run-dir", str(run),
-                 *FAST]) == 2  # fmt: skip
+    assert (
+        main(["train", "--data", str(data), "--product", "tire", "--max-steps", "5", "--run-dir", str(run), *FAST])
+        == 2
+    )
     assert "holds a finished run made with other settings (--max-steps 2 -> 5)" in capsys.readouterr().err

@@ -30,8 +30,25 @@ def _generate(run: Path, out: Path, flags: str, *values: str) -> list[str]:
 @pytest.fixture(scope="module")
 def run(tire_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("gen") / "run"
-    assert main(["train", "--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--max-steps", "2",
-                 "--run-dir", str(folder), *FAST]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tire_root),
+                "--layout",
+                "mvtec",
+                "--product",
+                "tire",
+                "--max-steps",
+                "2",
+                "--run-dir",
+                str(folder),
+                *FAST,
+            ]
+        )
+        == 0
+    )
     assert main(["train-mask", "--run-dir", str(folder), "--max-steps", "2", "--log-steps", "1"]) == 0
     return folder
 
@@ -44,8 +61,11 @@ def _drawn(level: int) -> np.ndarray:
 
 
 def _tree_digest(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}  # fmt: skip
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_train_mask_writes_rmp_and_logs(run: Path) -> None:
@@ -111,9 +131,14 @@ def test_combine_normals_and_anomalib_export(run: Path, tmp_path: Path) -> None:
     assert combo["prompt"] == "a ob1 with sks9 sks10 sks11 sks12 sks13 sks14 sks15 sks16"
     assert not (out / "tire" / "good" / "mask").exists()
     assert sorted(p.name for p in (export / "tire" / "abnormal").iterdir()) == [
-        "cut+hole_0000.png", "cut+hole_0001.png", "cut_0000.png", "cut_0001.png"]  # fmt: skip
+        "cut+hole_0000.png",
+        "cut+hole_0001.png",
+        "cut_0000.png",
+        "cut_0001.png",
+    ]
     assert sorted(p.name for p in (export / "tire" / "mask").iterdir()) == sorted(
-        p.name for p in (export / "tire" / "abnormal").iterdir())  # fmt: skip
+        p.name for p in (export / "tire" / "abnormal").iterdir()
+    )
     assert len(list((export / "tire" / "normal").iterdir())) == 2
     assert all(np.asarray(Image.open(p)).shape == (64, 64) for p in (export / "tire" / "mask").iterdir())
 
@@ -194,9 +219,27 @@ def test_placed_masks_are_training_masks_and_only_their_neighbourhood_changes(
 def test_a_defect_start_redraws_the_training_defect_under_its_mask_and_nothing_else(
     run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = ["generate", "--run-dir", str(run), "--num-per-type", "2", "--defect-type", "hole", "--start", "strength",
-            "--strength", "0.5", "--steps", "4", "--mask-steps", "1", "--mask-source", "train",
-            "--mask-margin", "1"]  # fmt: skip
+    argv = [
+        "generate",
+        "--run-dir",
+        str(run),
+        "--num-per-type",
+        "2",
+        "--defect-type",
+        "hole",
+        "--start",
+        "strength",
+        "--strength",
+        "0.5",
+        "--steps",
+        "4",
+        "--mask-steps",
+        "1",
+        "--mask-source",
+        "train",
+        "--mask-margin",
+        "1",
+    ]
     assert main([*argv, "--output-dir", str(tmp_path / "normal")]) == 0
     assert main([*argv, "--output-dir", str(tmp_path / "defect"), "--placed-start", "defect"]) == 0
     split = json.loads((run / "split.json").read_text())
@@ -234,15 +277,38 @@ def test_a_photo_background_under_a_defect_start_is_the_start_picture(
     seen: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = {}
     real = pipeline.placed_pixels
 
-    def spy(generated: np.ndarray, decoded: np.ndarray, mask: np.ndarray, margin: int,
-            photo: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    def spy(
+        generated: np.ndarray, decoded: np.ndarray, mask: np.ndarray, margin: int, photo: np.ndarray | None = None
+    ) -> np.ndarray:
         seen.setdefault(kind, []).append((decoded, photo))
         return real(generated, decoded, mask, margin, photo)
 
     monkeypatch.setattr(pipeline, "placed_pixels", spy)
-    argv = ["generate", "--run-dir", str(run), "--num-per-type", "2", "--defect-type", "hole", "--start", "strength",
-            "--strength", "0.5", "--steps", "4", "--mask-steps", "1", "--mask-source", "train", "--mask-margin", "1",
-            "--placed-background", "photo", "--placed-turn", "defect"]  # fmt: skip
+    argv = [
+        "generate",
+        "--run-dir",
+        str(run),
+        "--num-per-type",
+        "2",
+        "--defect-type",
+        "hole",
+        "--start",
+        "strength",
+        "--strength",
+        "0.5",
+        "--steps",
+        "4",
+        "--mask-steps",
+        "1",
+        "--mask-source",
+        "train",
+        "--mask-margin",
+        "1",
+        "--placed-background",
+        "photo",
+        "--placed-turn",
+        "defect",
+    ]
     for kind in ("normal", "defect"):
         assert main([*argv, "--output-dir", str(tmp_path / kind), "--placed-start", kind]) == 0
     manifest = tmp_path / "defect" / "tire" / "hole" / "manifest.jsonl"
@@ -299,8 +365,15 @@ def test_mask_filter_rejections_are_recorded(run: Path, tmp_path: Path, monkeypa
 
     def fake_run(self: MaskedSampler, jobs: list) -> list:  # odd seeds give an empty mask
         results = real_run(self, jobs)
-        return [Result(r.job, r.image, np.zeros_like(r.mask) if r.job.seed % 2 else np.ones_like(r.mask),
-                       0.0 if r.job.seed % 2 else 1.0) for r in results]  # fmt: skip
+        return [
+            Result(
+                r.job,
+                r.image,
+                np.zeros_like(r.mask) if r.job.seed % 2 else np.ones_like(r.mask),
+                0.0 if r.job.seed % 2 else 1.0,
+            )
+            for r in results
+        ]
 
     monkeypatch.setattr(gen_run.MaskedSampler, "run", fake_run)
     out = tmp_path / "out"
@@ -354,8 +427,9 @@ def test_kill_during_generation_then_rerun_completes(run: Path, tmp_path: Path) 
         Image.open(folder / "mask" / name).load()
 
 
-def test_mask_average_counts_only_the_steps_that_ran(run: Path, tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_mask_average_counts_only_the_steps_that_ran(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import seas.generate.run as gen_run
 
     def certain(self: object, feats: list, x: torch.Tensor, batch: int, use_cfg: bool) -> torch.Tensor:
@@ -382,8 +456,29 @@ def test_mask_average_counts_only_the_steps_that_ran(run: Path, tmp_path: Path,
 def five_normals(tire_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A run whose stage 1 used 5 of the sample's 12 normal images."""
     folder = tmp_path_factory.mktemp("five") / "run"
-    assert main(["train", "--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--max-steps", "1",
-                 "--num-normals", "5", "--defect-type", "cut", "--run-dir", str(folder), *FAST]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(tire_root),
+                "--layout",
+                "mvtec",
+                "--product",
+                "tire",
+                "--max-steps",
+                "1",
+                "--num-normals",
+                "5",
+                "--defect-type",
+                "cut",
+                "--run-dir",
+                str(folder),
+                *FAST,
+            ]
+        )
+        == 0
+    )
     assert main(["train-mask", "--run-dir", str(folder), "--max-steps", "1", "--bn-calibration-batches", "1"]) == 0
     return folder
 
@@ -447,8 +542,9 @@ def test_stage2_recalibrates_only_batchnorm_statistics(run: Path, tmp_path: Path
     assert "training_bn_statistics.safetensors" in json.loads((run / "rmp" / "sha256.json").read_text())["files"]
 
 
-def test_pairs_with_other_settings_never_share_a_folder(run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_pairs_with_other_settings_never_share_a_folder(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import seas.generate.run as gen_run
     from seas.generate.pipeline import Result
 
@@ -470,9 +566,9 @@ def test_pairs_with_other_settings_never_share_a_folder(run: Path, tmp_path: Pat
     assert [json.loads(line)["seed"] for line in manifest] == [0, 1]
 
 
-def test_counts_overwrite_retrained_weights_and_exact_exports(run: Path, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_counts_overwrite_retrained_weights_and_exact_exports(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import shutil
 
     import seas.generate.run as gen_run
@@ -495,7 +591,10 @@ def test_counts_overwrite_retrained_weights_and_exact_exports(run: Path, tmp_pat
     # only cut, no generated normals this time: the export is rebuilt with exactly that
     assert main([*argv, "--num-per-type", "3", "--defect-type", "cut"]) == 0
     assert sorted(p.name for p in (export / "tire" / "abnormal").iterdir()) == [
-        "cut_0000.png", "cut_0001.png", "cut_0002.png"]  # fmt: skip
+        "cut_0000.png",
+        "cut_0001.png",
+        "cut_0002.png",
+    ]
     normals = sorted((export / "tire" / "normal").iterdir())
     assert len(normals) == 12  # the real normal training images stage 1 used (all of the sample's)
     assert all(p.resolve().is_file() for p in normals)

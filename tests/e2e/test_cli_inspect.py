@@ -61,14 +61,24 @@ def test_default_is_the_bundled_sample(capsys: pytest.CaptureFixture[str]) -> No
 
 def test_missing_mask(mvtec_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (mvtec_root / "widget" / "ground_truth" / "crack" / "002_mask.png").unlink()
-    _refused(["inspect", "--data", str(mvtec_root), "--product", "widget"], capsys,
-             "test/crack/002.png", "no mask found", "002_mask")  # fmt: skip
+    _refused(
+        ["inspect", "--data", str(mvtec_root), "--product", "widget"],
+        capsys,
+        "test/crack/002.png",
+        "no mask found",
+        "002_mask",
+    )
 
 
 def test_mask_of_other_size(mvtec_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     write_mask(mvtec_root / "widget" / "ground_truth" / "scratch" / "001_mask.png", size=(30, 30))
-    _refused(["inspect", "--data", str(mvtec_root), "--product", "widget"], capsys,
-             "001_mask.png", "mask is 30x30", "scratch/001.png is 48x40")  # fmt: skip
+    _refused(
+        ["inspect", "--data", str(mvtec_root), "--product", "widget"],
+        capsys,
+        "001_mask.png",
+        "mask is 30x30",
+        "scratch/001.png is 48x40",
+    )
 
 
 def test_truncated_image(mvtec_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -96,14 +106,24 @@ def test_no_normal_images(mvtec_root: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_unknown_defect_type(mvtec_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    _refused(["inspect", "--data", str(mvtec_root), "--product", "widget", "--defect-type", "dent"], capsys,
-             "unknown defect type(s) dent", "known types: crack, scratch")  # fmt: skip
+    _refused(
+        ["inspect", "--data", str(mvtec_root), "--product", "widget", "--defect-type", "dent"],
+        capsys,
+        "unknown defect type(s) dent",
+        "known types: crack, scratch",
+    )
 
 
 def test_missing_root_and_product(tmp_path: Path, mvtec_root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     _refused(["inspect", "--data", str(tmp_path / "nope"), "--product", "x"], capsys, "nope", "data root not found")
-    _refused(["inspect", "--data", str(mvtec_root), "--product", "gadget"], capsys,
-             "gadget", "product folder not found", "products under", "widget")  # fmt: skip
+    _refused(
+        ["inspect", "--data", str(mvtec_root), "--product", "gadget"],
+        capsys,
+        "gadget",
+        "product folder not found",
+        "products under",
+        "widget",
+    )
     assert not (tmp_path / "nope").exists()  # never created
 
 

@@ -12,8 +12,9 @@ from PIL import Image
 from seas.cli import main
 
 
-def test_tire_patches_keep_every_defect_whole_and_the_split(tire_root: Path, tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_tire_patches_keep_every_defect_whole_and_the_split(
+    tire_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "patches"
     argv = ["--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--defect-type", "cut"]
     assert main(["patches", *argv, "--per-normal", "1", "--size", "64", "--output-dir", str(out)]) == 0

@@ -27,8 +27,9 @@ def _save_tiny(folder: Path) -> None:
 
     from seas.models.builtin import build_builtin
 
-    StableDiffusionPipeline(**build_builtin("tiny", 3, 64), safety_checker=None, feature_extractor=None,
-                            requires_safety_checker=False).save_pretrained(folder)  # fmt: skip
+    StableDiffusionPipeline(
+        **build_builtin("tiny", 3, 64), safety_checker=None, feature_extractor=None, requires_safety_checker=False
+    ).save_pretrained(folder)
 
 
 def _tensors(folder: Path) -> dict[str, torch.Tensor]:
@@ -44,8 +45,22 @@ def test_pretrain_from_scratch_writes_a_loadable_diffusers_folder(tmp_path: Path
     from seas.models.loading import load_base_model
 
     out = tmp_path / "prior"
-    argv = ["pretrain", "--base-model", "tiny", "--vae-steps", "2", "--unet-steps", "2", "--sample-steps", "2",
-            "--vae-crop", "32", "--output-dir", str(out), *FAST]  # fmt: skip
+    argv = [
+        "pretrain",
+        "--base-model",
+        "tiny",
+        "--vae-steps",
+        "2",
+        "--unet-steps",
+        "2",
+        "--sample-steps",
+        "2",
+        "--vae-crop",
+        "32",
+        "--output-dir",
+        str(out),
+        *FAST,
+    ]
     assert main(argv) == 0
     for name in ("model_index.json", "unet", "vae", "text_encoder", "tokenizer", "scheduler", "config.json"):
         assert (out / name).exists(), name
@@ -82,8 +97,23 @@ def test_pretrain_from_a_checkpoint_keeps_vae_and_text_encoder_bit_identical(tmp
     base = tmp_path / "base"
     _save_tiny(base)
     out = tmp_path / "prior"
-    assert main(["pretrain", "--base-model", str(base), "--unet-steps", "2", "--sample-steps", "0",
-                 "--output-dir", str(out), *FAST]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "pretrain",
+                "--base-model",
+                str(base),
+                "--unet-steps",
+                "2",
+                "--sample-steps",
+                "0",
+                "--output-dir",
+                str(out),
+                *FAST,
+            ]
+        )
+        == 0
+    )
     assert not (out / "vae_train").exists()  # a real model's VAE is never retrained by default
     for part in ("vae", "text_encoder"):
         a, b = _tensors(base / part), _tensors(out / part)
@@ -101,10 +131,31 @@ def test_decoder_phase_sharpens_a_finished_model_and_keeps_its_latents(
     base = tmp_path / "base"
     _save_tiny(base)
     out = tmp_path / "sharp"
-    assert main(["pretrain", "--base-model", str(base), "--vae-decoder-steps", "3", "--unet-steps", "0",
-                 "--sample-steps", "3", "--vae-crop", "32", "--output-dir", str(out), *FAST]) == 0  # fmt: skip
-    a, b = ({f"{part}/{k}": v for part in ("unet", "vae", "text_encoder") for k, v in _tensors(root / part).items()}
-            for root in (base, out))  # fmt: skip
+    assert (
+        main(
+            [
+                "pretrain",
+                "--base-model",
+                str(base),
+                "--vae-decoder-steps",
+                "3",
+                "--unet-steps",
+                "0",
+                "--sample-steps",
+                "3",
+                "--vae-crop",
+                "32",
+                "--output-dir",
+                str(out),
+                *FAST,
+            ]
+        )
+        == 0
+    )
+    a, b = (
+        {f"{part}/{k}": v for part in ("unet", "vae", "text_encoder") for k, v in _tensors(root / part).items()}
+        for root in (base, out)
+    )
     assert a.keys() == b.keys()
     changed = {k for k in a if not torch.equal(a[k], b[k])}
     assert changed
@@ -118,18 +169,53 @@ def test_decoder_phase_sharpens_a_finished_model_and_keeps_its_latents(
     assert (out / "vae_decoder_train" / "samples" / "step-3.png").is_file()
     assert not (out / "unet_train").exists()
     assert json.loads((out / "pretrain_complete.json").read_text())["vae_decoder_steps"] == 3
-    assert main(["pretrain", "--base-model", "tiny", "--unet-steps", "0", "--vae-steps", "2",
-                 "--output-dir", str(tmp_path / "x"), *FAST]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "pretrain",
+                "--base-model",
+                "tiny",
+                "--unet-steps",
+                "0",
+                "--vae-steps",
+                "2",
+                "--output-dir",
+                str(tmp_path / "x"),
+                *FAST,
+            ]
+        )
+        == 2
+    )
     assert "--unet-steps: 'tiny' has a random U-Net" in capsys.readouterr().err
-    assert main(["pretrain", "--base-model", str(base), "--unet-steps", "0", "--output-dir", str(tmp_path / "y"),
-                 *FAST]) == 2  # fmt: skip
+    assert (
+        main(["pretrain", "--base-model", str(base), "--unet-steps", "0", "--output-dir", str(tmp_path / "y"), *FAST])
+        == 2
+    )
     assert "--unet-steps: must be at least 1 when no VAE phase runs" in capsys.readouterr().err
 
 
 def _cmd(out: Path) -> list[str]:
-    return [sys.executable, "-m", "seas.cli", "pretrain", "--base-model", "tiny", "--vae-steps", "2",
-            "--unet-steps", "6", "--vae-crop", "32", "--sample-steps", "0", "--checkpointing-steps", "2",
-            "--output-dir", str(out), *FAST]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "seas.cli",
+        "pretrain",
+        "--base-model",
+        "tiny",
+        "--vae-steps",
+        "2",
+        "--unet-steps",
+        "6",
+        "--vae-crop",
+        "32",
+        "--sample-steps",
+        "0",
+        "--checkpointing-steps",
+        "2",
+        "--output-dir",
+        str(out),
+        *FAST,
+    ]
 
 
 def test_pretrain_kill_9_and_resume_is_bit_identical(tmp_path: Path) -> None:
@@ -152,10 +238,21 @@ def test_pretrain_kill_9_and_resume_is_bit_identical(tmp_path: Path) -> None:
     assert steps == list(range(1, 7))
 
 
-def test_pretrain_refuses_test_images_and_bad_files(tire_root: Path, tmp_path: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    common = ["pretrain", "--data", str(tire_root), "--product", "tire", "--base-model", "tiny",
-              "--output-dir", str(tmp_path / "p"), *FAST]  # fmt: skip
+def test_pretrain_refuses_test_images_and_bad_files(
+    tire_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    common = [
+        "pretrain",
+        "--data",
+        str(tire_root),
+        "--product",
+        "tire",
+        "--base-model",
+        "tiny",
+        "--output-dir",
+        str(tmp_path / "p"),
+        *FAST,
+    ]
     assert main([*common, "--images", str(tire_root / "tire" / "test" / "good")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ")
@@ -188,8 +285,25 @@ def test_vae_phase_alone_runs_under_bf16_autocast(tmp_path: Path, monkeypatch: p
 
     monkeypatch.setattr(pretrain_train, "vae_losses", spy)
     out = tmp_path / "prior"
-    argv = ["pretrain", "--base-model", "tiny", "--vae-steps", "2", "--unet-steps", "1", "--sample-steps", "0",
-            "--vae-crop", "32", "--cpu", "--vae-mixed-precision", "bf16", "--output-dir", str(out), *FAST]  # fmt: skip
+    argv = [
+        "pretrain",
+        "--base-model",
+        "tiny",
+        "--vae-steps",
+        "2",
+        "--unet-steps",
+        "1",
+        "--sample-steps",
+        "0",
+        "--vae-crop",
+        "32",
+        "--cpu",
+        "--vae-mixed-precision",
+        "bf16",
+        "--output-dir",
+        str(out),
+        *FAST,
+    ]
     assert main(argv) == 0
     assert seen == [(True, torch.bfloat16)] * 2
     weights = _tensors(out)
@@ -198,5 +312,17 @@ def test_vae_phase_alone_runs_under_bf16_autocast(tmp_path: Path, monkeypatch: p
     assert np.isfinite(logs[-1]["total"])
     record = json.loads((out / "config.json").read_text())
     assert record["config"]["PretrainConfig"]["vae_mixed_precision"] == "bf16"
-    assert main(["pretrain", "--mixed-precision", "fp16", "--vae-mixed-precision", "bf16",
-                 "--output-dir", str(tmp_path / "x")]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "pretrain",
+                "--mixed-precision",
+                "fp16",
+                "--vae-mixed-precision",
+                "bf16",
+                "--output-dir",
+                str(tmp_path / "x"),
+            ]
+        )
+        == 2
+    )

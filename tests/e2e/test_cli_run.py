@@ -12,8 +12,21 @@ import pytest
 
 from seas.cli import main
 
-ARGV = ["run", "--base-model", "tiny", "--resolution", "64", "--max-steps", "2", "--num-per-type", "1",
-        "--steps", "5", "--mask-steps", "2"]  # fmt: skip
+ARGV = [
+    "run",
+    "--base-model",
+    "tiny",
+    "--resolution",
+    "64",
+    "--max-steps",
+    "2",
+    "--num-per-type",
+    "1",
+    "--steps",
+    "5",
+    "--mask-steps",
+    "2",
+]
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +41,15 @@ def test_run_then_rerun_skips_finished_stages(demo: Path, capsys: pytest.Capture
     assert (demo / "rmp" / "model.safetensors").is_file()
     for t in ("combined", "contamination", "cut", "hole"):
         assert len((demo / "generated" / "tire" / t / "manifest.jsonl").read_text().splitlines()) == 1
-    stamps = {p: p.stat().st_mtime_ns for p in [demo / "unet" / "diffusion_pytorch_model.safetensors",
-                                                 demo / "rmp" / "model.safetensors",
-                                                 demo / "evaluation" / "segmentation.json",
-                                                 demo / "evaluation" / "quality.json"]}  # fmt: skip
+    stamps = {
+        p: p.stat().st_mtime_ns
+        for p in [
+            demo / "unet" / "diffusion_pytorch_model.safetensors",
+            demo / "rmp" / "model.safetensors",
+            demo / "evaluation" / "segmentation.json",
+            demo / "evaluation" / "quality.json",
+        ]
+    }
     assert main([*ARGV, "--run-dir", str(demo), "--seg-epochs", "1", "--eval-resolution", "64"]) == 0
     out = capsys.readouterr().out
     assert "[tire] image/mask pairs in" in out
@@ -112,8 +130,11 @@ def test_report_loads_in_headless_chromium(demo: Path, tmp_path: Path) -> None:
     assert row is not None
     assert f"{100 * results['variants']['seas']['mean']['pixel_auroc']:.2f}" in row.group(1)
     shot = tmp_path / "report.png"
-    subprocess.run([*headless, "--hide-scrollbars", "--window-size=1200,1400", f"--screenshot={shot}", index.as_uri()],
-                   capture_output=True, timeout=120)  # fmt: skip
+    subprocess.run(
+        [*headless, "--hide-scrollbars", "--window-size=1200,1400", f"--screenshot={shot}", index.as_uri()],
+        capture_output=True,
+        timeout=120,
+    )
     assert shot.is_file()
     assert shot.stat().st_size > 10_000
 
@@ -137,8 +158,10 @@ def test_more_pairs_make_the_evaluation_current_again(demo: Path, tmp_path: Path
     shutil.copytree(demo, run)
     old = json.loads((run / "evaluation" / "segmentation.json").read_text())
     assert old["counts"]["extra_pairs"] == 4
-    assert main([*ARGV, "--num-per-type", "2", "--run-dir", str(run), "--seg-epochs", "1",
-                 "--eval-resolution", "64"]) == 0  # fmt: skip  # the later --num-per-type wins
+    assert (
+        main([*ARGV, "--num-per-type", "2", "--run-dir", str(run), "--seg-epochs", "1", "--eval-resolution", "64"])
+        == 0
+    )  # the later --num-per-type wins
     new = json.loads((run / "evaluation" / "segmentation.json").read_text())
     assert new["counts"]["extra_pairs"] == 8  # was: the old table, 4 pairs, while 8 are on disk
     assert new["inputs"]["pairs"] != old["inputs"]["pairs"]
@@ -149,21 +172,99 @@ def test_more_pairs_make_the_evaluation_current_again(demo: Path, tmp_path: Path
 def test_pairs_of_some_types_are_evaluated_as_generated(demo: Path, tmp_path: Path) -> None:
     run = tmp_path / "demo"
     shutil.copytree(demo, run)
-    assert main(["generate", "--run-dir", str(run), "--defect-type", "hole", "--num-per-type", "2", "--steps", "5",
-                 "--mask-steps", "2", "--overwrite"]) == 0  # fmt: skip
-    assert main(["evaluate", "segmentation", "--run-dir", str(run), "--variants", "seas", "--seg-epochs", "1",
-                 "--eval-resolution", "64"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "generate",
+                "--run-dir",
+                str(run),
+                "--defect-type",
+                "hole",
+                "--num-per-type",
+                "2",
+                "--steps",
+                "5",
+                "--mask-steps",
+                "2",
+                "--overwrite",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(
+            [
+                "evaluate",
+                "segmentation",
+                "--run-dir",
+                str(run),
+                "--variants",
+                "seas",
+                "--seg-epochs",
+                "1",
+                "--eval-resolution",
+                "64",
+            ]
+        )
+        == 0
+    )
     results = json.loads((run / "evaluation" / "segmentation.json").read_text())
     assert results["counts"]["extra_pairs"] == 2  # the hole pairs: --defect-type hole, no other folder asked for
     assert set(results["variants"]["seas"]["per_type"]) == {"combined", "contamination", "cut", "hole"}  # all tested
-    assert main(["generate", "--run-dir", str(run), "--num-per-type", "2", "--steps", "5", "--mask-steps", "2",
-                 "--defect-type", "cut"]) == 0  # fmt: skip  # the record now says cut; hole's pairs stay in
-    assert main(["evaluate", "segmentation", "--run-dir", str(run), "--variants", "seas", "--seg-epochs", "1",
-                 "--eval-resolution", "64"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "generate",
+                "--run-dir",
+                str(run),
+                "--num-per-type",
+                "2",
+                "--steps",
+                "5",
+                "--mask-steps",
+                "2",
+                "--defect-type",
+                "cut",
+            ]
+        )
+        == 0
+    )  # the record now says cut; hole's pairs stay in
+    assert (
+        main(
+            [
+                "evaluate",
+                "segmentation",
+                "--run-dir",
+                str(run),
+                "--variants",
+                "seas",
+                "--seg-epochs",
+                "1",
+                "--eval-resolution",
+                "64",
+            ]
+        )
+        == 0
+    )
     assert json.loads((run / "evaluation" / "segmentation.json").read_text())["counts"]["extra_pairs"] == 4
     (run / "generated" / "tire" / "config.json").unlink()  # no record: every type must have pairs
-    assert main(["evaluate", "segmentation", "--run-dir", str(run), "--variants", "seas", "--seg-epochs", "1",
-                 "--eval-resolution", "64"]) == 2  # fmt: skip
+    assert (
+        main(
+            [
+                "evaluate",
+                "segmentation",
+                "--run-dir",
+                str(run),
+                "--variants",
+                "seas",
+                "--seg-epochs",
+                "1",
+                "--eval-resolution",
+                "64",
+            ]
+        )
+        == 2
+    )
 
 
 def test_a_rerun_lists_the_dataset_once(demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,8 +11,20 @@ import pytest
 from seas.cli import main
 from tests.conftest import SAMPLE_ROOT
 
-FAST = ["--base-model", "tiny", "--resolution", "64", "--seed", "0", "--max-steps", "2", "--defect-type", "hole",
-        "--validation-steps", "0"]  # fmt: skip
+FAST = [
+    "--base-model",
+    "tiny",
+    "--resolution",
+    "64",
+    "--seed",
+    "0",
+    "--max-steps",
+    "2",
+    "--defect-type",
+    "hole",
+    "--validation-steps",
+    "0",
+]
 
 
 def _train(out: Path | str, *extra: str) -> int:

@@ -30,8 +30,20 @@ def _weights(run: Path) -> dict[str, torch.Tensor]:
 
 def test_train_on_tire_writes_a_loadable_generator(tire_root: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    argv = ["train", "--data", str(tire_root), "--layout", "mvtec", "--product", "tire", "--max-steps", "4",
-            "--run-dir", str(run), *FAST]  # fmt: skip
+    argv = [
+        "train",
+        "--data",
+        str(tire_root),
+        "--layout",
+        "mvtec",
+        "--product",
+        "tire",
+        "--max-steps",
+        "4",
+        "--run-dir",
+        str(run),
+        *FAST,
+    ]
     assert main(argv) == 0
     unet = UNet2DConditionModel.from_pretrained(run / "unet")
     assert unet.config.cross_attention_dim == 32
@@ -98,8 +110,21 @@ def test_lora_changes_only_attention_projections_and_exports_a_plain_unet(tmp_pa
 
 
 def _train_cmd(run: Path, steps: int) -> list[str]:
-    return [sys.executable, "-m", "seas.cli", "train", "--max-steps", str(steps), "--checkpointing-steps", "2",
-            "--checkpoints-total-limit", "2", "--run-dir", str(run), *FAST]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "seas.cli",
+        "train",
+        "--max-steps",
+        str(steps),
+        "--checkpointing-steps",
+        "2",
+        "--checkpoints-total-limit",
+        "2",
+        "--run-dir",
+        str(run),
+        *FAST,
+    ]
 
 
 def test_kill_9_and_resume_is_bit_identical(tmp_path: Path) -> None:
@@ -150,10 +175,15 @@ def test_two_cpu_processes_equal_one_process_with_accumulation(tmp_path: Path) -
         "-m",
         "seas.cli",
     ]
-    subprocess.run([*launcher, *common, "--grad-accum", "1", "--run-dir", str(ddp)], env=env, check=True,
-                   capture_output=True)  # fmt: skip
-    subprocess.run([sys.executable, "-m", "seas.cli", *common, "--grad-accum", "2", "--run-dir", str(single)],
-                   env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [*launcher, *common, "--grad-accum", "1", "--run-dir", str(ddp)], env=env, check=True, capture_output=True
+    )
+    subprocess.run(
+        [sys.executable, "-m", "seas.cli", *common, "--grad-accum", "2", "--run-dir", str(single)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     logs = [json.loads(line) for line in (ddp / "logs.jsonl").read_text().splitlines()]
     assert [r["step"] for r in logs] == [1, 2]  # written by the main process only
     a, b = _weights(ddp), _weights(single)
@@ -161,8 +191,9 @@ def test_two_cpu_processes_equal_one_process_with_accumulation(tmp_path: Path) -
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6, rtol=1e-4) for k in a)
 
 
-def test_8bit_optimizer_without_bitsandbytes_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_8bit_optimizer_without_bitsandbytes_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     import importlib.util
 
     real = importlib.util.find_spec  # made missing here, so the test holds whether it is installed or not

@@ -11,8 +11,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_device_check_smoke_writes_every_number(tmp_path: Path) -> None:
     out = tmp_path / "check"
-    done = subprocess.run(["bash", str(ROOT / "benchmarks" / "device_check.sh"), str(out), "--smoke"],
-                          capture_output=True, text=True, timeout=900, check=False)  # fmt: skip
+    done = subprocess.run(
+        ["bash", str(ROOT / "benchmarks" / "device_check.sh"), str(out), "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     report = json.loads((out / "device_check.json").read_text())
     assert report["smoke"] is True

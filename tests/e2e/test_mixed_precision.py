@@ -38,11 +38,49 @@ def bf16_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # and earlier tests in this pytest process made fp32 ones.
     seas = [sys.executable, "-m", "seas.cli"]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    subprocess.run([*seas, "train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire",
-                    "--defect-type", "hole", "--max-steps", "2", "--validation-steps", "2", "--mixed-precision",
-                    "bf16", "--run-dir", str(run), *FAST], env=env, check=True, capture_output=True)  # fmt: skip
-    subprocess.run([*seas, "train-mask", "--run-dir", str(run), "--max-steps", "2", "--log-steps", "1",
-                    "--mixed-precision", "bf16"], env=env, check=True, capture_output=True)  # fmt: skip
+    subprocess.run(
+        [
+            *seas,
+            "train",
+            "--data",
+            str(SAMPLE_ROOT),
+            "--layout",
+            "mvtec",
+            "--product",
+            "tire",
+            "--defect-type",
+            "hole",
+            "--max-steps",
+            "2",
+            "--validation-steps",
+            "2",
+            "--mixed-precision",
+            "bf16",
+            "--run-dir",
+            str(run),
+            *FAST,
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *seas,
+            "train-mask",
+            "--run-dir",
+            str(run),
+            "--max-steps",
+            "2",
+            "--log-steps",
+            "1",
+            "--mixed-precision",
+            "bf16",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return run
 
 
@@ -51,9 +89,11 @@ def test_bf16_training_keeps_fp32_masters_and_finite_losses(bf16_run: Path) -> N
         rows = _logs(log)
         assert rows
         assert all(math.isfinite(v) for r in rows for k, v in r.items() if isinstance(v, float))
-    weights = {**load_file(str(bf16_run / "unet" / "diffusion_pytorch_model.safetensors")),
-               **load_file(str(bf16_run / "token_embeddings.safetensors")),
-               **load_file(str(bf16_run / "rmp" / "model.safetensors"))}  # fmt: skip
+    weights = {
+        **load_file(str(bf16_run / "unet" / "diffusion_pytorch_model.safetensors")),
+        **load_file(str(bf16_run / "token_embeddings.safetensors")),
+        **load_file(str(bf16_run / "rmp" / "model.safetensors")),
+    }
     floats = [w for w in weights.values() if w.is_floating_point()]
     assert floats
     assert all(w.dtype == torch.float32 and torch.isfinite(w).all() for w in floats)

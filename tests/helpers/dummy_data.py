@@ -17,8 +17,9 @@ def write_image(path: Path, seed: int, size: tuple[int, int] = SIZE) -> Path:
     return path
 
 
-def write_mask(path: Path, box: tuple[int, int, int, int] = (10, 8, 30, 24), size: tuple[int, int] = SIZE,
-               value: int = 255) -> Path:  # fmt: skip
+def write_mask(
+    path: Path, box: tuple[int, int, int, int] = (10, 8, 30, 24), size: tuple[int, int] = SIZE, value: int = 255
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     mask = np.zeros((size[1], size[0]), dtype=np.uint8)
     x0, y0, x1, y1 = box
@@ -30,8 +31,13 @@ def write_mask(path: Path, box: tuple[int, int, int, int] = (10, 8, 30, 24), siz
 DEFAULT_TYPES = {"crack": 6, "scratch": 4}
 
 
-def make_mvtec(root: Path, product: str = "widget", types: dict[str, int] | None = None, normals: int = 5,
-               mask_suffix: str = "_mask") -> Path:  # fmt: skip
+def make_mvtec(
+    root: Path,
+    product: str = "widget",
+    types: dict[str, int] | None = None,
+    normals: int = 5,
+    mask_suffix: str = "_mask",
+) -> Path:
     """MVTec AD layout (mask_suffix="" gives the VisA layout). Returns the dataset root."""
     base = root / product
     for i in range(normals):

@@ -26,8 +26,12 @@ def test_variants_alternate_and_ratios_come_from_neighbouring_pairs(monkeypatch:
     # a slow spell (x10) in rounds 2-3 hits both members of those pairs, so every pair ratio stays 2
     stock = [1.0, 1.0, 10.0, 10.0, 1.0]  # warm-up call first, then 4 timed
     seas = [2.0, 2.0, 20.0, 20.0, 2.0]
-    out = timing.time_interleaved({"stock": builder("stock", stock), "seas": builder("seas", seas)},  # type: ignore[dict-item]
-                                  warmup=1, repeats=4, device=torch.device("cpu"))  # fmt: skip
+    out = timing.time_interleaved(
+        {"stock": builder("stock", stock), "seas": builder("seas", seas)},  # type: ignore[dict-item]
+        warmup=1,
+        repeats=4,
+        device=torch.device("cpu"),
+    )
     assert order == ["stock", "seas", "stock", "seas", "seas", "stock", "stock", "seas", "seas", "stock"]
     assert out["variants"]["stock"]["times_s"] == [1.0, 10.0, 10.0, 1.0]
     assert out["ratio"]["seas"]["median"] == 2.0

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from seas.config import DataConfig, ModelConfig, TrainConfig
-from seas.config_flags import add_config_flags, resolve_configs
+from seas.config.flags import add_config_flags, resolve_configs
 from seas.errors import ConfigError
 
 
@@ -93,7 +93,7 @@ def test_every_command_help_renders_with_percent_signs_in_help_texts() -> None:
     class Percent:
         share: float = dataclasses.field(default=0.3, metadata={"help": "a 0.3 % defect"})
 
-    from seas.config_flags import GROUP_TITLES
+    from seas.config.flags import GROUP_TITLES
 
     GROUP_TITLES["Percent"] = "Percent"
     try:
@@ -184,8 +184,10 @@ def test_stage_sections_scope_values_and_flags_still_win(tmp_path: Path, capsys:
     from seas.cli import main
 
     path = tmp_path / "run.yaml"
-    path.write_text("max_steps: 5\nmixed_precision: 'no'\ntrain_mask:\n  max_steps: 7\n  mixed-precision: bf16\n"
-                    "generate:\n  steps: 9\nevaluate:\n  seg_epochs: 2\n")  # fmt: skip
+    path.write_text(
+        "max_steps: 5\nmixed_precision: 'no'\ntrain_mask:\n  max_steps: 7\n  mixed-precision: bf16\n"
+        "generate:\n  steps: 9\nevaluate:\n  seg_epochs: 2\n"
+    )
     assert main(["run", "--config", str(path), "--print-config"]) == 2  # one precision per process
     assert "seas run trains both stages in one process" in capsys.readouterr().err
     path.write_text(path.read_text().replace("mixed-precision: bf16", "rmp_learning_rate: 0.001"))

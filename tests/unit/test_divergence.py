@@ -24,8 +24,21 @@ def _run(tmp_path: Path, losses: list[float], total: int, lr: float = 0.01) -> l
         return {"total": out}
 
     log = LossLog(tmp_path / "logs.jsonl", ("total",))
-    run_steps(accelerator, [model], optimizer, micro_step, run_dir=tmp_path, start=0, total=total, grad_accum=1,
-              log=log, log_steps=10, checkpointing_steps=1, checkpoints_total_limit=None, desc="stage 1")  # fmt: skip
+    run_steps(
+        accelerator,
+        [model],
+        optimizer,
+        micro_step,
+        run_dir=tmp_path,
+        start=0,
+        total=total,
+        grad_accum=1,
+        log=log,
+        log_steps=10,
+        checkpointing_steps=1,
+        checkpoints_total_limit=None,
+        desc="stage 1",
+    )
     return [s for s, _ in list_checkpoints(tmp_path)]
 
 

@@ -30,8 +30,9 @@ def test_zoom_magnifies_the_defect_and_leaves_its_pixels_untinted(tmp_path: Path
     overlay_defect = np.all(np.asarray(Image.open(tmp_path / "overlay.png")) == (200, 180, 20), axis=-1)
     assert overlay_defect.sum() == 0  # the overlay tints the defect: it cannot be judged there
     assert defect.mean() > 0.02  # 6 x 6 px of 128 fill > 2 % of the zoom (0.2 % of the image)
-    assert defect.mean() > 8 * np.mean(np.all(np.asarray(Image.open(image).resize((THUMB, THUMB))) == (200, 180, 20),
-                                              axis=-1))  # fmt: skip
+    assert defect.mean() > 8 * np.mean(
+        np.all(np.asarray(Image.open(image).resize((THUMB, THUMB))) == (200, 180, 20), axis=-1)
+    )
     red = np.all(zoom == (255, 40, 40), axis=-1)
     assert red.any()
     assert not (red & defect).any()  # the outline lies outside the mask

@@ -42,9 +42,9 @@ def _stage(module: str) -> int | None:
     return STAGES.index(parts[1]) if len(parts) > 2 and parts[1] in STAGES else None
 
 
-def test_only_the_pipeline_and_the_cli_import_a_training_script() -> None:
+def test_only_the_pipeline_and_the_api_import_a_training_script() -> None:
     importers = {name: sorted(_imports(tree) & TRAINING_SCRIPTS) for name, tree in _modules().items()}
-    allowed = {"seas.pipeline", "seas.cli"}
+    allowed = {"seas.pipeline", "seas.api"}  # the command line goes through seas.api
     offenders = {name: found for name, found in importers.items() if found and name not in allowed}
     assert offenders == {}
 
@@ -63,8 +63,15 @@ def test_no_module_imports_a_later_stage_or_the_cli() -> None:
 def test_run_folder_file_names_are_spelled_only_in_run_folder() -> None:
     # Names that mean "a stage-1 run folder" and nothing else; generic ones (unet/, config.json) are
     # also the layout of a pretrain export or an output folder's settings record.
-    names = {"split.json", "token_map.json", "token_embeddings.safetensors", "train_complete.json",
-             "checkpoint_ids.json", "stage2", "evaluation"}  # fmt: skip
+    names = {
+        "split.json",
+        "token_map.json",
+        "token_embeddings.safetensors",
+        "train_complete.json",
+        "checkpoint_ids.json",
+        "stage2",
+        "evaluation",
+    }
     assert names <= set(LAYOUT.values())
     spelled = []
     for module, tree in _modules().items():
@@ -89,3 +96,11 @@ def test_run_folder_names_every_path_under_its_root(tmp_path: Path) -> None:
 def test_a_missing_token_map_is_one_line_naming_it(tmp_path: Path) -> None:
     with pytest.raises(ModelLoadError, match=r"token_map\.json: missing from this run; rerun seas train"):
         read_token_map(tmp_path)
+
+
+def test_the_command_line_runs_every_stage_through_the_api() -> None:
+    work = TRAINING_SCRIPTS | {"seas.generate.run", "seas.pipeline", "seas.generate.paste", "seas.report.build"}
+    work |= {f"{m}.{name}" for m in work for name in ("generate", "run_product", "paste_pairs", "build_report")}
+    cli = _imports(_modules()["seas.cli"])
+    assert cli & work == set()
+    assert "seas.api" in cli

@@ -14,10 +14,12 @@ from seas.errors import StorageError, storage_error
 from seas.files import atomic_write_bytes, atomic_write_dir
 
 # What the libraries raise on a full disk (the issue's reports): torch.save's writer and safetensors.
-TORCH_FULL = RuntimeError("[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed writing file "
-                          "data/0: file write failed")  # fmt: skip
-SAFETENSORS_FULL = Exception('Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space '
-                             'left on device" })')  # fmt: skip
+TORCH_FULL = RuntimeError(
+    "[enforce fail at inline_container.cc:603] . PytorchStreamWriter failed writing file data/0: file write failed"
+)
+SAFETENSORS_FULL = Exception(
+    'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space left on device" })'
+)
 
 
 @pytest.mark.parametrize(
@@ -30,8 +32,9 @@ SAFETENSORS_FULL = Exception('Error while serializing: IoError(Os { code: 28, ki
         (SAFETENSORS_FULL, "no space left on device"),
     ],
 )
-def test_a_failed_folder_write_names_the_folder_and_leaves_nothing(tmp_path: Path, exc: Exception,
-                                                                     problem: str) -> None:  # fmt: skip
+def test_a_failed_folder_write_names_the_folder_and_leaves_nothing(
+    tmp_path: Path, exc: Exception, problem: str
+) -> None:
     target = tmp_path / "run" / "checkpoint-3"
 
     def fill(folder: Path) -> None:
@@ -90,9 +93,29 @@ def test_disk_full_during_a_checkpoint_is_one_line_and_the_run_resumes(
     from tests.conftest import SAMPLE_ROOT
 
     out = tmp_path / "run"
-    argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--base-model", "tiny",
-            "--resolution", "64", "--max-steps", "3", "--checkpointing-steps", "1", "--log-steps", "1",
-            "--validation-steps", "0", "--run-dir", str(out)]  # fmt: skip
+    argv = [
+        "train",
+        "--data",
+        str(SAMPLE_ROOT),
+        "--layout",
+        "mvtec",
+        "--product",
+        "tire",
+        "--base-model",
+        "tiny",
+        "--resolution",
+        "64",
+        "--max-steps",
+        "3",
+        "--checkpointing-steps",
+        "1",
+        "--log-steps",
+        "1",
+        "--validation-steps",
+        "0",
+        "--run-dir",
+        str(out),
+    ]
     real = Accelerator.save_state
     calls = []
 
@@ -123,8 +146,12 @@ def _mount_tmpfs(folder: Path, megabytes: int) -> str | None:
     if os.geteuid() != 0 or shutil.which("mount") is None:
         return "needs root and mount(8) to create a small file system"
     folder.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(folder)],
-                          capture_output=True, text=True, check=False)  # fmt: skip
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return None if done.returncode == 0 else f"mount -t tmpfs refused: {done.stderr.strip()}"
 
 
@@ -141,9 +168,29 @@ def test_a_really_full_disk_is_one_line_and_the_run_finishes_once_space_is_freed
         pytest.skip(reason)  # the injected-error tests above still cover every message
     try:
         out = disk / "run"
-        argv = ["train", "--data", str(SAMPLE_ROOT), "--layout", "mvtec", "--product", "tire", "--base-model", "tiny",
-                "--resolution", "64", "--max-steps", "3", "--checkpointing-steps", "1", "--log-steps", "1",
-                "--validation-steps", "0", "--run-dir", str(out)]  # fmt: skip
+        argv = [
+            "train",
+            "--data",
+            str(SAMPLE_ROOT),
+            "--layout",
+            "mvtec",
+            "--product",
+            "tire",
+            "--base-model",
+            "tiny",
+            "--resolution",
+            "64",
+            "--max-steps",
+            "3",
+            "--checkpointing-steps",
+            "1",
+            "--log-steps",
+            "1",
+            "--validation-steps",
+            "0",
+            "--run-dir",
+            str(out),
+        ]
         assert main(argv) == 2
         stderr = capsys.readouterr().err
         err = re.findall(r"error: [^\r\n]*", stderr)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from seas.cli import build_parser, main
-from seas.config_flags import PROJECT_TITLE
+from seas.config.flags import PROJECT_TITLE
 
 
 def _commands() -> dict[str, argparse.ArgumentParser]:
@@ -34,13 +34,32 @@ def _flags(parser: argparse.ArgumentParser) -> set[str]:
 
 def test_the_run_folder_output_folder_and_precision_have_one_name_everywhere() -> None:
     commands = _commands()
-    retired = {"--out", "--model", "--run", "--dtype", "--rmp-lr", "--seg-lr", "--da-softmax", "--mask-loss-weight",
-               "--vae-adapt-steps", "--fresh-unet", "--rescale-latents"}  # fmt: skip
+    retired = {
+        "--out",
+        "--model",
+        "--run",
+        "--dtype",
+        "--rmp-lr",
+        "--seg-lr",
+        "--da-softmax",
+        "--mask-loss-weight",
+        "--vae-adapt-steps",
+        "--fresh-unet",
+        "--rescale-latents",
+    }
     for name, parser in commands.items():
         assert not _flags(parser) & retired, name
         assert not [a for a in parser._actions if not a.option_strings and a.dest != "help"], name  # no positionals
-    readers = ["train", "train-mask", "generate", "run", "report", "evaluate segmentation", "evaluate quality",
-               "evaluate generation"]  # fmt: skip
+    readers = [
+        "train",
+        "train-mask",
+        "generate",
+        "run",
+        "report",
+        "evaluate segmentation",
+        "evaluate quality",
+        "evaluate generation",
+    ]
     assert all("--run-dir" in _flags(commands[n]) for n in readers)
     writers = ["pretrain", "patches", "paste", "generate", "report"]
     assert all("--output-dir" in _flags(commands[n]) for n in writers)
@@ -67,8 +86,10 @@ def test_help_groups_are_titled_in_words_and_project_options_stand_apart(capsys:
 
 def test_one_config_file_drives_every_command_of_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "run.yaml"
-    config.write_text("base_model: tiny\nrun_dir: runs/x\ncheckpointing_steps: 5\nguidance: 3.0\nseg_epochs: 2\n"
-                      "per_type: 3\npreset: mvtec3d\nevaluate:\n  seg_epochs: 4\n")  # fmt: skip
+    config.write_text(
+        "base_model: tiny\nrun_dir: runs/x\ncheckpointing_steps: 5\nguidance: 3.0\nseg_epochs: 2\n"
+        "per_type: 3\npreset: mvtec3d\nevaluate:\n  seg_epochs: 4\n"
+    )
     assert main(["evaluate", "segmentation", "--config", str(config), "--print-config"]) == 0
     resolved = json.loads(capsys.readouterr().out)["DownstreamConfig"]
     assert (resolved["seg_epochs"], resolved["run_dir"]) == (4, "runs/x")
@@ -104,8 +125,14 @@ def test_the_shipped_recipes_drive_the_run_and_each_sub_command(name: str, capsy
     config = str(CONFIGS / name)
     assert main(["run", "--config", config, "--print-config"]) == 0
     whole = json.loads(capsys.readouterr().out)
-    for command in (["train"], ["train-mask"], ["generate"], ["evaluate", "segmentation"], ["evaluate", "quality"],
-                    ["report"]):  # fmt: skip
+    for command in (
+        ["train"],
+        ["train-mask"],
+        ["generate"],
+        ["evaluate", "segmentation"],
+        ["evaluate", "quality"],
+        ["report"],
+    ):
         assert main([*command, "--config", config, "--print-config"]) == 0, command
         alone = json.loads(capsys.readouterr().out)
         for cls, values in alone.items():  # each sub-command resolves its options exactly as seas run does

@@ -28,32 +28,48 @@ from seas.stage2.rmp import RMPHead
 __all__ = ["run_generate_benchmark"]
 
 
-def run_generate_benchmark(base_model: str, resolution: int, bench: BenchmarkConfig, batch: int,
-                           steps: int = 25, guidance: float = 8.0) -> dict[str, Any]:  # fmt: skip
+def run_generate_benchmark(
+    base_model: str, resolution: int, bench: BenchmarkConfig, batch: int, steps: int = 25, guidance: float = 8.0
+) -> dict[str, Any]:
     """Measure both pipelines; returns times per image, memory, ratio and environment."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.float16 if device.type == "cuda" else torch.float32
     references = list(load_product(DataConfig()).normals)
     parts = load_base_model(base_model, 0, resolution)
-    images = [Image.open(references[i % len(references)]).convert("RGB").resize((resolution, resolution))
-              for i in range(batch)]  # fmt: skip
+    images = [
+        Image.open(references[i % len(references)]).convert("RGB").resize((resolution, resolution))
+        for i in range(batch)
+    ]
     pipe = StableDiffusionImg2ImgPipeline(
-        vae=parts.vae, text_encoder=parts.text_encoder, tokenizer=parts.tokenizer, unet=parts.unet,
-        scheduler=make_scheduler(parts.scheduler.config, parts.prediction_type), safety_checker=None,
-        feature_extractor=None, requires_safety_checker=False,
-    ).to(device, dtype)  # fmt: skip
+        vae=parts.vae,
+        text_encoder=parts.text_encoder,
+        tokenizer=parts.tokenizer,
+        unet=parts.unet,
+        scheduler=make_scheduler(parts.scheduler.config, parts.prediction_type),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    ).to(device, dtype)
     pipe.set_progress_bar_config(disable=True)
     unet_ch, vae_ch = rmp_channels(parts.unet, parts.vae)
     cfg = GenerateConfig(steps=steps, guidance=guidance, batch_size=batch)
-    jobs = [Job(i, 0, i, "a photo of an object with a defect", references[i % len(references)], True)
-            for i in range(batch)]  # fmt: skip
+    jobs = [
+        Job(i, 0, i, "a photo of an object with a defect", references[i % len(references)], True) for i in range(batch)
+    ]
 
     def stock() -> Callable[[], object]:
         def call() -> None:
             prompts = ["a photo of an object with a defect"] * batch
             generator = torch.Generator(device).manual_seed(0)
-            pipe(prompts, image=images, strength=1.0, num_inference_steps=steps, guidance_scale=guidance,
-                 output_type="np", generator=generator)  # fmt: skip
+            pipe(
+                prompts,
+                image=images,
+                strength=1.0,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                output_type="np",
+                generator=generator,
+            )
 
         return call
 
@@ -61,10 +77,18 @@ def run_generate_benchmark(base_model: str, resolution: int, bench: BenchmarkCon
         sampler = MaskedSampler(parts, RMPHead(unet_ch, vae_ch).eval(), cfg, resolution, device, dtype)
         return lambda: sampler.run(jobs)
 
-    results: dict[str, Any] = {"base_model": base_model, "resolution": resolution, "batch": batch, "steps": steps,
-                               "guidance": guidance, "device": device.type, "dtype": str(dtype)}  # fmt: skip
-    timed = time_interleaved({"stock_img2img": stock, "seas_image_and_mask": seas}, max(bench.warmup, 1),
-                             bench.steps, device)  # fmt: skip
+    results: dict[str, Any] = {
+        "base_model": base_model,
+        "resolution": resolution,
+        "batch": batch,
+        "steps": steps,
+        "guidance": guidance,
+        "device": device.type,
+        "dtype": str(dtype),
+    }
+    timed = time_interleaved(
+        {"stock_img2img": stock, "seas_image_and_mask": seas}, max(bench.warmup, 1), bench.steps, device
+    )
     results.update(timed["variants"])
     for key in ("stock_img2img", "seas_image_and_mask"):
         results[key]["ms_per_image"] = 1000 * results[key]["median_s"] / batch

@@ -33,8 +33,9 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def time_interleaved(builders: dict[str, Callable[[], Callable[[], object]]], warmup: int, repeats: int,
-                     device: torch.device) -> dict[str, Any]:  # fmt: skip  # Any: JSON values
+def time_interleaved(
+    builders: dict[str, Callable[[], Callable[[], object]]], warmup: int, repeats: int, device: torch.device
+) -> dict[str, Any]:  # Any: JSON values
     """Build every variant, warm each up, then time them alternately.
 
     Args:
@@ -78,8 +79,12 @@ def time_interleaved(builders: dict[str, Callable[[], Callable[[], object]]], wa
     variants: dict[str, Any] = {}
     for name in names:
         ts = times[name]
-        row: dict[str, Any] = {"median_s": statistics.median(ts), "mean_s": statistics.fmean(ts), "min_s": min(ts),
-                               "times_s": ts}  # fmt: skip
+        row: dict[str, Any] = {
+            "median_s": statistics.median(ts),
+            "mean_s": statistics.fmean(ts),
+            "min_s": min(ts),
+            "times_s": ts,
+        }
         if device.type == "cuda":
             row["peak_gib"] = (resident[name] + extra[name]) / 2**30
         else:
@@ -89,6 +94,11 @@ def time_interleaved(builders: dict[str, Callable[[], Callable[[], object]]], wa
     for name in names[1:]:
         pairs = [b / a for a, b in zip(times[names[0]], times[name], strict=True)]
         quartiles = {"q25": _quantile(pairs, 0.25), "q75": _quantile(pairs, 0.75)}
-        ratio[name] = {"median": statistics.median(pairs), **quartiles, "min": min(pairs), "max": max(pairs),
-                       "pairs": len(pairs)}  # fmt: skip
+        ratio[name] = {
+            "median": statistics.median(pairs),
+            **quartiles,
+            "min": min(pairs),
+            "max": max(pairs),
+            "pairs": len(pairs),
+        }
     return {"variants": variants, "ratio": ratio}

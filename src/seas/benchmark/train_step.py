@@ -135,8 +135,10 @@ def _seas_step(settings: BenchmarkSettings, device: torch.device, dtype: torch.d
     x = _inputs(settings, device)
     noisy = sched.add_noise(x["latents"], x["noise"], x["timesteps"].cpu()).to(device)
     index = torch.tensor(row_of, device=device)
-    groups = [{"params": [p for p in unet.parameters() if p.requires_grad], "lr": 4e-6},
-              {"params": token_params, "lr": 4e-5}]  # fmt: skip
+    groups = [
+        {"params": [p for p in unet.parameters() if p.requires_grad], "lr": 4e-6},
+        {"params": token_params, "lr": 4e-5},
+    ]
     opt = _optimizer(groups, settings.optimizer)
     latent = settings.resolution // 8
 
@@ -166,9 +168,15 @@ def run_train_benchmark(settings: BenchmarkSettings) -> dict[str, Any]:  # Any: 
         "device": device.type,
         "dtype": str(dtype or torch.float32),
     }
-    timed = time_interleaved({"stock_step": lambda: _stock_step(settings, device, dtype),
-                              "seas_step": lambda: _seas_step(settings, device, dtype)},
-                             settings.warmup, settings.steps, device)  # fmt: skip
+    timed = time_interleaved(
+        {
+            "stock_step": lambda: _stock_step(settings, device, dtype),
+            "seas_step": lambda: _seas_step(settings, device, dtype),
+        },
+        settings.warmup,
+        settings.steps,
+        device,
+    )
     results.update(timed["variants"])
     ratio = timed["ratio"]["seas_step"]
     results["seas_over_stock"] = ratio["median"]

@@ -15,8 +15,17 @@ from seas.data.tree import product_dir
 __all__ = ["EXTENSIONS", "PRODUCTS", "make_mvtec_3d_samples"]
 
 PRODUCTS = (
-    "bagel", "cable_gland", "carrot", "cookie", "dowel", "foam", "peach", "potato", "rope", "tire",
-)  # fmt: skip
+    "bagel",
+    "cable_gland",
+    "carrot",
+    "cookie",
+    "dowel",
+    "foam",
+    "peach",
+    "potato",
+    "rope",
+    "tire",
+)
 EXTENSIONS = IMAGE_EXTENSIONS
 
 

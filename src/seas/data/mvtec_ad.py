@@ -16,9 +16,22 @@ from seas.data.tree import product_dir
 __all__ = ["EXTENSIONS", "PRODUCTS", "make_mvtec_ad_samples"]
 
 PRODUCTS = (
-    "bottle", "cable", "capsule", "carpet", "grid", "hazelnut", "leather", "metal_nut",
-    "pill", "screw", "tile", "toothbrush", "transistor", "wood", "zipper",
-)  # fmt: skip
+    "bottle",
+    "cable",
+    "capsule",
+    "carpet",
+    "grid",
+    "hazelnut",
+    "leather",
+    "metal_nut",
+    "pill",
+    "screw",
+    "tile",
+    "toothbrush",
+    "transistor",
+    "wood",
+    "zipper",
+)
 EXTENSIONS = IMAGE_EXTENSIONS
 
 

@@ -90,8 +90,15 @@ def _checked_rgb(path: Path, size: int) -> np.ndarray:
     return rgb
 
 
-def _cut_normal(sample: Sample, count: int, folder: Path, settings: PatchConfig, rng: np.random.Generator,
-                record: dict[str, Any], root: Path) -> None:  # fmt: skip
+def _cut_normal(
+    sample: Sample,
+    count: int,
+    folder: Path,
+    settings: PatchConfig,
+    rng: np.random.Generator,
+    record: dict[str, Any],
+    root: Path,
+) -> None:
     rgb = _checked_rgb(sample.image_path, settings.size)
     table = content_table(rgb, settings.content_grey)
     stem, source = sample.image_path.stem, portable_name(sample.image_path, root)
@@ -102,8 +109,15 @@ def _cut_normal(sample: Sample, count: int, folder: Path, settings: PatchConfig,
         record[f"{folder.parent.name}/{folder.name}/{name}"] = {"source": source, "xy": corner}
 
 
-def _cut_defect(sample: Sample, image_dir: Path, mask_dir: Path, settings: PatchConfig,
-                rng: np.random.Generator, record: dict[str, Any], root: Path) -> None:  # fmt: skip
+def _cut_defect(
+    sample: Sample,
+    image_dir: Path,
+    mask_dir: Path,
+    settings: PatchConfig,
+    rng: np.random.Generator,
+    record: dict[str, Any],
+    root: Path,
+) -> None:
     assert sample.mask_path is not None
     rgb, mask = _checked_rgb(sample.image_path, settings.size), read_mask(sample.mask_path)
     if mask.shape != rgb.shape[:2]:
@@ -126,8 +140,9 @@ def cut_patches(data: ProductData, settings: PatchConfig) -> Path:
         The product folder of the patch dataset (``--data out --product <product>`` reads it).
     """
     target = settings.output_dir / data.product
-    refuse_overlap("--output-dir", settings.output_dir, "the data set", data.root, "choose a folder outside it",
-                   contains=False)  # fmt: skip
+    refuse_overlap(
+        "--output-dir", settings.output_dir, "the data set", data.root, "choose a folder outside it", contains=False
+    )
     refuse_overlap("--output-dir", target, "the data set", data.root, "choose a folder outside it")
     files = sorted({p for s in data.samples for p in (s.image_path, s.mask_path) if p is not None})
     sources = [[portable_name(p, data.root), p.stat().st_size] for p in files]  # a changed file means a new cut

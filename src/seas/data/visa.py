@@ -15,9 +15,19 @@ from seas.data.samples import Sample
 __all__ = ["EXTENSIONS", "PRODUCTS", "make_visa_samples"]
 
 PRODUCTS = (
-    "candle", "capsules", "cashew", "chewinggum", "fryum", "macaroni1", "macaroni2",
-    "pcb1", "pcb2", "pcb3", "pcb4", "pipe_fryum",
-)  # fmt: skip
+    "candle",
+    "capsules",
+    "cashew",
+    "chewinggum",
+    "fryum",
+    "macaroni1",
+    "macaroni2",
+    "pcb1",
+    "pcb2",
+    "pcb3",
+    "pcb4",
+    "pipe_fryum",
+)
 EXTENSIONS = IMAGE_EXTENSIONS
 
 

@@ -46,8 +46,17 @@ __all__ = [
 ]
 
 SYNTHETIC_KINDS = ("perlin", "cutpaste")
-METRICS = ("image_auroc", "image_ap", "image_f1max", "pixel_auroc", "pixel_ap", "pixel_f1max", "aupro_0.3",
-           "iou_oracle", "iou_at_f1")  # fmt: skip
+METRICS = (
+    "image_auroc",
+    "image_ap",
+    "image_f1max",
+    "pixel_auroc",
+    "pixel_ap",
+    "pixel_f1max",
+    "aupro_0.3",
+    "iou_oracle",
+    "iou_at_f1",
+)
 
 
 def load_eval_image(path: Path, size: int) -> np.ndarray:
@@ -93,8 +102,10 @@ def generated_pairs(tree: Path, types: list[str]) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def stack_pairs(items: Iterable[tuple[np.ndarray, np.ndarray]], count: int | None = None,
-                ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+def stack_pairs(
+    items: Iterable[tuple[np.ndarray, np.ndarray]],
+    count: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``[N, 3, H, W]`` uint8 images and ``[N, H, W]`` bool masks, filled one pair at a time.
 
     With ``count`` (the number of items) an iterator is consumed lazily, so peak memory is the
@@ -115,8 +126,9 @@ def stack_pairs(items: Iterable[tuple[np.ndarray, np.ndarray]], count: int | Non
     return images, masks
 
 
-def synthetic_pairs(kind: str, normals: list[tuple[np.ndarray, np.ndarray]], count: int,
-                    seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:  # fmt: skip
+def synthetic_pairs(
+    kind: str, normals: list[tuple[np.ndarray, np.ndarray]], count: int, seed: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``count`` Perlin (DRAEM-style) or CutPaste pairs made from the uint8 ``normals``, built as consumed.
 
     Each kind draws from its own seeded stream, so a set does not depend on which others were requested.
@@ -131,10 +143,16 @@ def synthetic_pairs(kind: str, normals: list[tuple[np.ndarray, np.ndarray]], cou
         yield (image * 255.0).round().astype(np.uint8), mask
 
 
-def _variant_metrics(cfg: DownstreamConfig, variant: str, base: list[tuple[np.ndarray, np.ndarray]],
-                     extra: Iterator[tuple[np.ndarray, np.ndarray]], extra_count: int,
-                     test: dict[str, tuple[torch.Tensor, torch.Tensor]], device: torch.device,
-                     overall: Progress | None = None) -> dict[str, Any]:  # fmt: skip
+def _variant_metrics(
+    cfg: DownstreamConfig,
+    variant: str,
+    base: list[tuple[np.ndarray, np.ndarray]],
+    extra: Iterator[tuple[np.ndarray, np.ndarray]],
+    extra_count: int,
+    test: dict[str, tuple[torch.Tensor, torch.Tensor]],
+    device: torch.device,
+    overall: Progress | None = None,
+) -> dict[str, Any]:
     """Train one variant's segmenter (its training stack lives only in this call) and score every type.
 
     The segmenter is trained once per seed (``seg_repeats`` of them) on the same stack; ``per_type`` and
@@ -150,8 +168,9 @@ def _variant_metrics(cfg: DownstreamConfig, variant: str, base: list[tuple[np.nd
         model = train_segmenter(
             images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_learning_rate, cfg.seed + r, device, desc=label
         )
-        runs.append({t: segmentation_metrics(defect_probabilities(model, x, device), y.numpy())
-                     for t, (x, y) in test.items()})  # fmt: skip
+        runs.append(
+            {t: segmentation_metrics(defect_probabilities(model, x, device), y.numpy()) for t, (x, y) in test.items()}
+        )
         if overall is not None:
             overall.update()
     # The mean over one run is that run's value, so one code path serves every repeat count.
@@ -186,11 +205,22 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
     if any(v in cfg.variants for v in ("seas", *SYNTHETIC_KINDS)):  # the synthetic sets match the SeaS count
         paths = generated_pairs(tree, generated_types(tree, types))
     count = len(paths)
-    counts = {"real_pairs": len(real), "normals": len(normals), "extra_pairs": count,
-              "test_defect": sum(len(split.types[t].heldout) for t in types), "test_good": len(test_good)}  # fmt: skip
-    results: dict[str, Any] = {"recipe": RECIPE, "config": config_to_dict(cfg), "product": split.product,
-                               "counts": counts, "versions": package_versions(), "variants": {},
-                               "inputs": evaluation_inputs(cfg.run_dir, tree)}  # fmt: skip
+    counts = {
+        "real_pairs": len(real),
+        "normals": len(normals),
+        "extra_pairs": count,
+        "test_defect": sum(len(split.types[t].heldout) for t in types),
+        "test_good": len(test_good),
+    }
+    results: dict[str, Any] = {
+        "recipe": RECIPE,
+        "config": config_to_dict(cfg),
+        "product": split.product,
+        "counts": counts,
+        "versions": package_versions(),
+        "variants": {},
+        "inputs": evaluation_inputs(cfg.run_dir, tree),
+    }
     overall = Progress(len(cfg.variants) * cfg.seg_repeats, "seas evaluate segmentation", unit="segmenter")
     for variant in cfg.variants:
         extra: Iterator[tuple[np.ndarray, np.ndarray]]
@@ -213,15 +243,20 @@ def format_table(results: dict[str, Any]) -> str:  # Any: JSON results
 
     With ``seg_repeats`` > 1 each cell also shows ± the standard deviation over the segmenter seeds.
     """
-    names = {"real": "real only", "perlin": "real + Perlin (DRAEM-style)", "cutpaste": "real + CutPaste",
-             "seas": "real + SeaS pairs"}  # fmt: skip
+    names = {
+        "real": "real only",
+        "perlin": "real + Perlin (DRAEM-style)",
+        "cutpaste": "real + CutPaste",
+        "seas": "real + SeaS pairs",
+    }
     header = "| training set | " + " | ".join(METRICS) + " |"
     lines = [header, "|" + "---|" * (len(METRICS) + 1)]
     known = [v for v in names if v in results["variants"]]  # fixed row order: JSON files store keys sorted
     for variant in known + sorted(set(results["variants"]) - set(known)):
         value = results["variants"][variant]
         spread = value.get("spread", {})
-        cells = " | ".join(f"{100 * value['mean'][k]:.2f}" + (f" ± {100 * spread[k]:.2f}" if k in spread else "")
-                           for k in METRICS)  # fmt: skip
+        cells = " | ".join(
+            f"{100 * value['mean'][k]:.2f}" + (f" ± {100 * spread[k]:.2f}" if k in spread else "") for k in METRICS
+        )
         lines.append(f"| {names.get(variant, variant)} | {cells} |")
     return "\n".join(lines)

@@ -48,8 +48,14 @@ def _pair_chunks(members: list[int], size: int) -> Iterator[tuple[list[int], lis
         yield [i for i, _ in chunk], [j for _, j in chunk]
 
 
-def ic_lpips(generated: torch.Tensor, reals: torch.Tensor, distance: Distance, cap: int = 200,
-             seed: int | None = None, batch_size: int = 64) -> dict[str, Any]:  # fmt: skip  # Any: JSON values
+def ic_lpips(
+    generated: torch.Tensor,
+    reals: torch.Tensor,
+    distance: Distance,
+    cap: int = 200,
+    seed: int | None = None,
+    batch_size: int = 64,
+) -> dict[str, Any]:  # Any: JSON values
     """Intra-cluster LPIPS: diversity of generated images around each real image.
 
     Each generated image (file order, or a permutation seeded by ``seed``) joins the cluster of its
@@ -75,8 +81,12 @@ def ic_lpips(generated: torch.Tensor, reals: torch.Tensor, distance: Distance, c
     clusters: list[list[int]] = [[] for _ in range(len(reals))]
     dropped = 0
     for g in order:
-        d = torch.cat([distance(generated[g : g + 1].expand(len(part), -1, -1, -1), part).cpu()
-                       for part in torch.split(reals, batch_size)])  # fmt: skip
+        d = torch.cat(
+            [
+                distance(generated[g : g + 1].expand(len(part), -1, -1, -1), part).cpu()
+                for part in torch.split(reals, batch_size)
+            ]
+        )
         nearest = int(torch.argmin(d))
         if len(clusters[nearest]) < cap:
             clusters[nearest].append(g)
@@ -87,18 +97,27 @@ def ic_lpips(generated: torch.Tensor, reals: torch.Tensor, distance: Distance, c
         if len(members) <= 1:
             values.append(0.0)
             continue
-        total = sum(float(distance(generated[a], generated[b]).double().sum())
-                    for a, b in _pair_chunks(members, batch_size))  # fmt: skip
+        total = sum(
+            float(distance(generated[a], generated[b]).double().sum()) for a, b in _pair_chunks(members, batch_size)
+        )
         values.append(total / (len(members) * (len(members) - 1)))
     nonzero = [v for v, m in zip(values, clusters, strict=True) if len(m) > 1]
     nonzero_mean = float(np.mean(nonzero)) if nonzero else 0.0
-    return {"ic_lpips": float(np.mean(values)), "ic_lpips_nonzero_clusters": nonzero_mean,
-            "cluster_sizes": [len(m) for m in clusters], "dropped": dropped, "cap": cap, "seed": seed,
-            "generated": len(generated), "reals": len(reals)}  # fmt: skip
+    return {
+        "ic_lpips": float(np.mean(values)),
+        "ic_lpips_nonzero_clusters": nonzero_mean,
+        "cluster_sizes": [len(m) for m in clusters],
+        "dropped": dropped,
+        "cap": cap,
+        "seed": seed,
+        "generated": len(generated),
+        "reals": len(reals),
+    }
 
 
-def inception_score(images: torch.Tensor, classify: Classifier, splits: int = 10,
-                    batch_size: int = 64) -> dict[str, float]:  # fmt: skip
+def inception_score(
+    images: torch.Tensor, classify: Classifier, splits: int = 10, batch_size: int = 64
+) -> dict[str, float]:
     """Inception Score ``exp(E_x KL(p(y|x) || p(y)))`` over ``splits`` equal parts: mean and std.
 
     ``classify`` sees at most ``batch_size`` images per call.
@@ -130,8 +149,11 @@ def load_lpips(net: str, torch_home: Path | None = None, device: str = "cpu") ->
     missing = [m for m in ("lpips", "torchvision") if importlib.util.find_spec(m) is None]
     if missing:
         subject = "IC-LPIPS"
-        raise ModelLoadError(subject, f"needs the optional package(s) {', '.join(missing)}",
-                             "pip install lpips torchvision (matching your torch build) to compute it")  # fmt: skip
+        raise ModelLoadError(
+            subject,
+            f"needs the optional package(s) {', '.join(missing)}",
+            "pip install lpips torchvision (matching your torch build) to compute it",
+        )
     root = torch_home or Path(os.environ.get("TORCH_HOME", Path.home() / ".cache" / "torch"))
     weights = root / "hub" / "checkpoints" / BACKBONE_FILES[net]
     if not weights.is_file():
@@ -154,12 +176,16 @@ def load_inception(weights: Path | None = None, device: str = "cpu") -> Classifi
     """
     if importlib.util.find_spec("torch_fidelity") is None:
         subject = "Inception Score"
-        raise ModelLoadError(subject, "needs the optional package torch-fidelity",
-                             "pip install torch-fidelity to compute it")  # fmt: skip
+        raise ModelLoadError(
+            subject, "needs the optional package torch-fidelity", "pip install torch-fidelity to compute it"
+        )
     path = weights or (Path(os.environ["SEAS_INCEPTION_WEIGHTS"]) if "SEAS_INCEPTION_WEIGHTS" in os.environ else None)
     if path is None or not path.is_file():
-        raise ModelLoadError(path or "SEAS_INCEPTION_WEIGHTS", "Inception-v3 weights file not found",
-                             "download weights-inception-2015-12-05-6726825d.pth once and point to it")  # fmt: skip
+        raise ModelLoadError(
+            path or "SEAS_INCEPTION_WEIGHTS",
+            "Inception-v3 weights file not found",
+            "download weights-inception-2015-12-05-6726825d.pth once and point to it",
+        )
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     model = FeatureExtractorInceptionV3(

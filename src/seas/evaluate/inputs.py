@@ -40,8 +40,11 @@ def stale_note(result: dict[str, Any], run_dir: Path, tree: Path) -> str | None:
     if recorded.get("pairs") != current["pairs"]:
         changed.append(f"pairs {recorded.get('pairs')} -> {current['pairs']}")
     old_weights = recorded.get("weights") or {}
-    changed += [f"{k} weights {old_weights.get(k)} -> {v}" for k, v in sorted(current["weights"].items())
-                if old_weights.get(k) != v]  # fmt: skip
+    changed += [
+        f"{k} weights {old_weights.get(k)} -> {v}"
+        for k, v in sorted(current["weights"].items())
+        if old_weights.get(k) != v
+    ]
     return f"its inputs changed since it was measured ({'; '.join(changed)})" if changed else None
 
 

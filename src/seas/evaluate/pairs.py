@@ -35,8 +35,11 @@ def pixel_scores(probs: np.ndarray, masks: np.ndarray) -> dict[str, float | None
     masks = np.asarray(masks, dtype=bool)
     if not masks.any() or masks.all():
         return {"pixel_auroc": None, "pixel_ap": None, "defect_rate": float(masks.mean())}
-    return {"pixel_auroc": auroc(probs, masks), "pixel_ap": average_precision(probs, masks),
-            "defect_rate": float(masks.mean())}  # fmt: skip
+    return {
+        "pixel_auroc": auroc(probs, masks),
+        "pixel_ap": average_precision(probs, masks),
+        "defect_rate": float(masks.mean()),
+    }
 
 
 class PooledPixelScores:
@@ -90,8 +93,15 @@ def derangement(n: int, seed: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def rmp_segmentation(parts: Any, rmp: torch.nn.Module, prompts: dict[str, torch.Tensor], split: DataSplit,
-                     resolution: int, seed: int, device: torch.device) -> dict[str, Any]:  # fmt: skip
+def rmp_segmentation(
+    parts: Any,
+    rmp: torch.nn.Module,
+    prompts: dict[str, torch.Tensor],
+    split: DataSplit,
+    resolution: int,
+    seed: int,
+    device: torch.device,
+) -> dict[str, Any]:
     """Score the RMP head's masks of the real held-out defect images against their true masks.
 
     Args:

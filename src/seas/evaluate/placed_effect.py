@@ -45,8 +45,9 @@ class PlacedEffect:
     """Accumulates the module docstring's numbers over the pairs of one defect type."""
 
     def __init__(self) -> None:
-        self._rows: dict[str, list[float]] = {k: [] for k in ("own", "normal", "own_vs_normal", "own_visible",
-                                                               "normal_visible")}  # fmt: skip
+        self._rows: dict[str, list[float]] = {
+            k: [] for k in ("own", "normal", "own_vs_normal", "own_visible", "normal_visible")
+        }
 
     def add(self, own: np.ndarray, twin: np.ndarray, reference: np.ndarray, mask: np.ndarray) -> None:
         """One pair: its image, its normal-prompt twin and reference photo (``[R, R, 3]`` uint8), its mask."""
@@ -67,8 +68,9 @@ def placed_records(folder: Path) -> list[dict[str, Any]]:  # Any: JSON
     return [r for r in read_manifest(folder) if "mask_from" in r]
 
 
-def sampler_for(parts: SDComponents, record: dict[str, Any], model: Path, resolution: int,
-                device: torch.device) -> MaskedSampler:  # fmt: skip
+def sampler_for(
+    parts: SDComponents, record: dict[str, Any], model: Path, resolution: int, device: torch.device
+) -> MaskedSampler:
     """A sampler with the settings ``record`` (a pair's manifest line) holds, in its dtype."""
     names = {f.name for f in dataclasses.fields(GenerateConfig)} - {"mixed_precision"}
     cfg = GenerateConfig(run_dir=model, **{k: v for k, v in record["settings"].items() if k in names})
@@ -76,21 +78,31 @@ def sampler_for(parts: SDComponents, record: dict[str, Any], model: Path, resolu
     return MaskedSampler(parts, None, cfg, resolution, device, dtype)  # casts ``parts`` to it
 
 
-def normal_twins(sampler: MaskedSampler, normal_prompt: str, folder: Path, records: list[dict[str, Any]],
-                 batch: int = 8) -> Iterator[tuple[dict[str, Any], np.ndarray, np.ndarray]]:  # fmt: skip
+def normal_twins(
+    sampler: MaskedSampler, normal_prompt: str, folder: Path, records: list[dict[str, Any]], batch: int = 8
+) -> Iterator[tuple[dict[str, Any], np.ndarray, np.ndarray]]:
     """(record, mask, normal-prompt twin ``[R, R, 3]`` uint8) for each placed-mask pair ``records`` of ``folder``."""
     for k in range(0, len(records), batch):
         chunk = records[k : k + batch]
         masks = [read_mask(folder / r["mask"]) for r in chunk]
-        jobs = [Job(r["index"], r["attempt"], r["seed"], normal_prompt, Path(r["reference"]), True, m, r["mask_from"])
-                for r, m in zip(chunk, masks, strict=True)]  # fmt: skip
+        jobs = [
+            Job(r["index"], r["attempt"], r["seed"], normal_prompt, Path(r["reference"]), True, m, r["mask_from"])
+            for r, m in zip(chunk, masks, strict=True)
+        ]
         for r, m, result in zip(chunk, masks, sampler.run(jobs), strict=True):
             yield r, m, result.image
 
 
 @torch.no_grad()
-def placed_effect(parts: SDComponents, token_map: TokenMap, model: Path, tree: Path, types: list[str],
-                  resolution: int, device: torch.device) -> dict[str, Any] | None:  # fmt: skip
+def placed_effect(
+    parts: SDComponents,
+    token_map: TokenMap,
+    model: Path,
+    tree: Path,
+    types: list[str],
+    resolution: int,
+    device: torch.device,
+) -> dict[str, Any] | None:
     """Per defect type with placed-mask pairs in ``tree``: the module docstring's numbers; None if there are none."""
     out: dict[str, Any] = {}
     for t in types:

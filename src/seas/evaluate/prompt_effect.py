@@ -64,8 +64,15 @@ def prompt_effect(tree: Path, types: list[str], seed: int) -> dict[str, Any] | N
     out: dict[str, Any] = {}
     for t in types:
         records = sorted(_records(tree / t).items())
-        pairs = [(r, good[i]) for i, r in records if i in good and "mask" in r and good[i]["seed"] == r["seed"]
-                 and good[i]["reference"] == r["reference"] and "mask_from" not in r]  # fmt: skip
+        pairs = [
+            (r, good[i])
+            for i, r in records
+            if i in good
+            and "mask" in r
+            and good[i]["seed"] == r["seed"]
+            and good[i]["reference"] == r["reference"]
+            and "mask_from" not in r
+        ]
         masks = [read_mask(tree / t / r["mask"]) for r, _ in pairs]  # bool: small beside the images
         order = derangement(len(masks), seed)
         own, shuffled = InsideOutside(VISIBLE), InsideOutside(VISIBLE)
@@ -74,6 +81,11 @@ def prompt_effect(tree: Path, types: list[str], seed: int) -> dict[str, Any] | N
             own.add(change, masks[k])
             shuffled.add(change, masks[order[k]])
         placed = sum("mask_from" in r for _, r in records)
-        out[t] = {"pairs": len(pairs), "skipped": len(records) - len(pairs), "placed_masks": placed,
-                  "generated": own.result(), "shuffled_masks": shuffled.result()}  # fmt: skip
+        out[t] = {
+            "pairs": len(pairs),
+            "skipped": len(records) - len(pairs),
+            "placed_masks": placed,
+            "generated": own.result(),
+            "shuffled_masks": shuffled.result(),
+        }
     return out

@@ -49,8 +49,9 @@ def _images(paths: list[Any], resolution: int) -> torch.Tensor:  # Any: Path
     return torch.stack([torch.from_numpy(to_training_rgb(read_rgb(p), resolution, "crop")) for p in paths])
 
 
-def _streamed_scores(model: Any, pairs: list[Any], size: int, device: torch.device, shuffle_seed: int | None,
-                     batch: int = 32) -> tuple[dict[str, Any], dict[str, Any] | None]:  # fmt: skip
+def _streamed_scores(
+    model: Any, pairs: list[Any], size: int, device: torch.device, shuffle_seed: int | None, batch: int = 32
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Pooled pixel scores of ``model`` on ``pairs`` against their masks (and against a derangement of them).
 
     Only the masks (bool) are held for all pairs; images are read and scored ``batch`` at a time, so
@@ -77,8 +78,16 @@ def _mask_agreement(cfg: QualityConfig, split: Any, types: list[str], device: to
     size = cfg.eval_resolution
     train = [pair for t in types for pair in split.types[t].train] + [(p, None) for p in split.normals]
     images, masks = stack_pairs(load_eval_pairs(train, size), len(train))
-    model = train_segmenter(images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_learning_rate, cfg.seed, device,
-                            desc=f"segmenter (real only, {len(images)} images)")  # fmt: skip
+    model = train_segmenter(
+        images,
+        masks,
+        cfg.seg_epochs,
+        cfg.seg_batch_size,
+        cfg.seg_learning_rate,
+        cfg.seed,
+        device,
+        desc=f"segmenter (real only, {len(images)} images)",
+    )
     del images, masks
     tree = RunFolder(cfg.run_dir).generated(split.product, cfg.generated)
     out: dict[str, Any] = {}
@@ -97,8 +106,9 @@ def _mask_agreement(cfg: QualityConfig, split: Any, types: list[str], device: to
     return out
 
 
-def _reconstruction(parts: Any, data: Any, split: Any, resolution: int,
-                    seed: int) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:  # fmt: skip
+def _reconstruction(
+    parts: Any, data: Any, split: Any, resolution: int, seed: int
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
     """Metrics on test/good and on the held-out defects, and two pictures of originals over reconstructions.
 
     The strip shows test/good and one held-out defect per type; the zoom strip magnifies up to two
@@ -117,7 +127,7 @@ def _reconstruction(parts: Any, data: Any, split: Any, resolution: int,
         return metrics, picture, None
     masks = torch.stack(
         [torch.from_numpy(to_training_mask(read_mask(m), resolution, "crop")[0] > 0.5) for _, m in held]
-    )  # fmt: skip  (bool: small beside the images)
+    )  # bool: small beside the images
     order = torch.from_numpy(derangement(len(held), seed))
     fidelity = DefectFidelity()
     for k in range(0, len(held), 16):  # images 16 at a time: flat memory
@@ -147,20 +157,29 @@ def evaluate_quality(cfg: QualityConfig, data: ProductData | None = None) -> dic
     prompts = {}
     with torch.no_grad():
         for t in types:
-            ids = tok(token_map.prompt(t), padding="max_length", max_length=tok.model_max_length, truncation=True,
-                      return_tensors="pt").input_ids.to(device)  # fmt: skip
+            ids = tok(
+                token_map.prompt(t),
+                padding="max_length",
+                max_length=tok.model_max_length,
+                truncation=True,
+                return_tensors="pt",
+            ).input_ids.to(device)
             prompts[t] = parts.text_encoder(ids)[0][0]
     tree = folder.generated(split.product, cfg.generated)
     results: dict[str, Any] = {
-        "product": split.product, "base_model": model_cfg.base_model, "resolution": model_cfg.resolution,
-        "config": config_to_dict(cfg), "versions": package_versions(), "reconstruction": recon,
+        "product": split.product,
+        "base_model": model_cfg.base_model,
+        "resolution": model_cfg.resolution,
+        "config": config_to_dict(cfg),
+        "versions": package_versions(),
+        "reconstruction": recon,
         "rmp_segmentation": rmp_segmentation(parts, rmp, prompts, split, model_cfg.resolution, cfg.seed, device),
         "mask_agreement": _mask_agreement(cfg, split, types, device),
         "prompt_effect": prompt_effect(tree, types, cfg.seed),
         # Last to use the models: it casts them to the dtype the pairs were made in.
         "placed_effect": placed_effect(parts, token_map, cfg.run_dir, tree, types, model_cfg.resolution, device),
         "inputs": evaluation_inputs(cfg.run_dir, tree),
-    }  # fmt: skip
+    }
     results["seconds"] = time.perf_counter() - started
     out = folder.evaluation
     for name, array in (("reconstruction.png", picture), ("reconstruction_defects.png", zoom)):
@@ -185,11 +204,16 @@ def _defect_fidelity_lines(row: dict[str, Any] | None) -> list[str]:  # Any: JSO
     if row is None:
         return []
     head = "Does the VAE keep real defects? Reconstruction error of the held-out defect images (grey levels):"
-    return ["", head, "",
-            "| images | error inside the masks | outside | ratio | ratio, shuffled masks (a defect kept as well "
-            "as any detail) |", "|---|---|---|---|---|",
-            f"| {row['images']} | {_num(row['inside'], 2)} | {_num(row['outside'], 2)} | {_num(row['ratio'], 2)} "
-            f"| {_num(row['shuffled_ratio'], 2)} |"]  # fmt: skip
+    return [
+        "",
+        head,
+        "",
+        "| images | error inside the masks | outside | ratio | ratio, shuffled masks (a defect kept as well "
+        "as any detail) |",
+        "|---|---|---|---|---|",
+        f"| {row['images']} | {_num(row['inside'], 2)} | {_num(row['outside'], 2)} | {_num(row['ratio'], 2)} "
+        f"| {_num(row['shuffled_ratio'], 2)} |",
+    ]
 
 
 def _prompt_effect_lines(effect: dict[str, Any] | None, placed: bool) -> list[str]:  # Any: JSON results
@@ -197,46 +221,70 @@ def _prompt_effect_lines(effect: dict[str, Any] | None, placed: bool) -> list[st
     if effect is None and not placed:
         return ["", head + " not measured (generate normal images with --normals to measure it)."]
     if effect is None or (effect and all(row["pairs"] == 0 and row.get("placed_masks") for row in effect.values())):
-        return ["", head + " not measured this way: the pairs have placed masks (--mask-source train), so outside "
-                "the mask they are the reference image, not a generated twin (the next table redraws them with the "
-                "normal prompt in the same masks)."]  # fmt: skip
-    lines = ["", head, "",
-             "| defect type | pairs | mean change inside / outside the mask (grey levels) | ratio | "
-             f"ratio, shuffled masks (≈ chance) | mask pixels changed > {VISIBLE} levels |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+        return [
+            "",
+            head + " not measured this way: the pairs have placed masks (--mask-source train), so outside "
+            "the mask they are the reference image, not a generated twin (the next table redraws them with the "
+            "normal prompt in the same masks).",
+        ]
+    lines = [
+        "",
+        head,
+        "",
+        "| defect type | pairs | mean change inside / outside the mask (grey levels) | ratio | "
+        f"ratio, shuffled masks (≈ chance) | mask pixels changed > {VISIBLE} levels |",
+        "|---|---|---|---|---|---|",
+    ]
 
     for t, row in effect.items():
         g, s = row["generated"], row["shuffled_masks"]
-        lines.append(f"| {t} | {row['pairs']} | {_num(g['inside'], 2)} / {_num(g['outside'], 2)} "
-                     f"| {_num(g['ratio'], 2)} | {_num(s['ratio'], 2)} | {_pct(g['visible_inside'])} % |")  # fmt: skip
+        lines.append(
+            f"| {t} | {row['pairs']} | {_num(g['inside'], 2)} / {_num(g['outside'], 2)} "
+            f"| {_num(g['ratio'], 2)} | {_num(s['ratio'], 2)} | {_pct(g['visible_inside'])} % |"
+        )
     return lines
 
 
 def _placed_effect_lines(effect: dict[str, Any] | None) -> list[str]:  # Any: JSON results
     if not effect:
         return []
-    lines = ["", "Placed masks: what the defect prompt draws inside the mask (each pair redrawn with the normal "
-             "prompt, same seed, start and mask; grey levels of change from the reference photo):", "",
-             "| defect type | pairs | own prompt | normal prompt | own vs normal (the defect tokens' part) | "
-             f"mask pixels changed > {VISIBLE} levels, own / normal |", "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "",
+        "Placed masks: what the defect prompt draws inside the mask (each pair redrawn with the normal "
+        "prompt, same seed, start and mask; grey levels of change from the reference photo):",
+        "",
+        "| defect type | pairs | own prompt | normal prompt | own vs normal (the defect tokens' part) | "
+        f"mask pixels changed > {VISIBLE} levels, own / normal |",
+        "|---|---|---|---|---|---|",
+    ]
     for t, row in effect.items():
-        lines.append(f"| {t} | {row['pairs']} | {_num(row.get('own'), 1)} | {_num(row.get('normal'), 1)} "
-                     f"| {_num(row.get('own_vs_normal'), 1)} | {_pct(row.get('own_visible'))} / "
-                     f"{_pct(row.get('normal_visible'))} % |")  # fmt: skip
+        lines.append(
+            f"| {t} | {row['pairs']} | {_num(row.get('own'), 1)} | {_num(row.get('normal'), 1)} "
+            f"| {_num(row.get('own_vs_normal'), 1)} | {_pct(row.get('own_visible'))} / "
+            f"{_pct(row.get('normal_visible'))} % |"
+        )
     return lines
 
 
 def format_quality(results: dict[str, Any]) -> str:  # Any: JSON results
     """Markdown tables: reconstruction, mask agreement, RMP on real held-out defects, where the prompt acts."""
     rec = results["reconstruction"]
-    lines = ["VAE reconstruction of test/good (never trained on):", "",
-             "| | PSNR (dB) | SSIM | detail (gradient ratio) |", "|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "VAE reconstruction of test/good (never trained on):",
+        "",
+        "| | PSNR (dB) | SSIM | detail (gradient ratio) |",
+        "|---|---|---|---|",
+    ]
     for name, label in (("vae", "VAE reconstruction"), ("mean_image", "mean-image baseline")):
         lines.append(f"| {label} | {rec[name]['psnr_db']:.2f} | {rec[name]['ssim']:.4f} | {rec[name]['detail']:.3f} |")
     lines += _defect_fidelity_lines(rec.get("defects"))
-    lines += ["", "Mask agreement (real-only segmenter on generated images, pixel AUROC / AP in %):", "",
-              "| defect type | pairs | generated masks | shuffled masks (≈ chance) | real held-out (ceiling) |",
-              "|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        "Mask agreement (real-only segmenter on generated images, pixel AUROC / AP in %):",
+        "",
+        "| defect type | pairs | generated masks | shuffled masks (≈ chance) | real held-out (ceiling) |",
+        "|---|---|---|---|---|",
+    ]
     for t, row in results["mask_agreement"].items():
         cells = []
         for key in ("generated", "shuffled_masks", "real_heldout"):
@@ -244,12 +292,18 @@ def format_quality(results: dict[str, Any]) -> str:  # Any: JSON results
             cells.append(f"{_pct(value.get('pixel_auroc'))} / {_pct(value.get('pixel_ap'))}")
         lines.append(f"| {t} | {row['pairs']} | " + " | ".join(cells) + " |")
     rmp = results["rmp_segmentation"]
-    lines += ["", f"RMP head on real held-out defects (noised to t = {rmp['timesteps']}), in %:", "",
-              "| defect type | images | pixel AUROC | pixel AP | AUPRO@0.3 | defect-pixel rate (AP of chance) |",
-              "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [
+        "",
+        f"RMP head on real held-out defects (noised to t = {rmp['timesteps']}), in %:",
+        "",
+        "| defect type | images | pixel AUROC | pixel AP | AUPRO@0.3 | defect-pixel rate (AP of chance) |",
+        "|---|---|---|---|---|---|",
+    ]
     for t, row in [*rmp["per_type"].items(), ("pooled", rmp["pooled"])]:
-        lines.append(f"| {t} | {row.get('images', 0)} | {_pct(row.get('pixel_auroc'))} | {_pct(row.get('pixel_ap'))} "
-                     f"| {_pct(row.get('aupro_0.3'))} | {_pct(row.get('defect_rate'))} |")  # fmt: skip
+        lines.append(
+            f"| {t} | {row.get('images', 0)} | {_pct(row.get('pixel_auroc'))} | {_pct(row.get('pixel_ap'))} "
+            f"| {_pct(row.get('aupro_0.3'))} | {_pct(row.get('defect_rate'))} |"
+        )
     lines += _prompt_effect_lines(results.get("prompt_effect"), bool(results.get("placed_effect")))
     lines += _placed_effect_lines(results.get("placed_effect"))
     return "\n".join(lines)

@@ -112,8 +112,11 @@ def reconstruction_metrics(vae: Any, train: torch.Tensor, test: torch.Tensor) ->
     mean = to01(train.mean(0, keepdim=True)).expand_as(references)
     out = {}
     for name, images in (("vae", recon), ("mean_image", mean)):
-        out[name] = {"psnr_db": float(psnr(images, references).mean()), "ssim": float(ssim(images, references).mean()),
-                     "detail": detail_ratio(images, references)}  # fmt: skip
+        out[name] = {
+            "psnr_db": float(psnr(images, references).mean()),
+            "ssim": float(ssim(images, references).mean()),
+            "detail": detail_ratio(images, references),
+        }
     out["vae"]["psnr_gain_db"] = out["vae"]["psnr_db"] - out["mean_image"]["psnr_db"]
     out["vae"]["ssim_gain"] = out["vae"]["ssim"] - out["mean_image"]["ssim"]
     return out
@@ -149,8 +152,13 @@ class DefectFidelity:
         Values are None where a mask set is empty or covers everything.
         """
         own = self.own.result()
-        return {"images": self.images, "inside": own["inside"], "outside": own["outside"], "ratio": own["ratio"],
-                "shuffled_ratio": self.shuffled.result()["ratio"]}  # fmt: skip
+        return {
+            "images": self.images,
+            "inside": own["inside"],
+            "outside": own["outside"],
+            "ratio": own["ratio"],
+            "shuffled_ratio": self.shuffled.result()["ratio"],
+        }
 
 
 def zoom_box(mask: np.ndarray) -> tuple[int, int, int, int]:

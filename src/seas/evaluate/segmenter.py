@@ -24,9 +24,13 @@ _STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
 
 def _block(in_ch: int, out_ch: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True),
-        nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False), nn.BatchNorm2d(out_ch), nn.ReLU(inplace=True),
-    )  # fmt: skip
+        nn.Conv2d(in_ch, out_ch, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_ch),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(out_ch, out_ch, 3, padding=1, bias=False),
+        nn.BatchNorm2d(out_ch),
+        nn.ReLU(inplace=True),
+    )
 
 
 class SegmentationUNet(nn.Module):
@@ -64,12 +68,21 @@ def _unit(images: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def defect_probabilities(model: nn.Module, images: torch.Tensor, device: torch.device, batch: int = 16) -> np.ndarray:
     """``[N, H, W]`` defect probability of ``images`` (as for :func:`train_segmenter`), ``batch`` at a time."""
-    return torch.cat([model(_unit(images[i : i + batch].to(device))).softmax(1)[:, 1].cpu()
-                      for i in range(0, len(images), batch)]).numpy()  # fmt: skip
+    return torch.cat(
+        [model(_unit(images[i : i + batch].to(device))).softmax(1)[:, 1].cpu() for i in range(0, len(images), batch)]
+    ).numpy()
 
 
-def train_segmenter(images: torch.Tensor, masks: torch.Tensor, epochs: int, batch_size: int, lr: float, seed: int,
-                    device: torch.device, desc: str | None = None) -> SegmentationUNet:  # fmt: skip
+def train_segmenter(
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    device: torch.device,
+    desc: str | None = None,
+) -> SegmentationUNet:
     """Train with recipe ``seas-unet-v1`` on ``images`` ``[N, 3, H, W]`` and ``masks`` ``[N, H, W]`` bool.
 
     ``images`` are uint8 (kept so in memory, a quarter of float32; each batch is scaled to [0, 1] on the

@@ -94,8 +94,9 @@ class PairFolder:
         return len(lines)
 
 
-def export_anomalib(product_dir: Path, base: Path, wanted: dict[str, int], normal_count: int,
-                    normal_images: list[Path]) -> dict[str, int]:  # fmt: skip
+def export_anomalib(
+    product_dir: Path, base: Path, wanted: dict[str, int], normal_count: int, normal_images: list[Path]
+) -> dict[str, int]:
     """Write an anomalib ``Folder`` dataset of symlinks at ``base``: ``normal/``, ``abnormal/`` and ``mask/``.
 
     It holds exactly this run's pairs: pairs ``0..count-1`` of each folder in ``wanted`` become
@@ -127,8 +128,11 @@ def export_anomalib(product_dir: Path, base: Path, wanted: dict[str, int], norma
                 counts["abnormal"] += 1
                 counts["mask"] += 1
         good = product_dir / "good"
-        generated = [good / "image" / f"{i:04d}.png" for i in range(normal_count)
-                     if (good / ".records" / f"{i:04d}.json").is_file()]  # fmt: skip
+        generated = [
+            good / "image" / f"{i:04d}.png"
+            for i in range(normal_count)
+            if (good / ".records" / f"{i:04d}.json").is_file()
+        ]
         for i, image in enumerate(generated if normal_count else normal_images):
             link(image, folder / "normal" / f"{i:04d}{image.suffix}")
             counts["normal"] += 1

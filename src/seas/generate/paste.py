@@ -85,12 +85,16 @@ def _patch_key(reference: str | None, patches: Path, manifest: Path, table: dict
             continue
         if key in table:
             return key
-    raise InputFileError(manifest, f"its start image {reference} is not a patch of {patches / 'patches.json'}",
-                         "pass --patches, the seas patches folder this run trained on")  # fmt: skip
+    raise InputFileError(
+        manifest,
+        f"its start image {reference} is not a patch of {patches / 'patches.json'}",
+        "pass --patches, the seas patches folder this run trained on",
+    )
 
 
-def _paste_one(cfg: PasteConfig, folder: Path, entry: dict[str, Any], place: dict[str, Any],
-               photo: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray | None]:  # fmt: skip
+def _paste_one(
+    cfg: PasteConfig, folder: Path, entry: dict[str, Any], place: dict[str, Any], photo: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray | None]:
     generated = Image.open(folder / entry["image"]).convert("RGB")
     mask = None
     if entry.get("mask"):
@@ -104,8 +108,9 @@ def _paste_one(cfg: PasteConfig, folder: Path, entry: dict[str, Any], place: dic
         generated = generated.resize((size, size), Image.Resampling.BICUBIC)
     x, y = place["xy"]
     if y + size > photo.shape[0] or x + size > photo.shape[1]:
-        raise InputFileError(place["source"], f"is smaller than its recorded patch at {x}, {y}",
-                             "cut the patches again (seas patches)")  # fmt: skip
+        raise InputFileError(
+            place["source"], f"is smaller than its recorded patch at {x}, {y}", "cut the patches again (seas patches)"
+        )
     weight = paste_weight(size, mask, cfg.region, cfg.feather)[..., None]
     out = photo.copy()
     window = out[y : y + size, x : x + size].astype(np.float32)
@@ -127,8 +132,11 @@ def paste_pairs(cfg: PasteConfig) -> dict[str, int]:
     sizes = {name: int(n) for name, n in record.get("sources", [])}
     manifests = sorted(cfg.generated.glob("*/manifest.jsonl"))
     if not manifests:
-        raise DatasetLayoutError(cfg.generated, "holds no <type>/manifest.jsonl",
-                                 "pass --generated, a generated product folder (<out>/<product>)")  # fmt: skip
+        raise DatasetLayoutError(
+            cfg.generated,
+            "holds no <type>/manifest.jsonl",
+            "pass --generated, a generated product folder (<out>/<product>)",
+        )
     out_root = cfg.output_dir / cfg.generated.name
     out_root.mkdir(parents=True, exist_ok=True)
     mark_pair_tree(out_root)
@@ -151,8 +159,13 @@ def paste_pairs(cfg: PasteConfig) -> dict[str, int]:
             place = table[patch]
             photo = _photo(cfg, record, place["source"], sizes)
             image, mask = _paste_one(cfg, manifest.parent, entry, place, photo, size)
-            extra = {"from": key, "generated": f"{manifest.parent.name}/{entry['image']}", "patch": patch,
-                     "photo": place["source"], "xy": place["xy"]}  # fmt: skip
+            extra = {
+                "from": key,
+                "generated": f"{manifest.parent.name}/{entry['image']}",
+                "patch": patch,
+                "photo": place["source"],
+                "xy": place["xy"],
+            }
             kept = {k: v for k, v in entry.items() if k not in ("index", "image", "mask")}
             if mask is not None:  # the share of the full photo now; the patch's share is kept beside it
                 extra |= {"mask_fraction": float(mask.mean()), "patch_mask_fraction": entry.get("mask_fraction")}

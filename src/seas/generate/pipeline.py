@@ -62,8 +62,15 @@ class Result:
 class MaskedSampler:
     """Holds the models on their device and turns batches of jobs into results."""
 
-    def __init__(self, parts: SDComponents, rmp: RMPHead | None, cfg: GenerateConfig, resolution: int,
-                 device: torch.device, dtype: torch.dtype) -> None:  # fmt: skip
+    def __init__(
+        self,
+        parts: SDComponents,
+        rmp: RMPHead | None,
+        cfg: GenerateConfig,
+        resolution: int,
+        device: torch.device,
+        dtype: torch.dtype,
+    ) -> None:
         self.parts, self.cfg, self.resolution, self.device, self.dtype = parts, cfg, resolution, device, dtype
         for module in (parts.unet, parts.vae, parts.text_encoder):
             module.to(device)
@@ -123,8 +130,13 @@ class MaskedSampler:
             picture = None
             if job.mask_origin is not None and "image" in job.mask_origin:
                 assert job.mask is not None
-                picture = defect_start_rgb(self._rgb[job.reference], Path(job.mask_origin["image"]), job.mask_origin,
-                                           job.mask, self.cfg.mask_margin)  # fmt: skip
+                picture = defect_start_rgb(
+                    self._rgb[job.reference],
+                    Path(job.mask_origin["image"]),
+                    job.mask_origin,
+                    job.mask,
+                    self.cfg.mask_margin,
+                )
                 mean, std = self._posterior(picture)  # the same draw of the posterior noise
             starts.append(mean + std * eps)
             pictures.append(picture)

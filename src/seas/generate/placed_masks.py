@@ -30,8 +30,9 @@ from seas.generate.paste import near_mask_weight
 __all__ = ["defect_start_rgb", "known_latents", "latent_mask", "pick_training_mask", "placed_pixels", "turn_like"]
 
 
-def pick_training_mask(pool: list[Path], seed: int, resolution: int,
-                       about: str = "image") -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+def pick_training_mask(
+    pool: list[Path], seed: int, resolution: int, about: str = "image"
+) -> tuple[np.ndarray, dict[str, Any]]:
     """A ``[R, R]`` bool mask drawn from ``pool`` by ``seed``, and the record of the draw (file, turns, flip).
 
     ``about`` (``--placed-turn``): ``image`` turns and flips the whole mask picture, as training augments it;
@@ -74,8 +75,9 @@ def turn_like(array: np.ndarray, origin: dict[str, Any]) -> np.ndarray:
     return padded[half : half + h, half : half + w]
 
 
-def defect_start_rgb(reference: np.ndarray, defect: Path, origin: dict[str, Any], mask: np.ndarray,
-                     margin: int) -> np.ndarray:  # fmt: skip
+def defect_start_rgb(
+    reference: np.ndarray, defect: Path, origin: dict[str, Any], mask: np.ndarray, margin: int
+) -> np.ndarray:
     """``[3, R, R]`` in [-1, 1]: the reference with a training defect over the placed mask (``--placed-start defect``).
 
     ``defect`` is the training image the mask came from, turned and flipped as the mask was (``origin``), so its
@@ -99,8 +101,9 @@ def known_latents(reference: torch.Tensor, noise: torch.Tensor, alpha_bar: torch
     return alpha_bar.sqrt() * reference + (1 - alpha_bar).sqrt() * noise
 
 
-def placed_pixels(generated: np.ndarray, decoded: np.ndarray, mask: np.ndarray, margin: int,
-                  photo: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+def placed_pixels(
+    generated: np.ndarray, decoded: np.ndarray, mask: np.ndarray, margin: int, photo: np.ndarray | None = None
+) -> np.ndarray:
     """``[R, R, 3]`` uint8: the generator's change on the mask and its margin, added to the decoded reference or photo.
 
     The change is ``generated - decoded`` (``decoded``: the reference latent decoded), weighted 1 on the mask

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable, Iterator
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -22,15 +23,16 @@ from accelerate import PartialState
 
 from seas.config import DataConfig, GenerateConfig, config_to_dict, write_run_record
 from seas.data.catalog import ProductData, data_folders
+from seas.data.split import DataSplit
 from seas.errors import ConfigError, SeasError, flag
 from seas.files import atomic_write_json, check_replaceable
 from seas.generate.outputs import PairFolder, export_anomalib, recorded_generate_settings
-from seas.generate.pipeline import Job, MaskedSampler
+from seas.generate.pipeline import Job, MaskedSampler, Result
 from seas.generate.placed_masks import pick_training_mask
 from seas.ownership import check_pair_tree, mark_pair_tree, refuse_overlap, remove_owned
 from seas.progress import Progress
 from seas.records import read_json
-from seas.run_folder import RunFolder, checkpoint_ids, read_run, read_stage1_configs, read_token_map
+from seas.run_folder import RunFolder, RunRecord, checkpoint_ids, read_run, read_stage1_configs, read_token_map
 from seas.stage1.artifacts import load_generator
 from seas.stage1.tokens import TokenMap
 from seas.stage2.artifacts import load_rmp
@@ -47,8 +49,18 @@ def job_seed(base_seed: int, index: int, attempt: int) -> int:
     return base_seed + index + attempt * RETRY_STRIDE
 
 
-def _job(base_seed: int, prompt: str, references: list[Path], with_mask: bool, pool: dict[Path, Path],
-         resolution: int, turn: str, defect_start: bool, index: int, attempt: int) -> Job:  # fmt: skip
+def _job(
+    base_seed: int,
+    prompt: str,
+    references: list[Path],
+    with_mask: bool,
+    pool: dict[Path, Path],
+    resolution: int,
+    turn: str,
+    defect_start: bool,
+    index: int,
+    attempt: int,
+) -> Job:
     """Attempt ``attempt`` at image ``index``.
 
     With a pool (``--mask-source train``: mask -> its image) the job has a placed mask, turned about ``turn``
@@ -87,10 +99,29 @@ def _dtype(cfg: GenerateConfig, device: torch.device) -> torch.dtype:
 
 
 # Settings that decide a pair's pixels: pairs made with other values must never share a folder.
-PIXEL_SETTINGS = ("seed", "steps", "guidance", "negative_prompt", "start", "strength", "reference_pool",
-                  "extended_steps", "timestep_spacing", "mask_steps", "mask_threshold", "rmp_bn", "min_mask_fraction",
-                  "max_mask_fraction", "max_attempts", "mask_source", "mask_margin", "placed_background",
-                  "placed_start", "placed_turn", "mixed_precision")  # fmt: skip
+PIXEL_SETTINGS = (
+    "seed",
+    "steps",
+    "guidance",
+    "negative_prompt",
+    "start",
+    "strength",
+    "reference_pool",
+    "extended_steps",
+    "timestep_spacing",
+    "mask_steps",
+    "mask_threshold",
+    "rmp_bn",
+    "min_mask_fraction",
+    "max_mask_fraction",
+    "max_attempts",
+    "mask_source",
+    "mask_margin",
+    "placed_background",
+    "placed_start",
+    "placed_turn",
+    "mixed_precision",
+)
 
 
 def check_same_settings(product_out: Path, cfg: GenerateConfig, ids: dict[str, str] | None = None) -> None:
@@ -108,8 +139,11 @@ def check_same_settings(product_out: Path, cfg: GenerateConfig, ids: dict[str, s
     # The model is compared by its weights, not its path: a moved or respelled run folder is the same model.
     made_with = _weights_of_pairs(product_out)
     if ids is not None and made_with is not None and made_with != ids:
-        changed += [f"{key} weights {made_with.get(key)} -> {ids.get(key)} (retrained)"
-                    for key in sorted(ids) if made_with.get(key) != ids.get(key)]  # fmt: skip
+        changed += [
+            f"{key} weights {made_with.get(key)} -> {ids.get(key)} (retrained)"
+            for key in sorted(ids)
+            if made_with.get(key) != ids.get(key)
+        ]
     if changed:
         raise ConfigError(
             product_out,
@@ -136,8 +170,9 @@ def precheck_folders(cfg: GenerateConfig) -> None:
     """
     data_cfg = read_stage1_configs(cfg.run_dir)[0]
     split_file = RunFolder(cfg.run_dir).split
-    product = read_json(split_file, f"rerun seas train --run-dir {cfg.run_dir} (same flags)",
-                        lambda r: str(r["product"]))  # fmt: skip
+    product = read_json(
+        split_file, f"rerun seas train --run-dir {cfg.run_dir} (same flags)", lambda r: str(r["product"])
+    )
     check_generate_folders(data_cfg, cfg.run_dir, cfg, product)
 
 
@@ -183,9 +218,12 @@ def check_counts(product_out: Path, groups: list[tuple[str, list[str] | None, in
         done = [int(p.stem) for p in (product_out / name / ".records").glob("*.json") if p.stem.isdigit()]
         if done and max(done) >= count:
             option = "--normals" if name == "good" else "--num-per-type"
-            raise ConfigError(product_out / name, f"holds {len(done)} finished pairs, more than {option} {count}",
-                              f"pass {option} {max(done) + 1} or more to keep them (and add pairs), choose another "
-                              "--output-dir, or pass --overwrite to delete them first")  # fmt: skip
+            raise ConfigError(
+                product_out / name,
+                f"holds {len(done)} finished pairs, more than {option} {count}",
+                f"pass {option} {max(done) + 1} or more to keep them (and add pairs), choose another "
+                "--output-dir, or pass --overwrite to delete them first",
+            )
 
 
 def rejection(image: Any, fraction: float | None, cfg: GenerateConfig) -> str | None:  # Any: uint8 HWC array
@@ -201,11 +239,102 @@ def rejection(image: Any, fraction: float | None, cfg: GenerateConfig) -> str | 
     return None
 
 
+def _make_jobs(
+    cfg: GenerateConfig,
+    split: DataSplit,
+    token_map: TokenMap,
+    references: list[Path],
+    resolution: int,
+    types: list[str] | None,
+) -> Callable[[int, int], Job]:
+    """One folder's job maker, ``(index, attempt) -> Job``: its prompt and, with placed masks, its mask pool."""
+    # --mask-source train: the pool of the types' training masks, in the split's (sorted) order
+    train = [pair for t in types for pair in split.types[t].train] if types and cfg.mask_source == "train" else []
+    pool = {mask: image for image, mask in train}
+    return partial(
+        _job,
+        cfg.seed,
+        token_map.prompt(types),
+        references,
+        types is not None,
+        pool,
+        resolution,
+        cfg.placed_turn,
+        cfg.placed_start == "defect",
+    )
+
+
+def draw(
+    sampler: MaskedSampler,
+    cfg: GenerateConfig,
+    make_job: Callable[[int, int], Job],
+    indices: list[int],
+    where: Path | str,
+) -> Iterator[tuple[Result, list[dict[str, Any]]]]:  # Any: JSON
+    """Draw the pairs ``indices`` in batches, redrawing rejected ones; yields each kept pair with its rejections.
+
+    Raises:
+        SeasError: A pair was rejected in all ``--max-attempts`` attempts (``where`` names its folder).
+    """
+    queue = deque(make_job(n, 0) for n in indices)
+    rejected: dict[int, list[dict[str, Any]]] = {}
+    while queue:
+        batch = [queue.popleft() for _ in range(min(cfg.batch_size, len(queue)))]
+        for result in sampler.run(batch):
+            job, fraction = result.job, result.mask_fraction
+            reason = rejection(result.image, fraction, cfg)
+            if reason is None:
+                yield result, rejected.pop(job.index, [])
+                continue
+            draw = {"attempt": job.attempt, "seed": job.seed, "mask_fraction": fraction, "reason": reason}
+            rejected.setdefault(job.index, []).append(draw)
+            if job.attempt + 1 >= cfg.max_attempts:
+                reasons = sorted({r["reason"] for r in rejected[job.index]})
+                msg = (
+                    f"{where}: image {job.index} was rejected in all {cfg.max_attempts} attempts "
+                    f"({', '.join(reasons)})"
+                )
+                msg += (
+                    "; an empty mask or a flat image means the model draws no defect: check its training "
+                    "(seas report), widen --min/--max-mask-fraction or raise --max-attempts"
+                )
+                raise SeasError(msg)
+            queue.append(make_job(job.index, job.attempt + 1))
+
+
+def _references(cfg: GenerateConfig, run: RunRecord) -> list[Path]:
+    return list(run.split.normals) if cfg.reference_pool == "train" else run.data.train_normals
+
+
+def _sampler(cfg: GenerateConfig, run_dir: Path, resolution: int, state: PartialState) -> MaskedSampler:
+    parts, _ = load_generator(run_dir)
+    return MaskedSampler(parts, load_rmp(run_dir), cfg, resolution, state.device, _dtype(cfg, state.device))
+
+
+def sample(cfg: GenerateConfig, data: ProductData | None = None) -> Iterator[tuple[str, Result]]:
+    """Draw the pairs ``seas generate`` would write, in the same order with the same seeds, without writing a file.
+
+    Yields ``(folder name, result)``: the folder is the defect type (``a+b`` for a combination, ``good``
+    for a normal image). One process only; ``--output-dir``, ``--overwrite`` and ``--export-anomalib``
+    play no part.
+    """
+    run = read_run(cfg.run_dir, data)
+    token_map = read_token_map(cfg.run_dir)
+    groups = _groups(cfg, token_map)
+    state = PartialState(cpu=cfg.cpu or not torch.cuda.is_available())
+    sampler = _sampler(cfg, cfg.run_dir, run.model_cfg.resolution, state)
+    references = _references(cfg, run)
+    for name, types, count in groups:
+        make_job = _make_jobs(cfg, run.split, token_map, references, run.model_cfg.resolution, types)
+        for result, _rejections in draw(sampler, cfg, make_job, list(range(count)), name):
+            yield name, result
+
+
 def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, Any]:  # Any: JSON summary
     """Generate every requested folder; returns ``{folder: pairs on disk}`` and the output root."""
     run_dir = cfg.run_dir
     run = read_run(run_dir, data)  # ``data``: the product's listing when the caller already made it
-    data, split, model_cfg = run.data, run.split, run.model_cfg
+    split, model_cfg = run.split, run.model_cfg
     check_generate_folders(run.data_cfg, run_dir, cfg, split.product)
     product_out = RunFolder(cfg.run_dir).generated(split.product, cfg.output_dir)
     if cfg.overwrite and product_out.exists():
@@ -219,69 +348,57 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
         check_replaceable(cfg.export_anomalib / split.product, "anomalib-export")
     check_same_settings(product_out, cfg, ids)
     check_counts(product_out, groups)
-    parts, token_map = load_generator(run_dir)
-    rmp = load_rmp(run_dir)
     state = PartialState(cpu=cfg.cpu or not torch.cuda.is_available())
-    device, dtype = state.device, _dtype(cfg, state.device)
+    sampler = _sampler(cfg, run_dir, model_cfg.resolution, state)
     if state.is_main_process:
         mark_pair_tree(product_out)
-        write_run_record(product_out, [cfg], parts.identity, "generate")
+        write_run_record(product_out, [cfg], sampler.parts.identity, "generate")
         atomic_write_json(RunFolder(run_dir).weight_ids, ids)  # for the report
-    sampler = MaskedSampler(parts, rmp, cfg, model_cfg.resolution, device, dtype)
-    references = list(split.normals) if cfg.reference_pool == "train" else data.train_normals
+    references = _references(cfg, run)
     # Each pair records its pixel settings (the negative prompt and dtype are recorded apart, retries as rejections).
     sampler_keys = set(PIXEL_SETTINGS) - {"negative_prompt", "max_attempts", "mixed_precision"}
     settings = {k: v for k, v in config_to_dict(cfg).items() if k in sampler_keys}
-    settings.update({"scheduler": "DPMSolverMultistep dpmsolver++ order 2 midpoint sigma_min", "dtype": str(dtype),
-                     "resolution": model_cfg.resolution})  # fmt: skip
+    settings.update(
+        {
+            "scheduler": "DPMSolverMultistep dpmsolver++ order 2 midpoint sigma_min",
+            "dtype": str(_dtype(cfg, state.device)),
+            "resolution": model_cfg.resolution,
+        }
+    )
     summary: dict[str, Any] = {"out": str(product_out)}
     for name, types, count in groups:
         folder = PairFolder(product_out / name, with_masks=types is not None)
-        prompt = token_map.prompt(types)
-        # --mask-source train: the pool of the types' training masks, in the split's (sorted) order
-        train = [pair for t in types for pair in split.types[t].train] if types and cfg.mask_source == "train" else []
-        pool = {mask: image for image, mask in train}
-        make_job = partial(_job, cfg.seed, prompt, references, types is not None, pool, model_cfg.resolution,
-                           cfg.placed_turn, cfg.placed_start == "defect")  # fmt: skip
+        make_job = _make_jobs(cfg, split, token_map, references, model_cfg.resolution, types)
         mine = [n for n in range(count) if n % state.num_processes == state.process_index and not folder.is_done(n)]
-        queue = deque(make_job(n, 0) for n in mine)
-        rejected: dict[int, list[dict[str, Any]]] = {}
         bar = Progress(len(mine), f"generate {name}", unit="pair", enabled=state.is_main_process)
-        while queue:
-            batch = [queue.popleft() for _ in range(min(cfg.batch_size, len(queue)))]
-            for result in sampler.run(batch):
-                job, fraction = result.job, result.mask_fraction
-                reason = rejection(result.image, fraction, cfg)
-                if reason is not None:
-                    draw = {"attempt": job.attempt, "seed": job.seed, "mask_fraction": fraction, "reason": reason}
-                    rejected.setdefault(job.index, []).append(draw)
-                    if job.attempt + 1 >= cfg.max_attempts:
-                        reasons = sorted({r["reason"] for r in rejected[job.index]})
-                        msg = (f"{folder.root}: image {job.index} was rejected in all {cfg.max_attempts} attempts "
-                               f"({', '.join(reasons)})")  # fmt: skip
-                        msg += (
-                            "; an empty mask or a flat image means the model draws no defect: check its training "
-                            "(seas report), widen --min/--max-mask-fraction or raise --max-attempts"
-                        )
-                        bar.close()  # the error line starts on a line of its own
-                        raise SeasError(msg)
-                    queue.append(make_job(job.index, job.attempt + 1))
-                    continue
-                record = {"seed": job.seed, "attempt": job.attempt, "prompt": job.prompt,
-                          "negative_prompt": cfg.negative_prompt, "defect_types": types or [],
-                          "reference": str(job.reference), "checkpoint": ids, "settings": settings,
-                          "mask_fraction": fraction, "rejections": rejected.pop(job.index, [])}  # fmt: skip
+        try:  # the bar closes first, so an error line starts on a line of its own
+            for result, rejections in draw(sampler, cfg, make_job, mine, folder.root):
+                job = result.job
+                record = {
+                    "seed": job.seed,
+                    "attempt": job.attempt,
+                    "prompt": job.prompt,
+                    "negative_prompt": cfg.negative_prompt,
+                    "defect_types": types or [],
+                    "reference": str(job.reference),
+                    "checkpoint": ids,
+                    "settings": settings,
+                    "mask_fraction": result.mask_fraction,
+                    "rejections": rejections,
+                }
                 if job.mask_origin is not None:
                     record["mask_from"] = job.mask_origin
                 folder.write(job.index, result.image, result.mask, record)
                 bar.update(1)
-        bar.close()
+        finally:
+            bar.close()
         state.wait_for_everyone()
         if state.is_main_process:
             summary[name] = folder.finalize(count)
     if cfg.export_anomalib is not None and state.is_main_process:
         wanted = {name: count for name, types, count in groups if types is not None}
         normal_count = next((count for name, types, count in groups if types is None), 0)
-        summary["anomalib"] = export_anomalib(product_out, cfg.export_anomalib / split.product, wanted, normal_count,
-                                              references)  # fmt: skip
+        summary["anomalib"] = export_anomalib(
+            product_out, cfg.export_anomalib / split.product, wanted, normal_count, references
+        )
     return summary

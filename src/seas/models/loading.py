@@ -159,8 +159,11 @@ def load_base_model(spec: str, seed: int = 0, resolution: int = 512) -> SDCompon
         parts = _guarded(lambda: _from_folder_or_hub(spec, local_only=False), spec)
         identity = {"kind": "hub", "id": spec}
     if len(parts["tokenizer"]) < 3:  # transformers builds an empty tokenizer when the files are missing
-        raise ModelLoadError(spec, "has no tokenizer files (tokenizer/vocab.json and merges.txt)",
-                             "copy the tokenizer/ folder of the model it was trained from into it")  # fmt: skip
+        raise ModelLoadError(
+            spec,
+            "has no tokenizer files (tokenizer/vocab.json and merges.txt)",
+            "copy the tokenizer/ folder of the model it was trained from into it",
+        )
     identity["unet_config"] = _config_hash(parts["unet"])
     for name in ("unet", "vae", "text_encoder"):
         # fp16 folders (fp16 variants, shipped priors) load as stored with recent transformers: every stage

@@ -77,16 +77,26 @@ def _generator(seed: int, phase: int, index: int, device: torch.device) -> torch
     return torch.Generator(device=device).manual_seed(int(state) & 0x7FFF_FFFF_FFFF_FFFF)
 
 
-def _run_phase(module: torch.nn.Module, step_fn: Callable[[Any, Any, int], dict[str, torch.Tensor]], *,
-               cfg: PretrainConfig, phase_dir: Path, total: int, lr: float, keys: tuple[str, ...],
-               sample: Callable[[Any, int], object], ema_decay: float = 0.0) -> torch.nn.Module:  # fmt: skip
+def _run_phase(
+    module: torch.nn.Module,
+    step_fn: Callable[[Any, Any, int], dict[str, torch.Tensor]],
+    *,
+    cfg: PretrainConfig,
+    phase_dir: Path,
+    total: int,
+    lr: float,
+    keys: tuple[str, ...],
+    sample: Callable[[Any, int], object],
+    ema_decay: float = 0.0,
+) -> torch.nn.Module:
     """Train ``module`` for ``total`` steps in ``phase_dir``; returns the unwrapped module (EMA weights if on)."""
     # Any above: step_fn(accelerator, prepared module, micro-batch index); sample(live module, step)
     acc = make_accelerator(cfg.mixed_precision, 1, cfg.cpu, phase_dir)
     phase_dir.mkdir(parents=True, exist_ok=True)
     module.train()
-    optimizer = make_adamw([{"params": [p for p in module.parameters() if p.requires_grad], "lr": lr}], "adamw",
-                           weight_decay=0.01)  # fmt: skip
+    optimizer = make_adamw(
+        [{"params": [p for p in module.parameters() if p.requires_grad], "lr": lr}], "adamw", weight_decay=0.01
+    )
     model, optimizer = acc.prepare(module, optimizer)
     ema = None
     if ema_decay > 0:
@@ -116,11 +126,24 @@ def _run_phase(module: torch.nn.Module, step_fn: Callable[[Any, Any, int], dict[
         sample(live, step)
         ema.restore(live.parameters())
 
-    run_steps(acc, [model], optimizer, micro, run_dir=phase_dir, start=start, total=total, grad_accum=1, log=log,
-              log_steps=cfg.log_steps, checkpointing_steps=cfg.checkpointing_steps,
-              checkpoints_total_limit=cfg.checkpoints_total_limit, desc=phase_dir.name, shown=keys[:2],
-              every=(cfg.sample_steps, with_ema),
-              on_step=(lambda _step: ema.step(acc.unwrap_model(model).parameters())) if ema else None)  # fmt: skip
+    run_steps(
+        acc,
+        [model],
+        optimizer,
+        micro,
+        run_dir=phase_dir,
+        start=start,
+        total=total,
+        grad_accum=1,
+        log=log,
+        log_steps=cfg.log_steps,
+        checkpointing_steps=cfg.checkpointing_steps,
+        checkpoints_total_limit=cfg.checkpoints_total_limit,
+        desc=phase_dir.name,
+        shown=keys[:2],
+        every=(cfg.sample_steps, with_ema),
+        on_step=(lambda _step: ema.step(acc.unwrap_model(model).parameters())) if ema else None,
+    )
     acc.wait_for_everyone()
     final = acc.unwrap_model(model)
     if ema is not None:
@@ -161,14 +184,23 @@ def _train_vae(parts: SDComponents, images: NormalImages, cfg: PretrainConfig, o
     def step_fn(acc: Any, vae: Any, index: int) -> dict[str, torch.Tensor]:
         batch = _vae_batch(images, cfg, _PHASE_VAE, index).to(acc.device)
         with _vae_autocast(cfg, acc):
-            return vae_losses(vae, batch, _generator(cfg.seed, _PHASE_VAE, index, acc.device), cfg.kl_weight,
-                              cfg.gradient_weight)  # fmt: skip
+            return vae_losses(
+                vae, batch, _generator(cfg.seed, _PHASE_VAE, index, acc.device), cfg.kl_weight, cfg.gradient_weight
+            )
 
     def sample(vae: Any, step: int) -> None:
         write_reconstruction_strip(vae, fixed, out / "vae_train" / "samples" / f"step-{step}.png")
 
-    vae: Any = _run_phase(parts.vae, step_fn, cfg=cfg, phase_dir=out / "vae_train", total=steps,
-                          lr=cfg.vae_learning_rate, keys=("total", "l1", "gradient", "kl"), sample=sample)  # fmt: skip
+    vae: Any = _run_phase(
+        parts.vae,
+        step_fn,
+        cfg=cfg,
+        phase_dir=out / "vae_train",
+        total=steps,
+        lr=cfg.vae_learning_rate,
+        keys=("total", "l1", "gradient", "kl"),
+        sample=sample,
+    )
     _set_latent_scale(vae, images)
     parts.vae = vae.requires_grad_(False)
 
@@ -188,9 +220,16 @@ def _train_decoder(parts: SDComponents, images: NormalImages, cfg: PretrainConfi
     def sample(model: Any, step: int) -> None:
         write_reconstruction_strip(model, fixed, out / "vae_decoder_train" / "samples" / f"step-{step}.png")
 
-    parts.vae = _run_phase(vae, step_fn, cfg=cfg, phase_dir=out / "vae_decoder_train", total=cfg.vae_decoder_steps,
-                           lr=cfg.vae_decoder_learning_rate, keys=("total", "l1", "gradient", "texture"),
-                           sample=sample).requires_grad_(False)  # fmt: skip
+    parts.vae = _run_phase(
+        vae,
+        step_fn,
+        cfg=cfg,
+        phase_dir=out / "vae_decoder_train",
+        total=cfg.vae_decoder_steps,
+        lr=cfg.vae_decoder_learning_rate,
+        keys=("total", "l1", "gradient", "texture"),
+        sample=sample,
+    ).requires_grad_(False)
 
 
 class _LatentCache:
@@ -218,14 +257,16 @@ class _LatentCache:
 def _encode(parts: SDComponents, prompt: str) -> torch.Tensor:
     """``[1, T, D]`` frozen text context of ``prompt`` (padded to the tokenizer length, no attention mask)."""
     tok = parts.tokenizer
-    ids = tok(prompt, padding="max_length", max_length=tok.model_max_length, truncation=True,
-              return_tensors="pt").input_ids  # fmt: skip
+    ids = tok(
+        prompt, padding="max_length", max_length=tok.model_max_length, truncation=True, return_tensors="pt"
+    ).input_ids
     with torch.no_grad():
         return parts.text_encoder(ids)[0].float()  # type: ignore[no-any-return]
 
 
-def _train_unet(parts: SDComponents, images: NormalImages, cfg: PretrainConfig, out: Path, prompt: str,
-                resolution: int, lr: float) -> None:  # fmt: skip
+def _train_unet(
+    parts: SDComponents, images: NormalImages, cfg: PretrainConfig, out: Path, prompt: str, resolution: int, lr: float
+) -> None:
     """Phase 2: train the U-Net on the frozen VAE's latents with condition dropout."""
     parts.vae.requires_grad_(False).eval()
     parts.text_encoder.requires_grad_(False).eval()
@@ -243,11 +284,21 @@ def _train_unet(parts: SDComponents, images: NormalImages, cfg: PretrainConfig, 
         return {"total": loss, "mse": loss.detach()}
 
     def sample(unet: Any, step: int) -> None:
-        write_sample_grid(parts, unet, prompt, out / "unet_train" / "samples" / f"step-{step}.png", resolution,
-                          cfg.seed)  # fmt: skip
+        write_sample_grid(
+            parts, unet, prompt, out / "unet_train" / "samples" / f"step-{step}.png", resolution, cfg.seed
+        )
 
-    parts.unet = _run_phase(parts.unet, step_fn, cfg=cfg, phase_dir=out / "unet_train", total=cfg.unet_steps, lr=lr,
-                            keys=("total", "mse"), sample=sample, ema_decay=cfg.ema_decay)  # fmt: skip
+    parts.unet = _run_phase(
+        parts.unet,
+        step_fn,
+        cfg=cfg,
+        phase_dir=out / "unet_train",
+        total=cfg.unet_steps,
+        lr=lr,
+        keys=("total", "mse"),
+        sample=sample,
+        ema_decay=cfg.ema_decay,
+    )
 
 
 def _export(parts: SDComponents, out: Path) -> None:
@@ -262,8 +313,11 @@ def _export(parts: SDComponents, out: Path) -> None:
     for name, write in writers.items():
         atomic_write_dir(out / name, write, name)
     # What StableDiffusionPipeline.save_pretrained writes, without importing the pipeline classes.
-    index: dict[str, Any] = {"_class_name": "StableDiffusionPipeline", "_diffusers_version": diffusers.__version__,
-                             "requires_safety_checker": False}  # fmt: skip
+    index: dict[str, Any] = {
+        "_class_name": "StableDiffusionPipeline",
+        "_diffusers_version": diffusers.__version__,
+        "requires_safety_checker": False,
+    }
     index.update({name: [None, None] for name in ("feature_extractor", "image_encoder", "safety_checker")})
     for name in _COMPONENTS:
         module = getattr(parts, name)
@@ -300,8 +354,11 @@ def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) 
     from_scratch = model_cfg.base_model in BUILTIN_MODELS  # every part random: the VAE needs training too
     if from_scratch and not cfg.unet_steps:
         arch = model_cfg.base_model
-        raise ConfigError(flag("unet_steps"), f"{arch!r} has a random U-Net: it needs training",
-                          "pass --unet-steps 1 or more (0 only keeps the U-Net of a trained model)")  # fmt: skip
+        raise ConfigError(
+            flag("unet_steps"),
+            f"{arch!r} has a random U-Net: it needs training",
+            "pass --unet-steps 1 or more (0 only keeps the U-Net of a trained model)",
+        )
     vae_steps = cfg.vae_steps if cfg.vae_steps is not None else (VAE_STEPS_FROM_SCRATCH if from_scratch else 0)
     lr = cfg.unet_learning_rate if cfg.unet_learning_rate is not None else (3e-4 if from_scratch else 1e-5)
     images = NormalImages(paths, model_cfg.resolution, cfg.resize, cfg.augment)  # every file decoded: fails early
@@ -310,8 +367,14 @@ def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) 
     torch.manual_seed(cfg.seed)
     out.mkdir(parents=True, exist_ok=True)
     parts = load_base_model(model_cfg.base_model, model_cfg.model_seed, model_cfg.resolution)
-    logger.info("prior of %r from %d defect-free images: VAE %d steps, U-Net %d steps, prompt %r", name, len(paths),
-                vae_steps, cfg.unet_steps, prompt)  # fmt: skip
+    logger.info(
+        "prior of %r from %d defect-free images: VAE %d steps, U-Net %d steps, prompt %r",
+        name,
+        len(paths),
+        vae_steps,
+        cfg.unet_steps,
+        prompt,
+    )
     write_run_record(out, [data_cfg, model_cfg, cfg], parts.identity, "pretrain")
     atomic_write_json(out / "images.json", {"product": name, "prompt": prompt, "images": [str(p) for p in paths]})
     parts.text_encoder.requires_grad_(False)
@@ -338,7 +401,14 @@ def pretrain(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: PretrainConfig) 
         module.to("cpu")
     _export(parts, out)
     record_weights(out, [p for name in ("unet", "vae", "text_encoder") for p in weight_files(out / name)])
-    atomic_write_json(out / "pretrain_complete.json", {"vae_steps": vae_steps, "unet_steps": cfg.unet_steps,
-                                                       "vae_decoder_steps": cfg.vae_decoder_steps, "prompt": prompt,
-                                                       "images": len(paths)})  # fmt: skip
+    atomic_write_json(
+        out / "pretrain_complete.json",
+        {
+            "vae_steps": vae_steps,
+            "unet_steps": cfg.unet_steps,
+            "vae_decoder_steps": cfg.vae_decoder_steps,
+            "prompt": prompt,
+            "images": len(paths),
+        },
+    )
     return out

@@ -23,8 +23,15 @@ from seas.files import atomic_write_bytes
 __all__ = ["denoising_loss", "min_snr_weight", "sample_images", "write_sample_grid"]
 
 
-def denoising_loss(unet: Any, scheduler: Any, latents: torch.Tensor, context: torch.Tensor,
-                   generator: torch.Generator, snr_gamma: float, autocast: Any) -> torch.Tensor:  # fmt: skip
+def denoising_loss(
+    unet: Any,
+    scheduler: Any,
+    latents: torch.Tensor,
+    context: torch.Tensor,
+    generator: torch.Generator,
+    snr_gamma: float,
+    autocast: Any,
+) -> torch.Tensor:
     """Mean (min-SNR weighted) denoising MSE of one batch.
 
     Args:
@@ -37,8 +44,9 @@ def denoising_loss(unet: Any, scheduler: Any, latents: torch.Tensor, context: to
         autocast: The accelerator's autocast context factory.
     """
     batch = latents.shape[0]
-    timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (batch,), generator=generator,
-                              device=latents.device)  # fmt: skip
+    timesteps = torch.randint(
+        0, scheduler.config.num_train_timesteps, (batch,), generator=generator, device=latents.device
+    )
     noise = torch.randn(latents.shape, generator=generator, device=latents.device)
     noisy = scheduler.add_noise(latents, noise, timesteps)
     with autocast():
@@ -65,27 +73,37 @@ def min_snr_weight(scheduler: Any, timesteps: torch.Tensor, gamma: float) -> tor
 
 
 @torch.no_grad()
-def sample_images(parts: Any, unet: Any, prompt: str, seeds: list[int], resolution: int, steps: int = 25,
-                  guidance: float = 3.0) -> np.ndarray:  # fmt: skip
+def sample_images(
+    parts: Any, unet: Any, prompt: str, seeds: list[int], resolution: int, steps: int = 25, guidance: float = 3.0
+) -> np.ndarray:
     """``[N, R, R, 3]`` uint8 images of ``prompt`` from pure noise, one per seed (DPM-Solver++, CFG).
 
     Each image's start noise comes from its own seeded generator, so an image does not depend on
     which others share its batch (up to the rounding of batched kernels).
     """
     # Any above: the base-model components and the live (unwrapped) U-Net
-    scheduler = DPMSolverMultistepScheduler.from_config(parts.scheduler.config, algorithm_type="dpmsolver++",
-                                                        final_sigmas_type="sigma_min")  # fmt: skip
+    scheduler = DPMSolverMultistepScheduler.from_config(
+        parts.scheduler.config, algorithm_type="dpmsolver++", final_sigmas_type="sigma_min"
+    )
     device = next(unet.parameters()).device
     scheduler.set_timesteps(steps, device=device)
     was_training = unet.training
     unet.eval()
     tok = parts.tokenizer
-    ids = tok(["", prompt], padding="max_length", max_length=tok.model_max_length, truncation=True,
-              return_tensors="pt").input_ids.to(device)  # fmt: skip
+    ids = tok(
+        ["", prompt], padding="max_length", max_length=tok.model_max_length, truncation=True, return_tensors="pt"
+    ).input_ids.to(device)
     context = parts.text_encoder.to(device)(ids)[0]  # [2, T, D]: empty, prompt
     latent = resolution // 8
-    x = torch.cat([torch.randn((1, 4, latent, latent), generator=torch.Generator(device).manual_seed(s),
-                               device=device) for s in seeds]) * scheduler.init_noise_sigma  # fmt: skip
+    x = (
+        torch.cat(
+            [
+                torch.randn((1, 4, latent, latent), generator=torch.Generator(device).manual_seed(s), device=device)
+                for s in seeds
+            ]
+        )
+        * scheduler.init_noise_sigma
+    )
     hidden = context.repeat_interleave(len(seeds), dim=0)  # [2N, T, D]: N empty, then N prompt
     for t in scheduler.timesteps:
         eps_u, eps_c = unet(torch.cat([x, x]), t, hidden).sample.chunk(2)
@@ -96,8 +114,9 @@ def sample_images(parts: Any, unet: Any, prompt: str, seeds: list[int], resoluti
     return ((images + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
-def write_sample_grid(parts: Any, unet: Any, prompt: str, path: Path, resolution: int, seed: int,
-                      count: int = 8) -> Path:  # fmt: skip
+def write_sample_grid(
+    parts: Any, unet: Any, prompt: str, path: Path, resolution: int, seed: int, count: int = 8
+) -> Path:
     """Save ``count`` samples of ``prompt`` (seeds ``seed .. seed + count - 1``) side by side as one PNG."""
     # Any above: the base-model components and the live (unwrapped) U-Net
     images = sample_images(parts, unet, prompt, [seed + k for k in range(count)], resolution)

@@ -71,8 +71,9 @@ def texture_l1(recon: torch.Tensor, target: torch.Tensor, window: int = 4) -> to
     return (energy(recon) - energy(target)).abs().mean()
 
 
-def decoder_losses(vae: Any, images: torch.Tensor, gradient_weight: float,
-                   texture_weight: float) -> dict[str, torch.Tensor]:  # fmt: skip
+def decoder_losses(
+    vae: Any, images: torch.Tensor, gradient_weight: float, texture_weight: float
+) -> dict[str, torch.Tensor]:
     """Losses of one decoder-phase batch: the decoder reconstructs the frozen encoder's posterior mean.
 
     Returns:
@@ -84,12 +85,17 @@ def decoder_losses(vae: Any, images: torch.Tensor, gradient_weight: float,
     l1 = (recon - images).abs().mean()
     grad = gradient_l1(recon, images)
     texture = texture_l1(recon, images)
-    return {"total": l1 + gradient_weight * grad + texture_weight * texture, "l1": l1, "gradient": grad,
-            "texture": texture}  # fmt: skip
+    return {
+        "total": l1 + gradient_weight * grad + texture_weight * texture,
+        "l1": l1,
+        "gradient": grad,
+        "texture": texture,
+    }
 
 
-def vae_losses(vae: Any, images: torch.Tensor, generator: torch.Generator, kl_weight: float,
-               gradient_weight: float) -> dict[str, torch.Tensor]:  # fmt: skip
+def vae_losses(
+    vae: Any, images: torch.Tensor, generator: torch.Generator, kl_weight: float, gradient_weight: float
+) -> dict[str, torch.Tensor]:
     """Losses of one batch.
 
     Args:

@@ -30,10 +30,23 @@ __all__ = ["build_report"]
 
 THUMB = 256  # px stored (shown at 150 px); the zoom column magnifies the mask region 4-8x
 # Row and column order of the downstream table (the JSON files store keys sorted).
-VARIANTS = {"real": "real only", "perlin": "real + Perlin (DRAEM-style)", "cutpaste": "real + CutPaste",
-            "seas": "real + SeaS pairs"}  # fmt: skip
-SEGMENTATION_METRICS = ("image_auroc", "image_ap", "image_f1max", "pixel_auroc", "pixel_ap", "pixel_f1max",
-                        "aupro_0.3", "iou_oracle", "iou_at_f1")  # fmt: skip
+VARIANTS = {
+    "real": "real only",
+    "perlin": "real + Perlin (DRAEM-style)",
+    "cutpaste": "real + CutPaste",
+    "seas": "real + SeaS pairs",
+}
+SEGMENTATION_METRICS = (
+    "image_auroc",
+    "image_ap",
+    "image_f1max",
+    "pixel_auroc",
+    "pixel_ap",
+    "pixel_f1max",
+    "aupro_0.3",
+    "iou_oracle",
+    "iou_at_f1",
+)
 STYLE = """body{font-family:sans-serif;margin:24px;color:#222}h1{margin-bottom:4px}table{border-collapse:collapse;
 margin:8px 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th:first-child,td:first-child{text-align:left}
@@ -132,8 +145,10 @@ def _link(path: Path, report_dir: Path) -> str:
 def _loss_section(run: Path) -> str:
     parts = []
     folder = RunFolder(run)
-    curves = (("Stage 1 losses", folder.logs, ("total", "anomaly_mse", "na", "da_32", "da_16")),
-              ("Stage 2 losses", folder.stage2 / "logs.jsonl", ("total", "focal_512", "focal_64")))  # fmt: skip
+    curves = (
+        ("Stage 1 losses", folder.logs, ("total", "anomaly_mse", "na", "da_32", "da_16")),
+        ("Stage 2 losses", folder.stage2 / "logs.jsonl", ("total", "focal_512", "focal_64")),
+    )
     for title, path, keys in curves:
         rows = _read_log(path)
         series = {k: [float(r[k]) for r in rows] for k in keys if rows and k in rows[0]}
@@ -155,15 +170,21 @@ def _metrics_section(run: Path, tree: Path) -> str:
             + "</tr>"
             for name in order
         )
-        out.append(f"<p>Downstream segmentation ({escape(data['recipe'])}), mean over defect types, percent:</p>"
-                   f"<table id='segmentation'><tr><th>training set</th>{head}</tr>{rows}</table>")  # fmt: skip
+        out.append(
+            f"<p>Downstream segmentation ({escape(data['recipe'])}), mean over defect types, percent:</p>"
+            f"<table id='segmentation'><tr><th>training set</th>{head}</tr>{rows}</table>"
+        )
         out.append(_inputs_note(data, run, tree, f"seas evaluate segmentation --run-dir {run}"))
     data = _result(RunFolder(run).evaluation / "generation.json", run)
     if data is not None:
-        rows = "".join(f"<tr><td>{escape(t)}</td><td>{v['ic_lpips']:.4f}</td><td>{v['is_mean']:.4f}</td></tr>"
-                       for t, v in data["types"].items())  # fmt: skip
-        out.append(f"<table id='generation'><tr><th>defect type</th><th>IC-LPIPS ({escape(data['net'])})</th>"
-                   f"<th>IS</th></tr>{rows}</table>")  # fmt: skip
+        rows = "".join(
+            f"<tr><td>{escape(t)}</td><td>{v['ic_lpips']:.4f}</td><td>{v['is_mean']:.4f}</td></tr>"
+            for t, v in data["types"].items()
+        )
+        out.append(
+            f"<table id='generation'><tr><th>defect type</th><th>IC-LPIPS ({escape(data['net'])})</th>"
+            f"<th>IS</th></tr>{rows}</table>"
+        )
         out.append(_inputs_note(data, run, tree, f"seas evaluate generation --run-dir {run}"))
     if len(out) == 1:
         out.append("<p class='note'>No evaluation yet: run seas evaluate segmentation / generation.</p>")
@@ -200,8 +221,9 @@ def _prior_samples(config: dict[str, Any]) -> Path | None:
             return None
         return path if path.is_file() else None
     if base.get("kind") == "folder":
-        grids = sorted((Path(base["path"]) / "unet_train" / "samples").glob("step-*.png"),
-                       key=lambda p: int(p.stem.split("-")[1]))  # fmt: skip
+        grids = sorted(
+            (Path(base["path"]) / "unet_train" / "samples").glob("step-*.png"), key=lambda p: int(p.stem.split("-")[1])
+        )
         return grids[-1] if grids else None
     return None
 
@@ -211,20 +233,26 @@ def _quality_section(run: Path, report: Path, config: dict[str, Any], tree: Path
     out = ["<h2>Pair quality</h2>"]
     prior = _prior_samples(config)
     if prior is not None:
-        out.append(f"<p>Base model samples (\"a photo of a &lt;product&gt;\", from noise):</p>"
-                   f"<div class='wide'><a href='{_link(prior, report)}'><img src='{_link(prior, report)}' "
-                   f"alt='prior samples'></a></div>")  # fmt: skip
+        out.append(
+            f'<p>Base model samples ("a photo of a &lt;product&gt;", from noise):</p>'
+            f"<div class='wide'><a href='{_link(prior, report)}'><img src='{_link(prior, report)}' "
+            f"alt='prior samples'></a></div>"
+        )
     strip = RunFolder(run).evaluation / "reconstruction.png"
     if strip.is_file():
-        out.append(f"<p>VAE: originals (top; test/good, then one held-out defect per type) over reconstructions:</p>"
-                   f"<div class='wide'><img src='{_link(strip, report)}' alt='reconstruction strip'>"
-                   "</div>")  # fmt: skip
+        out.append(
+            f"<p>VAE: originals (top; test/good, then one held-out defect per type) over reconstructions:</p>"
+            f"<div class='wide'><img src='{_link(strip, report)}' alt='reconstruction strip'>"
+            "</div>"
+        )
     zoom = RunFolder(run).evaluation / "reconstruction_defects.png"
     if zoom.is_file():
-        out.append(f"<p>VAE on held-out defects, magnified around each mask (originals over reconstructions): "
-                   f"a defect the VAE paints over is one no generator on it can draw:</p>"
-                   f"<div class='wide'><img src='{_link(zoom, report)}' alt='defect reconstruction strip'>"
-                   "</div>")  # fmt: skip
+        out.append(
+            f"<p>VAE on held-out defects, magnified around each mask (originals over reconstructions): "
+            f"a defect the VAE paints over is one no generator on it can draw:</p>"
+            f"<div class='wide'><img src='{_link(zoom, report)}' alt='defect reconstruction strip'>"
+            "</div>"
+        )
     quality = RunFolder(run).evaluation / "quality.md"
     if quality.is_file():
         out.append(f"<div id='quality'>{_markdown_tables(quality.read_text(encoding='utf-8'))}</div>")
@@ -241,12 +269,15 @@ def _placed_note(records: list[dict[str, Any]]) -> str:  # Any: JSON
     if not placed:
         return ""
     settings = placed[0].get("settings", {})
-    start = ("the training defect pasted under it" if settings.get("placed_start") == "defect"
-             else "the normal reference")  # fmt: skip
+    start = (
+        "the training defect pasted under it" if settings.get("placed_start") == "defect" else "the normal reference"
+    )
     noised = f"strength {settings.get('strength')}" if settings.get("start") == "strength" else "the start step"
     about = "about the defect's centre" if settings.get("placed_turn") == "defect" else "with the picture"
-    return (f"; masks: training masks of the type, turned and flipped {about} (--mask-source train), the picture "
-            f"changed inside only; start: {start}, noised to {noised} and redrawn")  # fmt: skip
+    return (
+        f"; masks: training masks of the type, turned and flipped {about} (--mask-source train), the picture "
+        f"changed inside only; start: {start}, noised to {noised} and redrawn"
+    )
 
 
 def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], report: Path, per_type: int) -> str:
@@ -264,26 +295,35 @@ def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], repor
             imgs.append(f"<a href='{_link(src, report)}'><img src='thumbs/{thumb.name}' alt='{kind} {stem}'></a>")
         fraction = f"{r['mask_fraction']:.2%}" if r.get("mask_fraction") is not None else "–"
         source = f" from {escape(Path(r['mask_from']['mask']).name)}" if "mask_from" in r else ""
-        cells.append(f"<div class='pair'>{''.join(imgs)}<br>#{r['index']} seed {r['seed']} mask {fraction}"
-                     f"{source}</div>")  # fmt: skip
+        cells.append(
+            f"<div class='pair'>{''.join(imgs)}<br>#{r['index']} seed {r['seed']} mask {fraction}{source}</div>"
+        )
     real_cells = []
     for k, (path, mask) in enumerate(reals[:per_type]):
         imgs = []
-        for kind, src, msk in (("image", path, None), ("mask", mask, None), ("overlay", path, mask),
-                               ("zoom", path, mask)):  # fmt: skip
+        for kind, src, msk in (
+            ("image", path, None),
+            ("mask", mask, None),
+            ("overlay", path, mask),
+            ("zoom", path, mask),
+        ):
             thumb = report / "thumbs" / f"{name}_real_{k}_{kind}.png"
             _thumb(src, thumb, kind, msk)
             imgs.append(f"<a href='{_link(src, report)}'><img src='thumbs/{thumb.name}' alt='real {kind} {k}'></a>")
         real_cells.append(f"<div class='pair'>{''.join(imgs)}<br>{escape(path.name)}</div>")
     fractions = [float(r["mask_fraction"]) for r in records if r.get("mask_fraction") is not None]
     rejections = sum(len(r.get("rejections", [])) for r in records)
-    stats = (f"<p>{len(records)} pairs, {rejections} rejected draws, mean mask coverage "
-             f"{(np.mean(fractions) if fractions else 0):.2%}{_placed_note(records)}</p>")  # fmt: skip
-    return (f"<h3 id='type-{escape(name)}'>{escape(name)}</h3>{stats}{histogram_svg('mask coverage', fractions)}"
-            f"<p>generated image | mask | overlay | zoom (around the mask, outline only)</p>"
-            f"<div class='grid'>{''.join(cells)}</div>"
-            f"<p>real training examples: image | mask | overlay | zoom</p>"
-            f"<div class='grid'>{''.join(real_cells)}</div>")  # fmt: skip
+    stats = (
+        f"<p>{len(records)} pairs, {rejections} rejected draws, mean mask coverage "
+        f"{(np.mean(fractions) if fractions else 0):.2%}{_placed_note(records)}</p>"
+    )
+    return (
+        f"<h3 id='type-{escape(name)}'>{escape(name)}</h3>{stats}{histogram_svg('mask coverage', fractions)}"
+        f"<p>generated image | mask | overlay | zoom (around the mask, outline only)</p>"
+        f"<div class='grid'>{''.join(cells)}</div>"
+        f"<p>real training examples: image | mask | overlay | zoom</p>"
+        f"<div class='grid'>{''.join(real_cells)}</div>"
+    )
 
 
 def build_report(run: Path, out: Path | None = None, generated: Path | None = None, per_type: int = 8) -> Path:
@@ -292,8 +332,10 @@ def build_report(run: Path, out: Path | None = None, generated: Path | None = No
     report = out or folder.report
     (report / "thumbs").mkdir(parents=True, exist_ok=True)
     fix = f"rerun the stage that wrote it into {run} (seas train, or seas generate for {folder.weight_ids.name})"
-    config, split, ids = (read_json(p, fix, lambda r: dict(r)) if p.is_file() else {}
-                          for p in (folder.record, folder.split, folder.weight_ids))  # fmt: skip
+    config, split, ids = (
+        read_json(p, fix, lambda r: dict(r)) if p.is_file() else {}
+        for p in (folder.record, folder.split, folder.weight_ids)
+    )
     product = split.get("product", "?")
     root = Path(split.get("root", "."))
     tree = folder.generated(product, generated)
@@ -302,13 +344,15 @@ def build_report(run: Path, out: Path | None = None, generated: Path | None = No
         reals = [(root / p["image"], root / p["mask"]) for p in split["types"][name]["train"]]
         if (tree / name / "manifest.jsonl").is_file():
             sections.append(_type_section(name, tree / name, reals, report, per_type))
-    html = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>SeaS report: {escape(product)}</title>"
-            f"<style>{STYLE}</style>{CHECK_SCRIPT}</head><body><h1>SeaS report: {escape(product)}</h1>"
-            f"<p>run <code>{escape(str(run))}</code>; checkpoints {escape(json.dumps(ids))}</p>"
-            f"{_metrics_section(run, tree)}{_quality_section(run, report, config, tree)}"
-            f"<h2>Generated pairs</h2>{''.join(sections) or '<p class=note>none</p>'}"
-            f"{_loss_section(run)}<h2>Configuration</h2><pre>{escape(json.dumps(config, indent=2))}</pre>"
-            f"</body></html>")  # fmt: skip
+    html = (
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>SeaS report: {escape(product)}</title>"
+        f"<style>{STYLE}</style>{CHECK_SCRIPT}</head><body><h1>SeaS report: {escape(product)}</h1>"
+        f"<p>run <code>{escape(str(run))}</code>; checkpoints {escape(json.dumps(ids))}</p>"
+        f"{_metrics_section(run, tree)}{_quality_section(run, report, config, tree)}"
+        f"<h2>Generated pairs</h2>{''.join(sections) or '<p class=note>none</p>'}"
+        f"{_loss_section(run)}<h2>Configuration</h2><pre>{escape(json.dumps(config, indent=2))}</pre>"
+        f"</body></html>"
+    )
     index = report / "index.html"
     atomic_write_text(index, html)
     return index

@@ -9,8 +9,9 @@ __all__ = ["histogram_svg", "line_chart_svg"]
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 
-def line_chart_svg(title: str, xs: list[float], series: dict[str, list[float]], width: int = 520,
-                   height: int = 220) -> str:  # fmt: skip
+def line_chart_svg(
+    title: str, xs: list[float], series: dict[str, list[float]], width: int = 520, height: int = 220
+) -> str:
     """One SVG with a polyline per series over ``xs``; empty input gives a short note instead."""
     if not xs or not series:
         return f"<p class='note'>{escape(title)}: no data</p>"
@@ -28,16 +29,22 @@ def line_chart_svg(title: str, xs: list[float], series: dict[str, list[float]], 
     lines, legend = [], []
     for k, (name, ys) in enumerate(series.items()):
         colour = COLOURS[k % len(COLOURS)]
-        lines.append(f"<polyline fill='none' stroke='{colour}' stroke-width='1.5' "
-                     f"points='{' '.join(point(x, y) for x, y in zip(xs, ys, strict=True))}'/>")  # fmt: skip
+        lines.append(
+            f"<polyline fill='none' stroke='{colour}' stroke-width='1.5' "
+            f"points='{' '.join(point(x, y) for x, y in zip(xs, ys, strict=True))}'/>"
+        )
         legend.append(f"<text x='{pad + 110 * k}' y='14' fill='{colour}' font-size='11'>{escape(name)}</text>")
-    axes = (f"<line x1='{pad}' y1='{height - pad}' x2='{width - pad}' y2='{height - pad}' stroke='#888'/>"
-            f"<line x1='{pad}' y1='{pad}' x2='{pad}' y2='{height - pad}' stroke='#888'/>"
-            f"<text x='2' y='{pad + 4}' font-size='10'>{hi:.3g}</text>"
-            f"<text x='2' y='{height - pad}' font-size='10'>{lo:.3g}</text>"
-            f"<text x='{width - pad - 30}' y='{height - 8}' font-size='10'>step {x_hi:g}</text>")  # fmt: skip
-    return (f"<figure><figcaption>{escape(title)}</figcaption><svg width='{width}' height='{height}' "
-            f"role='img'>{axes}{''.join(lines)}{''.join(legend)}</svg></figure>")  # fmt: skip
+    axes = (
+        f"<line x1='{pad}' y1='{height - pad}' x2='{width - pad}' y2='{height - pad}' stroke='#888'/>"
+        f"<line x1='{pad}' y1='{pad}' x2='{pad}' y2='{height - pad}' stroke='#888'/>"
+        f"<text x='2' y='{pad + 4}' font-size='10'>{hi:.3g}</text>"
+        f"<text x='2' y='{height - pad}' font-size='10'>{lo:.3g}</text>"
+        f"<text x='{width - pad - 30}' y='{height - 8}' font-size='10'>step {x_hi:g}</text>"
+    )
+    return (
+        f"<figure><figcaption>{escape(title)}</figcaption><svg width='{width}' height='{height}' "
+        f"role='img'>{axes}{''.join(lines)}{''.join(legend)}</svg></figure>"
+    )
 
 
 def histogram_svg(title: str, values: list[float], bins: int = 10, width: int = 320, height: int = 160) -> str:

@@ -44,8 +44,11 @@ def load_generator(run_dir: Path) -> tuple[SDComponents, TokenMap]:
         raise ModelLoadError(run_dir, "not a finished stage-1 run (no train_complete.json)", "run seas train first")
     missing = missing_generator_files(run_dir)
     if missing:  # a local path: never let the loaders fall through to a hub lookup
-        raise ModelLoadError(missing[0], "missing from this finished stage-1 run",
-                             f"rerun seas train --run-dir {run_dir} (same flags) to write it again")  # fmt: skip
+        raise ModelLoadError(
+            missing[0],
+            "missing from this finished stage-1 run",
+            f"rerun seas train --run-dir {run_dir} (same flags) to write it again",
+        )
     verify_weights(run_dir, f"rerun seas train --run-dir {run_dir} (same flags) to write it again")
     model_cfg = read_stage1_configs(run_dir)[1]
     parts = load_base_model(model_cfg.base_model, model_cfg.model_seed, model_cfg.resolution)
@@ -61,7 +64,9 @@ def load_generator(run_dir: Path) -> tuple[SDComponents, TokenMap]:
     embeddings = parts.text_encoder.get_input_embeddings()
     problem = weights_problem_of([parts.unet, embeddings])
     if problem is not None:  # a diverged run written before the divergence guard, or weights edited by hand
-        raise ModelLoadError(run.unet if "model 0" in problem else run.token_rows,
-                             f"{problem}: the generator diverged in training and would draw flat images",
-                             "train again into a new run folder with a lower --learning-rate")  # fmt: skip
+        raise ModelLoadError(
+            run.unet if "model 0" in problem else run.token_rows,
+            f"{problem}: the generator diverged in training and would draw flat images",
+            "train again into a new run folder with a lower --learning-rate",
+        )
     return parts, read_token_map(run_dir)

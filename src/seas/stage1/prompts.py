@@ -14,8 +14,9 @@ __all__ = ["encode_prompts", "prompt_tables", "tokenize"]
 
 def tokenize(tokenizer: Any, prompt: str) -> torch.Tensor:  # Any: CLIP tokenizer
     """``[T]`` token ids of ``prompt``, padded to the tokenizer's length, no attention mask (docs/method.md §2.3)."""
-    return tokenizer(prompt, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                     return_tensors="pt").input_ids[0]  # fmt: skip
+    return tokenizer(
+        prompt, padding="max_length", max_length=tokenizer.model_max_length, truncation=True, return_tensors="pt"
+    ).input_ids[0]
 
 
 def prompt_tables(
@@ -38,8 +39,9 @@ def prompt_tables(
     return prompt_ids, positions
 
 
-def encode_prompts(text_encoder: Any, prompt_ids: dict[str | None, torch.Tensor], keys: list[str | None],
-                   device: torch.device) -> torch.Tensor:  # fmt: skip
+def encode_prompts(
+    text_encoder: Any, prompt_ids: dict[str | None, torch.Tensor], keys: list[str | None], device: torch.device
+) -> torch.Tensor:
     """Text context ``[B, T, D]`` for per-row prompt keys, each distinct prompt encoded once."""
     unique = list(dict.fromkeys(keys))
     ids = torch.stack([prompt_ids[k] for k in unique]).to(device)  # [U, T]

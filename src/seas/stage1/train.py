@@ -101,8 +101,9 @@ def _build_optimizer(
 def _micro_step(s: Session, unet: Any, text_encoder: Any, split: DataSplit, index: int) -> dict[str, torch.Tensor]:
     """Forward and backward of global micro-batch ``index``; returns its losses."""
     cfg, acc, device = s.cfg, s.accelerator, s.accelerator.device
-    plan = plan_micro_batch(cfg.seed, index, split.train_pairs, list(split.normals), cfg.batch_anomaly,
-                            cfg.batch_normal, cfg.augment)  # fmt: skip
+    plan = plan_micro_batch(
+        cfg.seed, index, split.train_pairs, list(split.normals), cfg.batch_anomaly, cfg.batch_normal, cfg.augment
+    )
     capture = None
     if cfg.da_weight > 0:
         columns = torch.stack([s.positions[str(item.defect_type)] for item in plan.items[: plan.n_anomaly]])
@@ -115,8 +116,9 @@ def _micro_step(s: Session, unet: Any, text_encoder: Any, split: DataSplit, inde
     return losses
 
 
-def _losses(s: Session, unet: Any, text_encoder: Any, plan: MicroBatchPlan, index: int,
-            capture: AttentionCapture | None) -> dict[str, torch.Tensor]:  # fmt: skip
+def _losses(
+    s: Session, unet: Any, text_encoder: Any, plan: MicroBatchPlan, index: int, capture: AttentionCapture | None
+) -> dict[str, torch.Tensor]:
     device = s.accelerator.device
     generator = step_generator(s.cfg.seed, index, device)
     latents, masks = s.encoder.encode(plan, generator)
@@ -187,8 +189,16 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig, data: 
     run_dir.mkdir(parents=True, exist_ok=True)
     split = _prepare_data(data_cfg, run_dir, data)
     parts = load_base_model(model_cfg.base_model, model_cfg.model_seed, model_cfg.resolution)
-    token_map = make_token_map(sorted(split.types), cfg.normal_token, cfg.anomaly_token, cfg.normal_tokens,
-                               cfg.anomaly_tokens, cfg.normal_init, cfg.anomaly_init, parts.identity)  # fmt: skip
+    token_map = make_token_map(
+        sorted(split.types),
+        cfg.normal_token,
+        cfg.anomaly_token,
+        cfg.normal_tokens,
+        cfg.anomaly_tokens,
+        cfg.normal_init,
+        cfg.anomaly_init,
+        parts.identity,
+    )
     token_params = add_prompt_tokens(parts.tokenizer, parts.text_encoder, token_map, cfg.embeddings)
     processors = install_capture_processors(parts.unet, cfg.da_layers)
     prompt_ids, positions = prompt_tables(parts, token_map)
@@ -215,13 +225,34 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig, data: 
     def validate(step: int) -> None:
         from seas.stage1.validation import write_validation_grid
 
-        write_validation_grid(parts, accelerator.unwrap_model(unet), accelerator.unwrap_model(text_encoder),
-                              token_map, run_dir, step, model_cfg.resolution, cfg.seed)  # fmt: skip
+        write_validation_grid(
+            parts,
+            accelerator.unwrap_model(unet),
+            accelerator.unwrap_model(text_encoder),
+            token_map,
+            run_dir,
+            step,
+            model_cfg.resolution,
+            cfg.seed,
+        )
 
-    run_steps(accelerator, [unet, text_encoder], optimizer, lambda i: _micro_step(s, unet, text_encoder, split, i),
-              run_dir=run_dir, start=start, total=total, grad_accum=cfg.grad_accum, log=log, log_steps=cfg.log_steps,
-              checkpointing_steps=cfg.checkpointing_steps, checkpoints_total_limit=cfg.checkpoints_total_limit,
-              desc="stage 1", shown=("total", "da_32", "da_16"), every=(cfg.validation_steps, validate))  # fmt: skip
+    run_steps(
+        accelerator,
+        [unet, text_encoder],
+        optimizer,
+        lambda i: _micro_step(s, unet, text_encoder, split, i),
+        run_dir=run_dir,
+        start=start,
+        total=total,
+        grad_accum=cfg.grad_accum,
+        log=log,
+        log_steps=cfg.log_steps,
+        checkpointing_steps=cfg.checkpointing_steps,
+        checkpoints_total_limit=cfg.checkpoints_total_limit,
+        desc="stage 1",
+        shown=("total", "da_32", "da_16"),
+        every=(cfg.validation_steps, validate),
+    )
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         _export(s, unet, text_encoder, run_dir, total)

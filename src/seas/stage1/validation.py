@@ -24,15 +24,33 @@ __all__ = ["write_validation_grid"]
 
 
 @torch.no_grad()
-def write_validation_grid(parts: Any, unet: Any, text_encoder: Any, token_map: TokenMap, run_dir: Path, step: int,
-                          resolution: int, seed: int, steps: int = 25, guidance: float = 8.0) -> Path:  # fmt: skip
+def write_validation_grid(
+    parts: Any,
+    unet: Any,
+    text_encoder: Any,
+    token_map: TokenMap,
+    run_dir: Path,
+    step: int,
+    resolution: int,
+    seed: int,
+    steps: int = 25,
+    guidance: float = 8.0,
+) -> Path:
     """Sample one image per prompt (every defect type, then the normal prompt) and save them side by side."""
     # Any above: the base-model components and the live (unwrapped) diffusers/transformers modules
-    scheduler = DPMSolverMultistepScheduler.from_config(parts.scheduler.config, algorithm_type="dpmsolver++",
-                                                        final_sigmas_type="sigma_min")  # fmt: skip
-    pipe = StableDiffusionPipeline(vae=parts.vae, text_encoder=text_encoder, tokenizer=parts.tokenizer, unet=unet,
-                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)  # fmt: skip
+    scheduler = DPMSolverMultistepScheduler.from_config(
+        parts.scheduler.config, algorithm_type="dpmsolver++", final_sigmas_type="sigma_min"
+    )
+    pipe = StableDiffusionPipeline(
+        vae=parts.vae,
+        text_encoder=text_encoder,
+        tokenizer=parts.tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
+    )
     pipe.set_progress_bar_config(disable=True)
     was_training = unet.training
     unet.eval()
@@ -44,8 +62,15 @@ def write_validation_grid(parts: Any, unet: Any, text_encoder: Any, token_map: T
     for k, prompt in enumerate(prompts):  # one generator per prompt: the grid does not depend on batching
         generator = torch.Generator(device).manual_seed(seed + k)
         with torch.autocast(device.type, dtype=low, enabled=low is not None):
-            out = pipe(prompt, height=resolution, width=resolution, num_inference_steps=steps, guidance_scale=guidance,
-                       generator=generator, output_type="np").images[0]  # fmt: skip
+            out = pipe(
+                prompt,
+                height=resolution,
+                width=resolution,
+                num_inference_steps=steps,
+                guidance_scale=guidance,
+                generator=generator,
+                output_type="np",
+            ).images[0]
         images.append((out * 255).round().astype(np.uint8))
     unet.train(was_training)
     grid = np.concatenate(images, axis=1)  # [R, R * len(prompts), 3]

@@ -125,8 +125,10 @@ class RMPHead(nn.Module):
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(head: RMPHead, batches: Iterable[tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]],
-                          ) -> int:  # fmt: skip
+def recalibrate_batchnorm(
+    head: RMPHead,
+    batches: Iterable[tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]],
+) -> int:
     """Reset every BatchNorm's running statistics to their plain average over ``batches`` of the inference path.
 
     Training updates the statistics from two different passes (refined anomaly rows plus upsampled normal
@@ -172,8 +174,16 @@ def focal_loss(probs: torch.Tensor, classes: torch.Tensor, gamma: float = 2.0) -
 
 _BN = {"gain": "weight", "bias": "bias", "stored_mean": "running_mean", "stored_var": "running_var"}
 # reference MRM conv index -> (our sub-module path); conv6 is built but never used by the reference
-_MRM = {1: "fine", 2: "branch_in.0", 3: "branch_in.1", 4: "branch_in.2", 5: "skip",
-        7: "branch_out.0", 8: "branch_out.1", 9: "branch_out.2"}  # fmt: skip
+_MRM = {
+    1: "fine",
+    2: "branch_in.0",
+    3: "branch_in.1",
+    4: "branch_in.2",
+    5: "skip",
+    7: "branch_out.0",
+    8: "branch_out.1",
+    9: "branch_out.2",
+}
 
 
 def load_reference_rmp_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -43,8 +43,13 @@ __all__ = ["ddpm_previous", "train_mask"]
 logger = logging.getLogger(__name__)
 
 
-def ddpm_previous(scheduler: Any, model_pred: torch.Tensor, timesteps: torch.Tensor, latents: torch.Tensor,
-                  generator: torch.Generator) -> torch.Tensor:  # fmt: skip
+def ddpm_previous(
+    scheduler: Any,
+    model_pred: torch.Tensor,
+    timesteps: torch.Tensor,
+    latents: torch.Tensor,
+    generator: torch.Generator,
+) -> torch.Tensor:
     """One DDPM ancestral step ``x_t -> x_{t-1}`` per row (posterior mean + fixed-small variance noise if t > 0)."""
     rows = []
     for i, t in enumerate(timesteps.tolist()):  # the scheduler indexes its tables with a Python int
@@ -96,12 +101,20 @@ def train_mask(cfg: MaskTrainConfig, data: ProductData | None = None) -> Path:
     total = cfg.total_steps(len(token_map.defect_types))
 
     def micro_step(index: int) -> dict[str, torch.Tensor]:
-        plan = plan_micro_batch(cfg.seed, index, split.train_pairs, list(split.normals), cfg.rmp_batch_anomaly,
-                                cfg.rmp_batch_normal, train_cfg.augment)  # fmt: skip
+        plan = plan_micro_batch(
+            cfg.seed,
+            index,
+            split.train_pairs,
+            list(split.normals),
+            cfg.rmp_batch_anomaly,
+            cfg.rmp_batch_normal,
+            train_cfg.augment,
+        )
         generator = step_generator(cfg.seed, index, device)
         latents, masks = encoder.encode(plan, generator)
-        timesteps = torch.randint(0, parts.scheduler.config.num_train_timesteps, (latents.shape[0],),
-                                  generator=generator, device=device)  # fmt: skip
+        timesteps = torch.randint(
+            0, parts.scheduler.config.num_train_timesteps, (latents.shape[0],), generator=generator, device=device
+        )
         noisy = parts.scheduler.add_noise(
             latents, torch.randn(latents.shape, generator=generator, device=device), timesteps
         )
@@ -115,8 +128,10 @@ def train_mask(cfg: MaskTrainConfig, data: ProductData | None = None) -> Path:
             p512, p64 = rmp.forward_train(u[0].float(), u[1].float(), [v.float() for v in vae_feats], n_a)  # type: ignore[operator]
         full = torch.cat([masks, masks.new_zeros((latents.shape[0] - n_a, *masks.shape[1:]))])  # [B, 1, R, R]
         coarse = F.interpolate(full, size=p64.shape[-2:], mode="bilinear", align_corners=False)
-        losses = {"focal_512": focal_loss(p512, focal_targets(full[:, 0], cfg.focal_target)),
-                  "focal_64": focal_loss(p64, focal_targets(coarse[:, 0], cfg.focal_target))}  # fmt: skip
+        losses = {
+            "focal_512": focal_loss(p512, focal_targets(full[:, 0], cfg.focal_target)),
+            "focal_64": focal_loss(p64, focal_targets(coarse[:, 0], cfg.focal_target)),
+        }
         losses["total"] = losses["focal_512"] + losses["focal_64"]
         accelerator.backward(losses["total"])
         return losses
@@ -128,12 +143,20 @@ def train_mask(cfg: MaskTrainConfig, data: ProductData | None = None) -> Path:
         Training defect images only, with their prompts, at t <= bn_calibration_max_t, and the VAE
         features of x_t: what generation and the held-out evaluation feed the head.
         """
-        plan = plan_micro_batch(cfg.seed, index, split.train_pairs, list(split.normals),
-                                cfg.rmp_batch_anomaly + cfg.rmp_batch_normal, 0, train_cfg.augment)  # fmt: skip
+        plan = plan_micro_batch(
+            cfg.seed,
+            index,
+            split.train_pairs,
+            list(split.normals),
+            cfg.rmp_batch_anomaly + cfg.rmp_batch_normal,
+            0,
+            train_cfg.augment,
+        )
         generator = step_generator(cfg.seed, index, device)
         latents, _ = encoder.encode(plan, generator)
-        timesteps = torch.randint(0, cfg.bn_calibration_max_t + 1, (latents.shape[0],), generator=generator,
-                                  device=device)  # fmt: skip
+        timesteps = torch.randint(
+            0, cfg.bn_calibration_max_t + 1, (latents.shape[0],), generator=generator, device=device
+        )
         noisy = parts.scheduler.add_noise(
             latents, torch.randn(latents.shape, generator=generator, device=device), timesteps
         )
@@ -143,15 +166,30 @@ def train_mask(cfg: MaskTrainConfig, data: ProductData | None = None) -> Path:
             vae_feats = vae_decoder_features(parts.vae, noisy.to(frozen_dtype) / parts.scaling_factor)
         return u[0].float(), u[1].float(), [v.float() for v in vae_feats]
 
-    run_steps(accelerator, [rmp], optimizer, micro_step, run_dir=work_dir, start=start, total=total,
-              grad_accum=cfg.grad_accum, log=log, log_steps=cfg.log_steps, checkpointing_steps=cfg.checkpointing_steps,
-              checkpoints_total_limit=cfg.checkpoints_total_limit, desc="stage 2")  # fmt: skip
+    run_steps(
+        accelerator,
+        [rmp],
+        optimizer,
+        micro_step,
+        run_dir=work_dir,
+        start=start,
+        total=total,
+        grad_accum=cfg.grad_accum,
+        log=log,
+        log_steps=cfg.log_steps,
+        checkpointing_steps=cfg.checkpointing_steps,
+        checkpoints_total_limit=cfg.checkpoints_total_limit,
+        desc="stage 2",
+    )
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         head = accelerator.unwrap_model(rmp)
         # the statistics as training left them (the reference behaviour), kept for comparison
-        training_stats = {k: v.detach().cpu().clone() for k, v in head.state_dict().items()
-                          if k.endswith(("running_mean", "running_var", "num_batches_tracked"))}  # fmt: skip
+        training_stats = {
+            k: v.detach().cpu().clone()
+            for k, v in head.state_dict().items()
+            if k.endswith(("running_mean", "running_var", "num_batches_tracked"))
+        }
         if cfg.bn_calibration_batches:
             first = total * cfg.grad_accum * accelerator.num_processes  # the micro-batches after training's
             with accelerator.autocast():
@@ -164,10 +202,17 @@ def train_mask(cfg: MaskTrainConfig, data: ProductData | None = None) -> Path:
             )
             if cfg.bn_calibration_batches:
                 save_file(training_stats, str(folder / TRAINING_BN_STATISTICS))
-            atomic_write_json(folder / "config.json", {"unet_channels": list(unet_ch), "vae_channels": list(vae_ch),
-                                                       "steps": total, "focal_target": cfg.focal_target,
-                                                       "bn_calibration_batches": cfg.bn_calibration_batches,
-                                                       "bn_calibration_max_t": cfg.bn_calibration_max_t})  # fmt: skip
+            atomic_write_json(
+                folder / "config.json",
+                {
+                    "unet_channels": list(unet_ch),
+                    "vae_channels": list(vae_ch),
+                    "steps": total,
+                    "focal_target": cfg.focal_target,
+                    "bn_calibration_batches": cfg.bn_calibration_batches,
+                    "bn_calibration_max_t": cfg.bn_calibration_max_t,
+                },
+            )
             record_weights(folder)  # last: lists model.safetensors with its sha256
 
         atomic_write_dir(out_dir, write, "rmp")

@@ -33,8 +33,14 @@ def _setup(tmp_path: Path) -> tuple[Path, Path, Path]:
     for i, ref in enumerate(["0_000.png", "0_002.png"]):
         Image.fromarray(np.full((SIZE, SIZE, 3), RED, np.uint8)).save(folder / "image" / f"{i:04d}.png")
         Image.fromarray(mask).save(folder / "mask" / f"{i:04d}.png")
-        record = {"index": i, "image": f"image/{i:04d}.png", "mask": f"mask/{i:04d}.png", "mask_fraction": 36 / 576,
-                  "reference": str(patches / "train" / "good" / ref), "seed": i}  # fmt: skip
+        record = {
+            "index": i,
+            "image": f"image/{i:04d}.png",
+            "mask": f"mask/{i:04d}.png",
+            "mask_fraction": 36 / 576,
+            "reference": str(patches / "train" / "good" / ref),
+            "seed": i,
+        }
         lines.append(json.dumps(record, sort_keys=True))
     (folder / "manifest.jsonl").write_text("".join(f"{x}\n" for x in lines))
     return patches, generated, tmp_path / "src" / "widget" / "train" / "good"
@@ -110,8 +116,9 @@ def test_rerun_skips_finished_pairs_and_redoes_changed_ones(tmp_path: Path) -> N
     paste_pairs(cfg)
     images = out / "widget" / "crack" / "image"
     stamps = [(images / f"{i:04d}.png").stat().st_mtime_ns for i in range(2)]
-    paste_pairs(PasteConfig(generated=generated, patches=patches, photos=tmp_path / "src", output_dir=out,
-                            feather=FEATHER))  # fmt: skip  # where the photos live changes nothing
+    paste_pairs(
+        PasteConfig(generated=generated, patches=patches, photos=tmp_path / "src", output_dir=out, feather=FEATHER)
+    )  # where the photos live changes nothing
     assert [(images / f"{i:04d}.png").stat().st_mtime_ns for i in range(2)] == stamps
     # Pair 1 regenerated (its record changed): only it is pasted again.
     manifest = generated / "crack" / "manifest.jsonl"
@@ -129,8 +136,10 @@ def test_rerun_skips_finished_pairs_and_redoes_changed_ones(tmp_path: Path) -> N
 
 def test_unknown_start_patch_and_missing_photo_are_named(tmp_path: Path) -> None:
     patches, generated, photos = _setup(tmp_path)
-    other = cut_patches(load_product(DataConfig(data=tmp_path / "src", product="widget")),
-                        PatchConfig(output_dir=tmp_path / "other", size=SIZE, per_normal=1))  # fmt: skip
+    other = cut_patches(
+        load_product(DataConfig(data=tmp_path / "src", product="widget")),
+        PatchConfig(output_dir=tmp_path / "other", size=SIZE, per_normal=1),
+    )
     wrong = r"manifest.jsonl: its start image .*0_000.png is not a patch of .*--patches"
     with pytest.raises(InputFileError, match=wrong):
         paste_pairs(PasteConfig(generated=generated, patches=other, output_dir=tmp_path / "out"))

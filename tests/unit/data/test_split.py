@@ -39,8 +39,10 @@ def test_split_file_round_trip_and_override(mvtec_root: Path, tmp_path: Path) ->
     path = tmp_path / "split.json"
     write_split(split, data.root, path)
     record = json.loads(path.read_text())
-    assert record["types"]["crack"]["train"][0] == {"image": "widget/test/crack/000.png",
-                                                      "mask": "widget/ground_truth/crack/000_mask.png"}  # fmt: skip
+    assert record["types"]["crack"]["train"][0] == {
+        "image": "widget/test/crack/000.png",
+        "mask": "widget/ground_truth/crack/000_mask.png",
+    }
     again = read_split(path, data)
     assert again.types == split.types
     assert again.train_fraction == Fraction(1, 2)

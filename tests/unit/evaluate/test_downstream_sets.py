@@ -80,8 +80,9 @@ def test_repeated_segmenters_report_each_run_their_mean_and_spread() -> None:
     test = {"spot": stack_pairs(pairs[:4])}
     device = torch.device("cpu")
     one = _variant_metrics(DownstreamConfig(seg_epochs=1, seg_batch_size=2), "real", pairs, iter(()), 0, test, device)
-    three = _variant_metrics(DownstreamConfig(seg_epochs=1, seg_batch_size=2, seg_repeats=3), "real", pairs,
-                             iter(()), 0, test, device)  # fmt: skip
+    three = _variant_metrics(
+        DownstreamConfig(seg_epochs=1, seg_batch_size=2, seg_repeats=3), "real", pairs, iter(()), 0, test, device
+    )
     assert "runs" not in one  # one run: the format of a single segmenter, unchanged
     assert len(three["runs"]) == 3
     for k in METRICS:

@@ -71,8 +71,10 @@ def test_ic_lpips_streams_fixed_size_batches_with_the_same_result() -> None:
         members.append([i for i in range(23) if nearest[i] == k])
     expected = [(_old_ic_lpips_cluster(generated, m) if len(m) > 1 else 0.0) for m in members]
     assert out["ic_lpips"] == pytest.approx(sum(expected) / 3, rel=1e-6)
-    assert out == ic_lpips(generated, reals, _l1, batch_size=10_000) | {"ic_lpips": pytest.approx(out["ic_lpips"]),
-        "ic_lpips_nonzero_clusters": pytest.approx(out["ic_lpips_nonzero_clusters"])}  # fmt: skip
+    assert out == ic_lpips(generated, reals, _l1, batch_size=10_000) | {
+        "ic_lpips": pytest.approx(out["ic_lpips"]),
+        "ic_lpips_nonzero_clusters": pytest.approx(out["ic_lpips_nonzero_clusters"]),
+    }
 
 
 def test_inception_score_batches_the_classifier() -> None:
@@ -119,8 +121,10 @@ def test_missing_metric_networks_fail_in_one_line(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name in hidden else real(name, *a))
     with pytest.raises(ModelLoadError) as exc:
         load_lpips("alex", torch_home=tmp_path)
-    assert str(exc.value) == ("IC-LPIPS: needs the optional package(s) lpips, torchvision; pip install lpips "
-                              "torchvision (matching your torch build) to compute it")  # fmt: skip
+    assert str(exc.value) == (
+        "IC-LPIPS: needs the optional package(s) lpips, torchvision; pip install lpips "
+        "torchvision (matching your torch build) to compute it"
+    )
     monkeypatch.delenv("SEAS_INCEPTION_WEIGHTS", raising=False)
     with pytest.raises(ModelLoadError) as exc:
         load_inception()

@@ -69,8 +69,16 @@ def test_pairs_with_a_placed_mask_are_left_out(tmp_path: Path) -> None:
     text = format_quality(_results(prompt_effect(tree, ["cut"], seed=0)))
     assert "not measured this way: the pairs have placed masks (--mask-source train)" in text
     assert "Placed masks" not in text  # that table needs the redraw (seas.evaluate.placed_effect)
-    placed = {"cut": {"pairs": 3, "own": 47.94, "normal": 47.1, "own_vs_normal": 1.2, "own_visible": 0.7914,
-                      "normal_visible": 0.5}}  # fmt: skip
+    placed = {
+        "cut": {
+            "pairs": 3,
+            "own": 47.94,
+            "normal": 47.1,
+            "own_vs_normal": 1.2,
+            "own_visible": 0.7914,
+            "normal_visible": 0.5,
+        }
+    }
     text = format_quality({**_results(None), "placed_effect": placed})
     assert "| cut | 3 | 47.9 | 47.1 | 1.2 | 79.14 / 50.00 % |" in text
     assert "--normals" not in text  # placed pairs need no normal twins: the table above measures them

@@ -65,8 +65,12 @@ def _components_brute(mask: np.ndarray) -> list[set[tuple[int, int]]]:
                 continue
             comp.add(p)
             y, x = p
-            todo += [(y + a, x + b) for a in (-1, 0, 1) for b in (-1, 0, 1)
-                     if 0 <= y + a < mask.shape[0] and 0 <= x + b < mask.shape[1] and mask[y + a, x + b]]  # fmt: skip
+            todo += [
+                (y + a, x + b)
+                for a in (-1, 0, 1)
+                for b in (-1, 0, 1)
+                if 0 <= y + a < mask.shape[0] and 0 <= x + b < mask.shape[1] and mask[y + a, x + b]
+            ]
         seen |= comp
         comps.append(comp)
     return comps

@@ -46,8 +46,11 @@ def test_decoded_files_give_the_same_batches_and_respect_their_budget(tmp_path: 
     for i in range(3):
         Image.fromarray(rng.integers(0, 255, (40, 48, 3), dtype=np.uint8)).save(tmp_path / f"{i}.png")
         Image.fromarray((rng.random((40, 48)) > 0.7).astype(np.uint8) * 255).save(tmp_path / f"{i}_mask.png")
-        items += [Item(tmp_path / f"{i}.png", tmp_path / f"{i}_mask.png", "crack", turns, flip)
-                  for turns in range(4) for flip in range(2)]  # fmt: skip
+        items += [
+            Item(tmp_path / f"{i}.png", tmp_path / f"{i}_mask.png", "crack", turns, flip)
+            for turns in range(4)
+            for flip in range(2)
+        ]
     decoded = DecodedFiles(budget=2 * 40 * 48 * 3 + 40 * 48)  # room for two photos and one mask
     for _ in range(2):  # second pass: from memory where kept
         for item in items:

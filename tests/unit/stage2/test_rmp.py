@@ -22,9 +22,15 @@ def _small() -> RMPHead:
 
 def _features(batch: int) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
     g = torch.Generator().manual_seed(1)
-    return (torch.randn(batch, 64, 4, 4, generator=g), torch.randn(batch, 64, 8, 8, generator=g),
-            [torch.randn(batch, 64, 16, 16, generator=g), torch.randn(batch, 64, 32, 32, generator=g),
-             torch.randn(batch, 32, 64, 64, generator=g)])  # fmt: skip
+    return (
+        torch.randn(batch, 64, 4, 4, generator=g),
+        torch.randn(batch, 64, 8, 8, generator=g),
+        [
+            torch.randn(batch, 64, 16, 16, generator=g),
+            torch.randn(batch, 64, 32, 32, generator=g),
+            torch.randn(batch, 32, 64, 64, generator=g),
+        ],
+    )
 
 
 def test_shapes_and_normal_rows_bypass_the_refinement() -> None:
@@ -84,8 +90,16 @@ def test_fused_inference_copy_matches_eval_mode() -> None:
 def _to_reference_naming(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Our state dict in the authors' naming (BN gain/bias/stored_*, conv1..9 with a dead conv6)."""
     bn = {"weight": "gain", "bias": "bias", "running_mean": "stored_mean", "running_var": "stored_var"}
-    mrm = {"fine": 1, "branch_in.0": 2, "branch_in.1": 3, "branch_in.2": 4, "skip": 5,
-           "branch_out.0": 7, "branch_out.1": 8, "branch_out.2": 9}  # fmt: skip
+    mrm = {
+        "fine": 1,
+        "branch_in.0": 2,
+        "branch_in.1": 3,
+        "branch_in.2": 4,
+        "skip": 5,
+        "branch_out.0": 7,
+        "branch_out.1": 8,
+        "branch_out.2": 9,
+    }
     out = {}
     for key, value in state.items():
         if key.endswith("num_batches_tracked"):

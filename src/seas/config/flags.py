@@ -203,8 +203,11 @@ def _stage_sections(file_values: dict[str, Any], config_classes: list[type], pat
         fields = {f.name for cls in present for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - fields)
         if unknown:
-            raise ConfigError(path, f"unknown option(s) in section {section!r}: {', '.join(unknown)}",
-                              f"valid there: {', '.join(sorted(fields))}")  # fmt: skip
+            raise ConfigError(
+                path,
+                f"unknown option(s) in section {section!r}: {', '.join(unknown)}",
+                f"valid there: {', '.join(sorted(fields))}",
+            )
         for cls in present:
             names = {f.name for f in dataclasses.fields(cls)}
             scoped[cls.__name__] = {k: v for k, v in values.items() if k in names}
@@ -236,14 +239,20 @@ def resolve_configs(config_classes: list[type], namespace: argparse.Namespace) -
         anywhere = {f.name for cls in ALL_CONFIGS for f in dataclasses.fields(cls)}
         unknown = sorted(set(file_values) - anywhere)
         if unknown:
-            raise ConfigError(config_path, f"unknown option(s) {', '.join(unknown)}",
-                              "see seas <command> --help for the options; names use _ or -")  # fmt: skip
+            raise ConfigError(
+                config_path,
+                f"unknown option(s) {', '.join(unknown)}",
+                "see seas <command> --help for the options; names use _ or -",
+            )
     # The preset reaches every command of the file's run (generate takes its guidance), not only those with --preset.
     preset_name = cli.get("preset", file_values.get("preset"))
     if preset_name is not None and str(preset_name) not in PRESETS:
         source = flag("preset") if "preset" in cli else str(config_path)
-        raise ConfigError(source, f"unknown preset {preset_name!r}",
-                          f"use one of {', '.join(PRESETS)}, or none for MVTec AD's settings")  # fmt: skip
+        raise ConfigError(
+            source,
+            f"unknown preset {preset_name!r}",
+            f"use one of {', '.join(PRESETS)}, or none for MVTec AD's settings",
+        )
     preset = PRESETS.get(str(preset_name), {}) if preset_name is not None else {}
     file_values = {k: v for k, v in file_values.items() if k in known}
     merged: dict[str, tuple[Any, str]] = {k: (v, f"preset {preset_name}") for k, v in preset.items() if k in known}

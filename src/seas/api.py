@@ -1,0 +1,442 @@
+"""The Python interface: every ``seas`` command as a function, with the command line's guarantees.
+
+Each function takes its command's options as keyword arguments named like the flags with ``_`` for
+``-`` (``max_steps=100`` is ``--max-steps 100``), and ``config``, a YAML or TOML file of options. They
+are resolved by the code the command line uses, in its order (defaults < preset < file < keywords),
+validated the same way, and a bad value raises :class:`~seas.errors.SeasError` (a
+:class:`~seas.errors.ConfigError` for options) carrying the line the command would print. Functions
+that write take the same writer locks as the commands, resume the same way and refuse the same
+changed settings.
+
+Example::
+
+    import seas
+
+    run = seas.train(run_dir="runs/tire", base_model="tiny-tire", resolution=128, max_steps=100)
+    run.train_mask(max_steps=60)
+    pairs = run.generate(num_per_type=4)  # or seas.generate_pairs(run.root, num_per_type=4)
+    for pair in pairs:
+        print(pair.defect_type, pair.index, pair.mask_array.mean())
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from seas.config import (
+    BenchmarkConfig,
+    DataConfig,
+    DownstreamConfig,
+    GenerateConfig,
+    GenerationMetricsConfig,
+    MaskTrainConfig,
+    ModelConfig,
+    PasteConfig,
+    PatchConfig,
+    PretrainConfig,
+    QualityConfig,
+    ReportConfig,
+    TrainConfig,
+)
+from seas.config.flags import resolve_configs
+from seas.errors import ConfigError
+from seas.locks import writer_lock, writer_locks
+from seas.pipeline import RUN_CONFIGS
+from seas.run_folder import RunFolder
+
+__all__ = [
+    "COMMANDS",
+    "GeneratedPairs",
+    "Pair",
+    "Run",
+    "build_report",
+    "cut_patches",
+    "evaluate_generation",
+    "evaluate_quality",
+    "evaluate_segmentation",
+    "generate_pairs",
+    "inspect",
+    "load_data",
+    "open_run",
+    "paste",
+    "resolve",
+    "resolve_runs",
+    "run",
+    "sample",
+    "train",
+    "train_mask",
+    "train_prior",
+]
+
+ConfigFile = str | Path | None
+RunDir = str | Path | None
+Results = dict[str, Any]  # Any: JSON
+
+# The config dataclasses of each command, in the order its function receives them; the CLI's flags come from here.
+COMMANDS: dict[str, list[type]] = {
+    "inspect": [DataConfig],
+    "patches": [DataConfig, PatchConfig],
+    "pretrain": [DataConfig, ModelConfig, PretrainConfig],
+    "train": [DataConfig, ModelConfig, TrainConfig],
+    "train-mask": [MaskTrainConfig],
+    "generate": [GenerateConfig],
+    "paste": [PasteConfig],
+    "run": RUN_CONFIGS,
+    "evaluate segmentation": [DownstreamConfig],
+    "evaluate quality": [QualityConfig],
+    "evaluate generation": [GenerationMetricsConfig],
+    "report": [ReportConfig],
+    "benchmark train": [ModelConfig, BenchmarkConfig],
+    "benchmark generate": [ModelConfig, BenchmarkConfig],
+}
+
+
+def resolve(command: str, config: ConfigFile = None, **options: Any) -> list[Any]:  # Any: option values, configs
+    """The resolved, validated config dataclasses of ``command`` (what ``--print-config`` prints).
+
+    Args:
+        command: A key of :data:`COMMANDS`, spelt as on the command line (``"train-mask"``).
+        config: Optional YAML or TOML file of options.
+        **options: Option values by field name; they override the file.
+
+    Raises:
+        ConfigError: An option no config of the command has, a bad value or a refused combination.
+    """
+    classes = COMMANDS[command]
+    known = {f.name for cls in classes for f in dataclasses.fields(cls)}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        names = ", ".join(unknown)
+        subject = f"seas {command}"
+        raise ConfigError(subject, f"unknown option(s) {names}", f"see seas {command} --help")
+    return resolve_configs(classes, argparse.Namespace(config=config, **options))
+
+
+def _with_run_dir(run_dir: str | Path | None, options: dict[str, Any]) -> dict[str, Any]:  # Any: option values
+    """``options`` with ``run_dir`` added when given (left out, the config file's or the default applies)."""
+    return options if run_dir is None else {**options, "run_dir": run_dir}
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One generated pair, in memory.
+
+    Attributes:
+        defect_type: Folder name: the defect type, ``a+b`` for a combination, ``good`` for a normal image.
+        index: The pair's number in its folder (its seed is ``seed + index``).
+        image: RGB image.
+        mask: Mode ``L`` mask (255 = defect), None for a normal image.
+        record: What the manifest records of it (seed, prompt, reference image, ...); {} for :func:`sample`.
+    """
+
+    defect_type: str
+    index: int
+    image: Image.Image
+    mask: Image.Image | None
+    record: dict[str, Any]  # Any: JSON
+
+    @property
+    def image_array(self) -> np.ndarray:
+        """``[H, W, 3]`` uint8."""
+        return np.asarray(self.image.convert("RGB"))
+
+    @property
+    def mask_array(self) -> np.ndarray:
+        """``[H, W]`` bool (all False for a normal image)."""
+        if self.mask is None:
+            return np.zeros(self.image.size[::-1], dtype=bool)
+        return np.asarray(self.mask.convert("L")) > 127
+
+
+@dataclass(frozen=True)
+class GeneratedPairs:
+    """The pairs of one product on disk, as :func:`generate_pairs` left them; iterating reads them in folder order.
+
+    Attributes:
+        folder: ``<output-dir>/<product>``, one sub-folder per defect type with a ``manifest.jsonl``.
+        counts: Pairs on disk per folder.
+        anomalib: The anomalib ``Folder`` export (``<export-anomalib>/<product>``), when one was asked for.
+        anomalib_counts: Files of that export per folder (``normal``, ``abnormal``, ``mask``).
+    """
+
+    folder: Path
+    counts: dict[str, int]
+    anomalib: Path | None = None
+    anomalib_counts: dict[str, int] | None = None
+
+    def __iter__(self) -> Iterator[Pair]:
+        from seas.generate.outputs import read_manifest
+
+        for name in sorted(self.counts):
+            for record in read_manifest(self.folder / name):
+                image = Image.open(self.folder / name / record["image"])
+                image.load()
+                mask = None
+                if "mask" in record:
+                    mask = Image.open(self.folder / name / record["mask"])
+                    mask.load()
+                yield Pair(name, int(record["index"]), image, mask, record)
+
+    def __len__(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run folder: stage 1 writes it, every later stage reads it. Methods run the later stages on it.
+
+    Attributes:
+        root: The folder.
+    """
+
+    root: Path
+
+    @property
+    def product(self) -> str:
+        """The product stage 1 trained on (from its split record)."""
+        from seas.records import read_json
+
+        split = RunFolder(self.root).split
+        return read_json(split, f"rerun seas train --run-dir {self.root}", lambda r: str(r["product"]))  # type: ignore[no-any-return]
+
+    @property
+    def defect_types(self) -> tuple[str, ...]:
+        """The defect types the generator has tokens for, in token order."""
+        from seas.run_folder import read_token_map
+
+        return tuple(read_token_map(self.root).defect_types)
+
+    @property
+    def has_generator(self) -> bool:
+        """Whether stage 1 finished."""
+        from seas.run_folder import generator_problem
+
+        return generator_problem(self.root) is None
+
+    @property
+    def has_mask_head(self) -> bool:
+        """Whether stage 2 finished."""
+        return RunFolder(self.root).rmp_weights.is_file()
+
+    def train_mask(self, config: ConfigFile = None, **options: Any) -> Run:
+        """Stage 2 on this run; see :func:`train_mask`."""
+        return train_mask(self.root, config, **options)
+
+    def generate(self, config: ConfigFile = None, **options: Any) -> GeneratedPairs:
+        """Pairs as files; see :func:`generate_pairs`."""
+        return generate_pairs(self.root, config, **options)
+
+    def sample(self, config: ConfigFile = None, **options: Any) -> Iterator[Pair]:
+        """Pairs in memory; see :func:`sample`."""
+        return sample(self.root, config, **options)
+
+    def pairs(self, output_dir: str | Path | None = None) -> GeneratedPairs:
+        """The pairs already on disk under ``output_dir`` (default: RUN/generated), without generating any."""
+        from seas.generate.outputs import read_manifest
+
+        folder = RunFolder(self.root).generated(self.product, Path(output_dir) if output_dir is not None else None)
+        names = sorted(p.parent.name for p in folder.glob("*/manifest.jsonl"))
+        return GeneratedPairs(folder, {name: len(read_manifest(folder / name)) for name in names})
+
+    def evaluate_segmentation(self, config: ConfigFile = None, **options: Any) -> Results:
+        """Downstream benchmark; see :func:`evaluate_segmentation`."""
+        return evaluate_segmentation(self.root, config, **options)
+
+    def evaluate_quality(self, config: ConfigFile = None, **options: Any) -> Results:
+        """Pair checks; see :func:`evaluate_quality`."""
+        return evaluate_quality(self.root, config, **options)
+
+    def report(self, config: ConfigFile = None, **options: Any) -> Path:
+        """Static HTML report; see :func:`build_report`."""
+        return build_report(self.root, config, **options)
+
+
+def open_run(run_dir: str | Path) -> Run:
+    """A finished (or started) stage-1 run folder.
+
+    Raises:
+        ModelLoadError: No run record in the folder.
+    """
+    from seas.run_folder import read_stage1_configs
+
+    read_stage1_configs(Path(run_dir))  # a clear error now rather than at the first stage that reads it
+    return Run(Path(run_dir))
+
+
+def load_data(config: ConfigFile = None, **options: Any) -> Any:  # Any: seas.data.catalog.ProductData
+    """List and validate a product's data set (``data``, ``product``, ``layout``, ...); no image is decoded.
+
+    Returns:
+        :class:`seas.data.catalog.ProductData`: its samples, defect types and normal images.
+    """
+    from seas.data.catalog import load_product
+
+    (data_cfg,) = resolve("inspect", config, **options)
+    return load_product(data_cfg)
+
+
+def inspect(config: ConfigFile = None, **options: Any) -> Results:  # Any: JSON
+    """What ``seas inspect --json`` prints: counts, the split per defect type, mask coverage and warnings."""
+    from seas.data.catalog import load_product
+    from seas.data.inspection import inspect_product
+    from seas.data.split import make_split, read_split
+
+    (data_cfg,) = resolve("inspect", config, **options)
+    data = load_product(data_cfg)
+    split = read_split(data_cfg.split_file, data) if data_cfg.split_file else make_split(data, data_cfg.train_ratio)
+    return inspect_product(data, split)
+
+
+def cut_patches(config: ConfigFile = None, **options: Any) -> Path:
+    """``seas patches``: native-resolution patches of a product as a new data set; returns its product folder."""
+    from seas.data.catalog import load_product
+    from seas.data.patches import cut_patches as cut
+
+    data_cfg, patch_cfg = resolve("patches", config, **options)
+    data = load_product(data_cfg)
+    with writer_lock(patch_cfg.output_dir):
+        return cut(data, patch_cfg)
+
+
+def train_prior(config: ConfigFile = None, **options: Any) -> Path:
+    """``seas pretrain``: a product prior from defect-free images; returns the model folder (a ``base_model``)."""
+    from seas.pretrain.train import pretrain as train_prior
+
+    configs = resolve("pretrain", config, **options)
+    with writer_lock(configs[-1].output_dir):
+        return train_prior(*configs)
+
+
+def train(config: ConfigFile = None, **options: Any) -> Run:
+    """``seas train``: stage 1 (UA prompt, DA and NA losses) into ``run_dir``; resumes from its newest checkpoint."""
+    from seas.stage1.train import train as train_generator
+
+    data_cfg, model_cfg, train_cfg = resolve("train", config, **options)
+    with writer_lock(train_cfg.run_dir):
+        return Run(train_generator(data_cfg, model_cfg, train_cfg))
+
+
+def train_mask(run_dir: RunDir = None, config: ConfigFile = None, **options: Any) -> Run:
+    """``seas train-mask``: stage 2, the Refined Mask Prediction head, on a finished stage-1 run."""
+    from seas.stage2.train import train_mask as train_head
+
+    (cfg,) = resolve("train-mask", config, **_with_run_dir(run_dir, options))
+    with writer_lock(cfg.run_dir):
+        train_head(cfg)
+    return Run(cfg.run_dir)
+
+
+def generate_pairs(run_dir: RunDir = None, config: ConfigFile = None, **options: Any) -> GeneratedPairs:
+    """``seas generate``: image/mask pairs as PNG files with a manifest per type; reruns skip finished pairs."""
+    from seas.generate.run import generate as write_pairs
+    from seas.generate.run import precheck_folders
+
+    (cfg,) = resolve("generate", config, **_with_run_dir(run_dir, options))
+    precheck_folders(cfg)  # overlapping folders are refused before the lock tidies anything
+    with writer_lock(cfg.output_dir or RunFolder(cfg.run_dir).generated_out):
+        summary = write_pairs(cfg)
+    folder = Path(summary["out"])
+    counts = {k: int(v) for k, v in summary.items() if k not in ("out", "anomalib")}
+    if "anomalib" not in summary or cfg.export_anomalib is None:
+        return GeneratedPairs(folder, counts)
+    return GeneratedPairs(folder, counts, cfg.export_anomalib / folder.name, dict(summary["anomalib"]))
+
+
+def sample(run_dir: RunDir = None, config: ConfigFile = None, **options: Any) -> Iterator[Pair]:
+    """The pairs :func:`generate_pairs` would write (same seeds, order and redraws), in memory; nothing is written.
+
+    Takes :func:`generate_pairs`'s options; the folder options play no part. Weights load at the first ``next()``.
+    """
+    from seas.generate.run import sample as draw_pairs
+
+    (cfg,) = resolve("generate", config, **_with_run_dir(run_dir, options))
+    for name, result in draw_pairs(cfg):
+        mask = Image.fromarray(result.mask.astype(np.uint8) * 255) if result.mask is not None else None
+        yield Pair(name, result.job.index, Image.fromarray(result.image), mask, {})
+
+
+def paste(config: ConfigFile = None, **options: Any) -> dict[str, int]:
+    """``seas paste``: generated patch pairs put back into their full photos; returns pairs per type."""
+    from seas.generate.paste import paste_pairs
+
+    (cfg,) = resolve("paste", config, **options)
+    with writer_lock(cfg.output_dir):
+        return paste_pairs(cfg)
+
+
+def evaluate_segmentation(run_dir: RunDir = None, config: ConfigFile = None, **options: Any) -> dict[str, Any]:
+    """``seas evaluate segmentation``: a segmenter trained with and without the pairs; returns the JSON results."""
+    from seas.evaluate.downstream import evaluate_segmentation as downstream
+
+    (cfg,) = resolve("evaluate segmentation", config, **_with_run_dir(run_dir, options))
+    with writer_lock(RunFolder(cfg.run_dir).evaluation):
+        return downstream(cfg)
+
+
+def evaluate_quality(run_dir: RunDir = None, config: ConfigFile = None, **options: Any) -> Results:
+    """``seas evaluate quality``: VAE reconstruction, mask agreement, RMP on real defects; returns the JSON."""
+    from seas.evaluate.quality import evaluate_quality as quality
+
+    (cfg,) = resolve("evaluate quality", config, **_with_run_dir(run_dir, options))
+    with writer_lock(RunFolder(cfg.run_dir).evaluation):
+        return quality(cfg)
+
+
+def evaluate_generation(run_dir: RunDir = None, config: ConfigFile = None, **options: Any) -> dict[str, Any]:
+    """``seas evaluate generation``: IC-LPIPS and Inception Score (needs the optional metric packages)."""
+    from seas.evaluate.generation import evaluate_generation as metrics
+
+    (cfg,) = resolve("evaluate generation", config, **_with_run_dir(run_dir, options))
+    with writer_lock(RunFolder(cfg.run_dir).evaluation):
+        return metrics(cfg)
+
+
+def build_report(run_dir: RunDir = None, config: ConfigFile = None, **options: Any) -> Path:
+    """``seas report``: the static HTML report of a run; returns its ``index.html``."""
+    from seas.report.build import build_report as write_report
+
+    (cfg,) = resolve("report", config, **_with_run_dir(run_dir, options))
+    return write_report(cfg.run_dir, cfg.output_dir, cfg.generated, cfg.per_type)
+
+
+def run(config: ConfigFile = None, **options: Any) -> list[Run]:
+    """``seas run``: every stage for each product (``product`` may be a list or ``all``); finished stages are skipped.
+
+    Every product's settings and folders are checked before the first one starts.
+    """
+    from seas.pipeline import check_folders, run_product
+
+    runs = resolve_runs(config, **options)
+    for product_run in runs:
+        check_folders(product_run)
+    for product_run in runs:
+        pairs = product_run.generate.output_dir or RunFolder(product_run.train.run_dir).generated_out
+        with writer_locks([product_run.train.run_dir, pairs]):  # the run folder and the pairs' folder
+            run_product(product_run)
+    return [Run(product_run.train.run_dir) for product_run in runs]
+
+
+def resolve_runs(config: ConfigFile = None, **options: Any) -> list[Any]:  # Any: seas.pipeline.ProductRun
+    """The resolved configs of each product :func:`run` covers, folders filled in (nothing runs)."""
+    from seas.config.flags import load_config_file
+    from seas.pipeline import product_run, products
+
+    from_file = load_config_file(Path(config)) if config is not None else {}
+    named = options.get("product", from_file.get("product"))
+    runs = []
+    for product in products(named, options.get("data", from_file.get("data"))):
+        mine = dict(options)
+        if product is not None:
+            mine["product"] = product  # one product per resolution (a keyword beats the file's list)
+        else:
+            mine.pop("product", None)
+        runs.append(product_run(resolve("run", config, **mine), product))
+    return runs

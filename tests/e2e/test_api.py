@@ -1,0 +1,107 @@
+"""The Python interface end to end on the tiny model: the README example, in-memory pairs, the CLI's guarantees."""
+
+from __future__ import annotations
+
+import json
+import pydoc
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import seas
+from seas.cli import main
+from seas.locks import writer_lock
+
+FAST = {"base_model": "tiny", "resolution": 64, "seed": 0}
+
+
+@pytest.fixture(scope="module")
+def trained(tire_root: Path, tmp_path_factory: pytest.TempPathFactory) -> seas.Run:
+    """The README's example, as written there (tiny model, 2 + 2 steps instead of 100 + 60)."""
+    folder = tmp_path_factory.mktemp("api") / "run"
+    run = seas.train(data=tire_root, product="tire", run_dir=folder, max_steps=2, **FAST)
+    run.train_mask(max_steps=2)
+    return run
+
+
+def test_readme_example_trains_both_stages_and_writes_pairs(trained: seas.Run, tmp_path: Path) -> None:
+    assert trained.has_generator
+    assert trained.has_mask_head
+    assert trained.product == "tire"
+    assert trained.defect_types == ("combined", "contamination", "cut", "hole")
+    pairs = trained.generate(num_per_type=2, output_dir=tmp_path / "pairs")
+    assert pairs.folder == tmp_path / "pairs" / "tire"
+    assert pairs.counts == dict.fromkeys(trained.defect_types, 2)
+    listed = list(pairs)
+    assert [(p.defect_type, p.index) for p in listed] == [(t, i) for t in trained.defect_types for i in (0, 1)]
+    for pair in listed:
+        on_disk = np.asarray(Image.open(pairs.folder / pair.defect_type / "mask" / f"{pair.index:04d}.png")) > 0
+        assert np.array_equal(pair.mask_array, on_disk)
+        assert pair.image_array.shape == (64, 64, 3)
+        assert pair.record["seed"] == pair.index  # seed 0 + index
+    # the same pairs, found again from the folder alone
+    again = seas.open_run(trained.root).pairs(tmp_path / "pairs")
+    assert again.counts == pairs.counts
+    assert len(again) == 8
+
+
+def test_sample_in_memory_equals_the_written_pairs(trained: seas.Run, tmp_path: Path) -> None:
+    out = tmp_path / "pairs"
+    written = {(p.defect_type, p.index): p for p in seas.generate_pairs(trained.root, num_per_type=2, output_dir=out)}
+    drawn = list(trained.sample(num_per_type=2, defect_type=("cut",)))
+    assert [(p.defect_type, p.index) for p in drawn] == [("cut", 0), ("cut", 1)]
+    for pair in drawn:
+        twin = written[(pair.defect_type, pair.index)]
+        assert np.array_equal(pair.image_array, twin.image_array)  # same machine: bit for bit
+        assert np.array_equal(pair.mask_array, twin.mask_array)
+    assert not (trained.root / "generated").exists()  # sample() wrote nothing
+
+
+def test_options_are_resolved_like_the_command_line(tmp_path: Path) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text("max_steps: 20\nlearning_rate: 1.0e-4\ntrain_mask:\n  max_steps: 40\n")
+    data, model, train = seas.resolve("train", config, max_steps=5)
+    assert train.max_steps == 5  # keyword > file
+    assert train.learning_rate == 1e-4  # file > default
+    (mask,) = seas.resolve("train-mask", config)
+    assert mask.max_steps == 40  # the file's stage section
+    assert data.product is None
+    assert model.resolution == 512
+
+
+def test_errors_carry_the_command_lines_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(seas.ConfigError, match=r"unknown option\(s\) max_step"):
+        seas.train(run_dir=tmp_path / "run", max_step=3)
+    with pytest.raises(seas.ConfigError) as raised:
+        seas.train(run_dir=tmp_path / "run", mixed_precision="fp64")
+    assert main(["train", "--run-dir", str(tmp_path / "run"), "--config", str(_file(tmp_path, "fp64"))]) == 2
+    printed = capsys.readouterr().err.strip()
+    assert printed.endswith(str(raised.value).split(": ", 1)[1])  # the same words, whichever source named them
+    with pytest.raises(seas.SeasError, match="no such folder; pass the --run-dir folder"):
+        seas.open_run(tmp_path / "nothing")
+
+
+def _file(tmp_path: Path, precision: str) -> Path:
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"mixed_precision: {precision}\n")
+    return path
+
+
+def test_writer_lock_and_changed_settings_are_refused(trained: seas.Run, tmp_path: Path) -> None:
+    out = tmp_path / "pairs"
+    with writer_lock(out), pytest.raises(seas.SeasError, match="is writing this folder"):
+        seas.generate_pairs(trained.root, num_per_type=1, output_dir=out)
+    seas.generate_pairs(trained.root, num_per_type=1, output_dir=out, guidance=2.0)
+    with pytest.raises(seas.ConfigError, match=r"other settings.*--guidance 2\.0 -> 3\.0"):
+        seas.generate_pairs(trained.root, num_per_type=1, output_dir=out, guidance=3.0)
+    record = json.loads((out / "tire" / "config.json").read_text())
+    assert record["config"]["GenerateConfig"]["guidance"] == 2.0
+
+
+def test_help_lists_the_interface() -> None:
+    text = pydoc.render_doc(seas, renderer=pydoc.plaintext)
+    for name in ("train", "train_mask", "generate_pairs", "sample", "evaluate_segmentation", "open_run", "Run"):
+        assert name in seas.__all__
+        assert f"{name}(" in text or f"class {name}" in text
