@@ -22,27 +22,8 @@ Errors are :class:`SeasError` (options: :class:`ConfigError`) with the command l
 
 from importlib.metadata import PackageNotFoundError, version
 
-from seas.api import (
-    GeneratedPairs,
-    Pair,
-    Run,
-    build_report,
-    cut_patches,
-    evaluate_generation,
-    evaluate_quality,
-    evaluate_segmentation,
-    generate_pairs,
-    inspect,
-    load_data,
-    open_run,
-    paste,
-    resolve,
-    run,
-    sample,
-    train,
-    train_mask,
-    train_prior,
-)
+from seas import api
+from seas.api import *  # noqa: F403  (the interface: seas.api.__all__)
 from seas.errors import ConfigError, SeasError
 
 try:
@@ -50,27 +31,4 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0+unknown"
 
-__all__ = [
-    "ConfigError",
-    "GeneratedPairs",
-    "Pair",
-    "Run",
-    "SeasError",
-    "__version__",
-    "build_report",
-    "cut_patches",
-    "evaluate_generation",
-    "evaluate_quality",
-    "evaluate_segmentation",
-    "generate_pairs",
-    "inspect",
-    "load_data",
-    "open_run",
-    "paste",
-    "resolve",
-    "run",
-    "sample",
-    "train",
-    "train_mask",
-    "train_prior",
-]
+__all__ = ["ConfigError", "SeasError", "__version__", *api.__all__]

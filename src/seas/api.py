@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -48,12 +47,12 @@ from seas.config import (
 )
 from seas.config.flags import resolve_configs
 from seas.errors import ConfigError
+from seas.handles import GeneratedPairs, Pair, Run
 from seas.locks import writer_lock, writer_locks
 from seas.pipeline import RUN_CONFIGS
 from seas.run_folder import RunFolder
 
 __all__ = [
-    "COMMANDS",
     "GeneratedPairs",
     "Pair",
     "Run",
@@ -68,7 +67,6 @@ __all__ = [
     "open_run",
     "paste",
     "resolve",
-    "resolve_runs",
     "run",
     "sample",
     "train",
@@ -123,140 +121,6 @@ def resolve(command: str, config: ConfigFile = None, **options: Any) -> list[Any
 def _with_run_dir(run_dir: str | Path | None, options: dict[str, Any]) -> dict[str, Any]:  # Any: option values
     """``options`` with ``run_dir`` added when given (left out, the config file's or the default applies)."""
     return options if run_dir is None else {**options, "run_dir": run_dir}
-
-
-@dataclass(frozen=True)
-class Pair:
-    """One generated pair, in memory.
-
-    Attributes:
-        defect_type: Folder name: the defect type, ``a+b`` for a combination, ``good`` for a normal image.
-        index: The pair's number in its folder (its seed is ``seed + index``).
-        image: RGB image.
-        mask: Mode ``L`` mask (255 = defect), None for a normal image.
-        record: What the manifest records of it (seed, prompt, reference image, ...); {} for :func:`sample`.
-    """
-
-    defect_type: str
-    index: int
-    image: Image.Image
-    mask: Image.Image | None
-    record: dict[str, Any]  # Any: JSON
-
-    @property
-    def image_array(self) -> np.ndarray:
-        """``[H, W, 3]`` uint8."""
-        return np.asarray(self.image.convert("RGB"))
-
-    @property
-    def mask_array(self) -> np.ndarray:
-        """``[H, W]`` bool (all False for a normal image)."""
-        if self.mask is None:
-            return np.zeros(self.image.size[::-1], dtype=bool)
-        return np.asarray(self.mask.convert("L")) > 127
-
-
-@dataclass(frozen=True)
-class GeneratedPairs:
-    """The pairs of one product on disk, as :func:`generate_pairs` left them; iterating reads them in folder order.
-
-    Attributes:
-        folder: ``<output-dir>/<product>``, one sub-folder per defect type with a ``manifest.jsonl``.
-        counts: Pairs on disk per folder.
-        anomalib: The anomalib ``Folder`` export (``<export-anomalib>/<product>``), when one was asked for.
-        anomalib_counts: Files of that export per folder (``normal``, ``abnormal``, ``mask``).
-    """
-
-    folder: Path
-    counts: dict[str, int]
-    anomalib: Path | None = None
-    anomalib_counts: dict[str, int] | None = None
-
-    def __iter__(self) -> Iterator[Pair]:
-        from seas.generate.outputs import read_manifest
-
-        for name in sorted(self.counts):
-            for record in read_manifest(self.folder / name):
-                image = Image.open(self.folder / name / record["image"])
-                image.load()
-                mask = None
-                if "mask" in record:
-                    mask = Image.open(self.folder / name / record["mask"])
-                    mask.load()
-                yield Pair(name, int(record["index"]), image, mask, record)
-
-    def __len__(self) -> int:
-        return sum(self.counts.values())
-
-
-@dataclass(frozen=True)
-class Run:
-    """A run folder: stage 1 writes it, every later stage reads it. Methods run the later stages on it.
-
-    Attributes:
-        root: The folder.
-    """
-
-    root: Path
-
-    @property
-    def product(self) -> str:
-        """The product stage 1 trained on (from its split record)."""
-        from seas.records import read_json
-
-        split = RunFolder(self.root).split
-        return read_json(split, f"rerun seas train --run-dir {self.root}", lambda r: str(r["product"]))  # type: ignore[no-any-return]
-
-    @property
-    def defect_types(self) -> tuple[str, ...]:
-        """The defect types the generator has tokens for, in token order."""
-        from seas.run_folder import read_token_map
-
-        return tuple(read_token_map(self.root).defect_types)
-
-    @property
-    def has_generator(self) -> bool:
-        """Whether stage 1 finished."""
-        from seas.run_folder import generator_problem
-
-        return generator_problem(self.root) is None
-
-    @property
-    def has_mask_head(self) -> bool:
-        """Whether stage 2 finished."""
-        return RunFolder(self.root).rmp_weights.is_file()
-
-    def train_mask(self, config: ConfigFile = None, **options: Any) -> Run:
-        """Stage 2 on this run; see :func:`train_mask`."""
-        return train_mask(self.root, config, **options)
-
-    def generate(self, config: ConfigFile = None, **options: Any) -> GeneratedPairs:
-        """Pairs as files; see :func:`generate_pairs`."""
-        return generate_pairs(self.root, config, **options)
-
-    def sample(self, config: ConfigFile = None, **options: Any) -> Iterator[Pair]:
-        """Pairs in memory; see :func:`sample`."""
-        return sample(self.root, config, **options)
-
-    def pairs(self, output_dir: str | Path | None = None) -> GeneratedPairs:
-        """The pairs already on disk under ``output_dir`` (default: RUN/generated), without generating any."""
-        from seas.generate.outputs import read_manifest
-
-        folder = RunFolder(self.root).generated(self.product, Path(output_dir) if output_dir is not None else None)
-        names = sorted(p.parent.name for p in folder.glob("*/manifest.jsonl"))
-        return GeneratedPairs(folder, {name: len(read_manifest(folder / name)) for name in names})
-
-    def evaluate_segmentation(self, config: ConfigFile = None, **options: Any) -> Results:
-        """Downstream benchmark; see :func:`evaluate_segmentation`."""
-        return evaluate_segmentation(self.root, config, **options)
-
-    def evaluate_quality(self, config: ConfigFile = None, **options: Any) -> Results:
-        """Pair checks; see :func:`evaluate_quality`."""
-        return evaluate_quality(self.root, config, **options)
-
-    def report(self, config: ConfigFile = None, **options: Any) -> Path:
-        """Static HTML report; see :func:`build_report`."""
-        return build_report(self.root, config, **options)
 
 
 def open_run(run_dir: str | Path) -> Run:
@@ -336,8 +200,8 @@ def train_mask(run_dir: RunDir = None, config: ConfigFile = None, **options: Any
 
 def generate_pairs(run_dir: RunDir = None, config: ConfigFile = None, **options: Any) -> GeneratedPairs:
     """``seas generate``: image/mask pairs as PNG files with a manifest per type; reruns skip finished pairs."""
+    from seas.generate.checks import precheck_folders
     from seas.generate.run import generate as write_pairs
-    from seas.generate.run import precheck_folders
 
     (cfg,) = resolve("generate", config, **_with_run_dir(run_dir, options))
     precheck_folders(cfg)  # overlapping folders are refused before the lock tidies anything

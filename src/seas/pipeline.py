@@ -116,7 +116,7 @@ def check_folders(p: ProductRun) -> None:
         ConfigError: One line naming the two folders.
     """
     from seas.data.catalog import data_folders
-    from seas.generate.run import check_generate_folders
+    from seas.generate.checks import check_generate_folders
     from seas.ownership import refuse_overlaps
 
     away = "choose a run folder outside it"

@@ -9,7 +9,8 @@ import torch
 from accelerate import Accelerator
 
 from seas.checkpoint import list_checkpoints, save_checkpoint
-from seas.training import DIVERGED_LOSS, LossLog, TrainingDiverged, run_steps, weights_problem_of
+from seas.step_loop import StepPlan, run_steps
+from seas.training import DIVERGED_LOSS, LossLog, TrainingDiverged, weights_problem_of
 
 
 def _run(tmp_path: Path, losses: list[float], total: int, lr: float = 0.01) -> list[int]:
@@ -24,21 +25,8 @@ def _run(tmp_path: Path, losses: list[float], total: int, lr: float = 0.01) -> l
         return {"total": out}
 
     log = LossLog(tmp_path / "logs.jsonl", ("total",))
-    run_steps(
-        accelerator,
-        [model],
-        optimizer,
-        micro_step,
-        run_dir=tmp_path,
-        start=0,
-        total=total,
-        grad_accum=1,
-        log=log,
-        log_steps=10,
-        checkpointing_steps=1,
-        checkpoints_total_limit=None,
-        desc="stage 1",
-    )
+    plan = StepPlan(run_dir=tmp_path, start=0, total=total, desc="stage 1", checkpointing_steps=1)
+    run_steps(accelerator, [model], optimizer, micro_step, plan, log)
     return [s for s, _ in list_checkpoints(tmp_path)]
 
 

@@ -14,6 +14,7 @@ import json
 import math
 import platform
 import sys
+from dataclasses import field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Literal
@@ -27,8 +28,11 @@ __all__ = [
     "SEED_MAX",
     "Layout",
     "check_numbers",
+    "checkpoint_every",
+    "checkpoint_limit",
     "config_from_dict",
     "config_to_dict",
+    "cpu_switch",
     "dumps",
     "hint",
     "package_versions",
@@ -51,6 +55,21 @@ PRESETS: dict[str, dict[str, Any]] = {
 def hint(text: str, **extra: Any) -> dict[str, Any]:
     """Field metadata: the help text of its flag (and ``project=True`` for an option not in the paper)."""
     return {"help": text, **extra}
+
+
+def checkpoint_every(default: int = 500) -> Any:  # Any: a dataclass field
+    """The ``checkpointing_steps`` field every training stage has."""
+    return field(default=default, metadata=hint("Save a resumable checkpoint every N steps (0 = never)."))
+
+
+def checkpoint_limit(default: int = 3) -> Any:  # Any: a dataclass field
+    """The ``checkpoints_total_limit`` field every training stage has."""
+    return field(default=default, metadata=hint("Keep at most this many checkpoints."))
+
+
+def cpu_switch(doing: str) -> Any:  # Any: a dataclass field
+    """The ``cpu`` field: ``doing`` (``Train``, ``Generate``, ...) on CPU even with a GPU."""
+    return field(default=False, metadata=hint(f"{doing} on CPU even when a GPU is present."))
 
 
 SEED_MAX = 2**32 - 1  # seeds are offset per image and attempt; every generator accepts this range

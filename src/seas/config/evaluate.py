@@ -4,12 +4,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from seas.config.base import check_numbers, hint
+from seas.config.base import check_numbers, cpu_switch, hint
 from seas.errors import ConfigError, flag
 
 __all__ = ["BenchmarkConfig", "DownstreamConfig", "GenerationMetricsConfig", "QualityConfig", "ReportConfig"]
+
+
+# The segmenter both evaluations train: one default and help text per option.
+_SEGMENTER: dict[str, tuple[float, str]] = {
+    "eval_resolution": (256, "Segmenter input and evaluation size (the paper's 256; 128 is 4x cheaper on CPU)."),
+    "seg_epochs": (30, "Segmenter epochs; the model of the last epoch is evaluated."),
+    "seg_batch_size": (8, "Segmenter batch size."),
+    "seg_learning_rate": (1e-3, "Segmenter learning rate (AdamW)."),
+}
+
+
+def _segmenter(name: str) -> Any:  # Any: a dataclass field
+    default, text = _SEGMENTER[name]
+    return field(default=default, metadata=hint(text))
 
 
 @dataclass(frozen=True)
@@ -24,13 +38,10 @@ class DownstreamConfig:
         default=("real", "perlin", "cutpaste", "seas"),
         metadata=hint("Training sets: real (real third + normals) alone, or plus Perlin, CutPaste or SeaS pairs."),
     )
-    eval_resolution: int = field(
-        default=256,
-        metadata=hint("Segmenter input and evaluation size (the paper's 256; 128 is 4x cheaper on CPU)."),
-    )
-    seg_epochs: int = field(default=30, metadata=hint("Segmenter epochs; the model of the last epoch is evaluated."))
-    seg_batch_size: int = field(default=8, metadata=hint("Segmenter batch size."))
-    seg_learning_rate: float = field(default=1e-3, metadata=hint("Segmenter learning rate (AdamW)."))
+    eval_resolution: int = _segmenter("eval_resolution")
+    seg_epochs: int = _segmenter("seg_epochs")
+    seg_batch_size: int = _segmenter("seg_batch_size")
+    seg_learning_rate: float = _segmenter("seg_learning_rate")
     seg_repeats: int = field(
         default=1,
         metadata=hint(
@@ -39,7 +50,7 @@ class DownstreamConfig:
         ),
     )
     seed: int = field(default=0, metadata=hint("Seeds synthetic defects, initialisation and data order."))
-    cpu: bool = field(default=False, metadata=hint("Evaluate on CPU even when a GPU is present."))
+    cpu: bool = cpu_switch("Evaluate")
 
     def __post_init__(self) -> None:
         check_numbers(self, at_least_one=("eval_resolution", "seg_epochs", "seg_batch_size", "seg_repeats"))
@@ -56,15 +67,12 @@ class QualityConfig:
     generated: Path | None = field(
         default=None, metadata=hint("Generated tree root holding <product>/<type>/ (default: RUN/generated).")
     )
-    eval_resolution: int = field(
-        default=256,
-        metadata=hint("Segmenter input and evaluation size (the paper's 256; 128 is 4x cheaper on CPU)."),
-    )
-    seg_epochs: int = field(default=30, metadata=hint("Segmenter epochs; the model of the last epoch is evaluated."))
-    seg_batch_size: int = field(default=8, metadata=hint("Segmenter batch size."))
-    seg_learning_rate: float = field(default=1e-3, metadata=hint("Segmenter learning rate (AdamW)."))
+    eval_resolution: int = _segmenter("eval_resolution")
+    seg_epochs: int = _segmenter("seg_epochs")
+    seg_batch_size: int = _segmenter("seg_batch_size")
+    seg_learning_rate: float = _segmenter("seg_learning_rate")
     seed: int = field(default=0, metadata=hint("Seeds synthetic defects, initialisation and data order."))
-    cpu: bool = field(default=False, metadata=hint("Evaluate on CPU even when a GPU is present."))
+    cpu: bool = cpu_switch("Evaluate")
 
     def __post_init__(self) -> None:
         check_numbers(self, at_least_one=("eval_resolution", "seg_epochs", "seg_batch_size"))

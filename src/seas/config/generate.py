@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from seas.config.base import check_numbers, hint
+from seas.config.base import check_numbers, cpu_switch, hint
 from seas.errors import ConfigError, flag
 
 __all__ = ["GenerateConfig", "PasteConfig"]
@@ -115,7 +115,7 @@ class GenerateConfig:
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = field(
         default="auto", metadata=hint("Weights and activations: auto = fp16 on CUDA, fp32 (no) on CPU.")
     )
-    cpu: bool = field(default=False, metadata=hint("Generate on CPU even when a GPU is present."))
+    cpu: bool = cpu_switch("Generate")
     export_anomalib: Path | None = field(
         default=None,
         metadata=hint(

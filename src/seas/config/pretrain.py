@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from seas.config.base import check_numbers, hint
+from seas.config.base import check_numbers, checkpoint_every, checkpoint_limit, cpu_switch, hint
 from seas.errors import ConfigError, flag
 
 __all__ = ["PretrainConfig"]
@@ -95,11 +95,9 @@ class PretrainConfig:
             "fp32 (on CPUs with AMX this halves the VAE step time; the small U-Net gets slower, measured)."
         ),
     )
-    cpu: bool = field(default=False, metadata=hint("Train on CPU even when a GPU is present."))
-    checkpointing_steps: int = field(
-        default=500, metadata=hint("Save a resumable checkpoint every N steps (0 = never).")
-    )
-    checkpoints_total_limit: int | None = field(default=2, metadata=hint("Keep at most this many checkpoints."))
+    cpu: bool = cpu_switch("Train")
+    checkpointing_steps: int = checkpoint_every()
+    checkpoints_total_limit: int | None = checkpoint_limit(2)
     resume: str | None = field(
         default="latest", metadata=hint("Resume each phase from its newest checkpoint (latest) or a folder.")
     )

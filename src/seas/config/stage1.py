@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from seas.config.base import check_numbers, hint
+from seas.config.base import check_numbers, checkpoint_every, checkpoint_limit, cpu_switch, hint
 from seas.errors import ConfigError, flag
 
 __all__ = ["TrainConfig"]
@@ -80,12 +80,10 @@ class TrainConfig:
         default=0,
         metadata=hint("Train LoRA adapters of this rank on the U-Net attention instead of all weights (0 = off)."),
     )
-    cpu: bool = field(default=False, metadata=hint("Train on CPU even when a GPU is present."))
+    cpu: bool = cpu_switch("Train")
     # run management
-    checkpointing_steps: int = field(
-        default=500, metadata=hint("Save a resumable checkpoint every N steps (0 = never).")
-    )
-    checkpoints_total_limit: int | None = field(default=3, metadata=hint("Keep at most this many checkpoints."))
+    checkpointing_steps: int = checkpoint_every()
+    checkpoints_total_limit: int | None = checkpoint_limit()
     resume: str | None = field(
         default="latest",
         metadata=hint(

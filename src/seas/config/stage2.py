@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from seas.config.base import check_numbers, hint
+from seas.config.base import check_numbers, checkpoint_every, checkpoint_limit, cpu_switch, hint
 from seas.errors import ConfigError, flag
 
 __all__ = ["MaskTrainConfig"]
@@ -37,11 +37,9 @@ class MaskTrainConfig:
     mixed_precision: Literal["auto", "no", "bf16", "fp16"] = field(
         default="auto", metadata=hint("auto = bf16 autocast on CUDA, fp32 on CPU.")
     )
-    cpu: bool = field(default=False, metadata=hint("Train on CPU even when a GPU is present."))
-    checkpointing_steps: int = field(
-        default=500, metadata=hint("Save a resumable checkpoint every N steps (0 = never).")
-    )
-    checkpoints_total_limit: int | None = field(default=3, metadata=hint("Keep at most this many checkpoints."))
+    cpu: bool = cpu_switch("Train")
+    checkpointing_steps: int = checkpoint_every()
+    checkpoints_total_limit: int | None = checkpoint_limit()
     resume: str | None = field(
         default="latest",
         metadata=hint("Resume from the newest stage-2 checkpoint (latest) or a checkpoint folder."),

@@ -25,7 +25,7 @@ from seas.data.catalog import ProductData
 from seas.data.imageio import read_mask, read_rgb
 from seas.errors import InputFileError
 from seas.evaluate.inputs import evaluation_inputs
-from seas.evaluate.segmentation import segmentation_metrics
+from seas.evaluate.segmentation import METRICS, segmentation_metrics
 from seas.evaluate.segmenter import RECIPE, defect_probabilities, train_segmenter
 from seas.evaluate.synthetic import cutpaste, perlin_defect
 from seas.files import atomic_write_json, atomic_write_text
@@ -46,17 +46,6 @@ __all__ = [
 ]
 
 SYNTHETIC_KINDS = ("perlin", "cutpaste")
-METRICS = (
-    "image_auroc",
-    "image_ap",
-    "image_f1max",
-    "pixel_auroc",
-    "pixel_ap",
-    "pixel_f1max",
-    "aupro_0.3",
-    "iou_oracle",
-    "iou_at_f1",
-)
 
 
 def load_eval_image(path: Path, size: int) -> np.ndarray:

@@ -13,7 +13,29 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["aupro", "auroc", "average_precision", "f1_max", "iou_at_threshold", "iou_oracle", "segmentation_metrics"]
+__all__ = [
+    "METRICS",
+    "aupro",
+    "auroc",
+    "average_precision",
+    "f1_max",
+    "iou_at_threshold",
+    "iou_oracle",
+    "segmentation_metrics",
+]
+
+# The metrics of segmentation_metrics, in the order every table shows them.
+METRICS = (
+    "image_auroc",
+    "image_ap",
+    "image_f1max",
+    "pixel_auroc",
+    "pixel_ap",
+    "pixel_f1max",
+    "aupro_0.3",
+    "iou_oracle",
+    "iou_at_f1",
+)
 
 
 def _flat(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

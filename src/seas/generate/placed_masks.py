@@ -1,8 +1,8 @@
 """Masks placed from the training defects (``seas generate --mask-source train``; not in the paper).
 
 SeaS predicts each pair's mask with the RMP head. When a small prior's head draws masks far larger
-than any real defect of the type (measured on the tire patches: a median 27-43 % of the picture where
-real defects cover about 2 %), a pair can instead take a real training mask of its type: a seeded
+than any real defect of the type (as on the tire patches, docs/research/pair_quality/), a pair can
+instead take a real training mask of its type: a seeded
 pick, quarter turn and flip (the training augmentation), so sizes and shapes are the type's own. The
 sampler then lets the picture change only there: at every step the latents outside the mask (cells
 the mask touches stay free) are reset to the reference image's latent noised to that step, and beyond
@@ -11,7 +11,7 @@ reference photo itself (``photo``). The mask is exact by construction: nothing o
 differs from the real normal image. ``photo`` adds the generator's change (the generated picture minus the
 decoded reference) to the photo, so the photo's sensor noise and fine detail run on through the defect:
 a decoded defect pasted into a photo leaves a seam of smooth texture that a segmenter learns instead of
-the defect (measured on the tire patches: downstream pixel AP 6.6, against 40.3 with ``decoded``).
+the defect (the downstream comparison of both is in docs/research/pair_quality/).
 """
 
 from __future__ import annotations

@@ -21,24 +21,29 @@ from typing import Any
 import torch
 from accelerate import PartialState
 
-from seas.config import DataConfig, GenerateConfig, config_to_dict, write_run_record
-from seas.data.catalog import ProductData, data_folders
+from seas.config import GenerateConfig, config_to_dict, write_run_record
+from seas.data.catalog import ProductData
 from seas.data.split import DataSplit
 from seas.errors import ConfigError, SeasError, flag
 from seas.files import atomic_write_json, check_replaceable
-from seas.generate.outputs import PairFolder, export_anomalib, recorded_generate_settings
+from seas.generate.checks import (
+    PIXEL_SETTINGS,
+    check_counts,
+    check_generate_folders,
+    check_same_settings,
+)
+from seas.generate.outputs import PairFolder, export_anomalib
 from seas.generate.pipeline import Job, MaskedSampler, Result
 from seas.generate.placed_masks import pick_training_mask
-from seas.ownership import check_pair_tree, mark_pair_tree, refuse_overlap, remove_owned
+from seas.ownership import check_pair_tree, mark_pair_tree, remove_owned
 from seas.progress import Progress
-from seas.records import read_json
-from seas.run_folder import RunFolder, RunRecord, checkpoint_ids, read_run, read_stage1_configs, read_token_map
+from seas.run_folder import RunFolder, RunRecord, checkpoint_ids, read_run, read_token_map
 from seas.stage1.artifacts import load_generator
 from seas.stage1.tokens import TokenMap
 from seas.stage2.artifacts import load_rmp
 from seas.training import warn_if_emulated_bf16
 
-__all__ = ["RETRY_STRIDE", "check_generate_folders", "generate", "job_seed", "precheck_folders", "rejection"]
+__all__ = ["RETRY_STRIDE", "draw", "generate", "job_seed", "rejection", "sample"]
 
 logger = logging.getLogger(__name__)
 RETRY_STRIDE = 10_000_019  # a prime above any realistic count, so retry seeds never meet first seeds
@@ -96,134 +101,6 @@ def _dtype(cfg: GenerateConfig, device: torch.device) -> torch.dtype:
     name = cfg.mixed_precision if cfg.mixed_precision != "auto" else ("fp16" if device.type == "cuda" else "no")
     warn_if_emulated_bf16(name, on_cuda=device.type == "cuda")
     return {"no": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[name]
-
-
-# Settings that decide a pair's pixels: pairs made with other values must never share a folder.
-PIXEL_SETTINGS = (
-    "seed",
-    "steps",
-    "guidance",
-    "negative_prompt",
-    "start",
-    "strength",
-    "reference_pool",
-    "extended_steps",
-    "timestep_spacing",
-    "mask_steps",
-    "mask_threshold",
-    "rmp_bn",
-    "min_mask_fraction",
-    "max_mask_fraction",
-    "max_attempts",
-    "mask_source",
-    "mask_margin",
-    "placed_background",
-    "placed_start",
-    "placed_turn",
-    "mixed_precision",
-)
-
-
-def check_same_settings(product_out: Path, cfg: GenerateConfig, ids: dict[str, str] | None = None) -> None:
-    """Refuse to add pairs to a folder whose existing pairs were made with other pixel settings or weights.
-
-    Raises:
-        ConfigError: Names every differing flag (old -> new), or the weights that changed.
-    """
-    has_pairs = any(product_out.glob("*/manifest.jsonl")) or any(product_out.glob("*/.records/*.json"))
-    if not (has_pairs and (product_out / "config.json").is_file()):
-        return
-    old = recorded_generate_settings(product_out)
-    new = config_to_dict(cfg)
-    changed = [f"{flag(k)} {old[k]!r} -> {new[k]!r}" for k in PIXEL_SETTINGS if k in old and old[k] != new[k]]
-    # The model is compared by its weights, not its path: a moved or respelled run folder is the same model.
-    made_with = _weights_of_pairs(product_out)
-    if ids is not None and made_with is not None and made_with != ids:
-        changed += [
-            f"{key} weights {made_with.get(key)} -> {ids.get(key)} (retrained)"
-            for key in sorted(ids)
-            if made_with.get(key) != ids.get(key)
-        ]
-    if changed:
-        raise ConfigError(
-            product_out,
-            f"holds pairs made with other settings ({'; '.join(changed)})",
-            "rerun with the same settings to add pairs, choose another --output-dir, or pass --overwrite "
-            "to delete them first",
-        )
-
-
-def _weights_of_pairs(product_out: Path) -> dict[str, str] | None:
-    """The weight identities recorded with one finished pair of the folder (all share them), or None."""
-    for record in sorted(product_out.glob("*/.records/*.json"))[:1]:
-        fix = f"delete {record} (its pair is drawn again) and rerun"
-        return read_json(record, fix, lambda r: r.get("checkpoint"))  # type: ignore[no-any-return]
-    return None
-
-
-def precheck_folders(cfg: GenerateConfig) -> None:
-    """:func:`check_generate_folders` from the run's records alone (before a writer lock is taken).
-
-    Raises:
-        ConfigError: Overlapping folders.
-        ModelLoadError: No run folder.
-    """
-    data_cfg = read_stage1_configs(cfg.run_dir)[0]
-    split_file = RunFolder(cfg.run_dir).split
-    product = read_json(
-        split_file, f"rerun seas train --run-dir {cfg.run_dir} (same flags)", lambda r: str(r["product"])
-    )
-    check_generate_folders(data_cfg, cfg.run_dir, cfg, product)
-
-
-def check_generate_folders(data_cfg: DataConfig, run_dir: Path, cfg: GenerateConfig, product: str) -> None:
-    """Refuse an output or export folder that overlaps the data, the run folder or each other (before any work).
-
-    Raises:
-        ConfigError: One line naming the two folders.
-    """
-    run = RunFolder(run_dir)
-    out_root = cfg.output_dir if cfg.output_dir is not None else run.generated_out
-    product_out = run.generated(product, cfg.output_dir)
-    away = "choose an --output-dir folder outside it"
-    for folder in data_folders(data_cfg):
-        refuse_overlap("--output-dir", out_root, "the data set", folder, away, contains=False)
-        refuse_overlap("--output-dir", product_out, "the data set", folder, away)
-    refuse_overlap("--output-dir", product_out, "the run folder", run_dir, away, inside=False)
-    parents = product_out.resolve().parents
-    if run_dir.resolve() in parents and run.generated_out.resolve() not in parents:  # only RUN/generated/ inside
-        subject = f"--output-dir {out_root}"
-        problem = f"is inside the run folder {run_dir}; nothing was written"
-        raise ConfigError(
-            subject, problem, "leave --output-dir out to use RUN/generated, or choose a folder outside the run"
-        )
-    if cfg.export_anomalib is None:
-        return
-    export = cfg.export_anomalib / product
-    elsewhere = "choose an --export-anomalib folder apart from the data, the run and the pairs"
-    refuse_overlap("--export-anomalib", export, "the pairs' folder", product_out, elsewhere)
-    refuse_overlap("--export-anomalib", export, "the run folder", run_dir, elsewhere, inside=False)
-    for folder in data_folders(data_cfg):
-        refuse_overlap("--export-anomalib", cfg.export_anomalib, "the data set", folder, elsewhere, contains=False)
-        refuse_overlap("--export-anomalib", export, "the data set", folder, elsewhere)
-
-
-def check_counts(product_out: Path, groups: list[tuple[str, list[str] | None, int]]) -> None:
-    """Refuse a count below the pairs already finished in a folder (the summary would disagree with the files).
-
-    Raises:
-        ConfigError: Names the folder, what it holds and the ways out.
-    """
-    for name, _types, count in groups:
-        done = [int(p.stem) for p in (product_out / name / ".records").glob("*.json") if p.stem.isdigit()]
-        if done and max(done) >= count:
-            option = "--normals" if name == "good" else "--num-per-type"
-            raise ConfigError(
-                product_out / name,
-                f"holds {len(done)} finished pairs, more than {option} {count}",
-                f"pass {option} {max(done) + 1} or more to keep them (and add pairs), choose another "
-                "--output-dir, or pass --overwrite to delete them first",
-            )
 
 
 def rejection(image: Any, fraction: float | None, cfg: GenerateConfig) -> str | None:  # Any: uint8 HWC array

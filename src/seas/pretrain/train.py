@@ -47,13 +47,13 @@ from seas.pretrain.vae import (
     vae_losses,
     write_reconstruction_strip,
 )
+from seas.step_loop import StepPlan, run_steps
 from seas.training import (
     LossLog,
     check_resume_settings,
     make_accelerator,
     make_adamw,
     resume_step,
-    run_steps,
 )
 
 __all__ = ["VAE_STEPS_FROM_SCRATCH", "pretrain"]
@@ -126,24 +126,9 @@ def _run_phase(
         sample(live, step)
         ema.restore(live.parameters())
 
-    run_steps(
-        acc,
-        [model],
-        optimizer,
-        micro,
-        run_dir=phase_dir,
-        start=start,
-        total=total,
-        grad_accum=1,
-        log=log,
-        log_steps=cfg.log_steps,
-        checkpointing_steps=cfg.checkpointing_steps,
-        checkpoints_total_limit=cfg.checkpoints_total_limit,
-        desc=phase_dir.name,
-        shown=keys[:2],
-        every=(cfg.sample_steps, with_ema),
-        on_step=(lambda _step: ema.step(acc.unwrap_model(model).parameters())) if ema else None,
-    )
+    plan = StepPlan.of(cfg, phase_dir, start, total, phase_dir.name, shown=keys[:2])
+    ema_step = (lambda _step: ema.step(acc.unwrap_model(model).parameters())) if ema else None
+    run_steps(acc, [model], optimizer, micro, plan, log, every=(cfg.sample_steps, with_ema), on_step=ema_step)
     acc.wait_for_everyone()
     final = acc.unwrap_model(model)
     if ema is not None:

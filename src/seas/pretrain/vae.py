@@ -18,7 +18,7 @@ means, the encoder frozen, so the latents (and a U-Net trained on them) stay val
 the SD 1.x decoders. It adds a texture term, :func:`texture_l1`: an 8x latent cannot hold the phase of
 fine tread or sensor grain, so both L1 terms are minimised by their average, a blur; matching the
 *amount* of edge energy per small window instead makes the decoder draw texture of the right strength
-(measured on the shipped tire prior: detail ratio 0.61 → 0.82 at an unchanged PSNR).
+(its effect on the shipped tire prior: docs/benchmarks/tiny_tire_prior/).
 """
 
 from __future__ import annotations

@@ -19,6 +19,7 @@ from PIL import Image
 from seas.errors import ConfigError
 from seas.evaluate.inputs import stale_note
 from seas.evaluate.reconstruction import zoom_box
+from seas.evaluate.segmentation import METRICS
 from seas.files import atomic_write_text
 from seas.generate.outputs import read_manifest
 from seas.models.builtin import prior_dir
@@ -36,17 +37,6 @@ VARIANTS = {
     "cutpaste": "real + CutPaste",
     "seas": "real + SeaS pairs",
 }
-SEGMENTATION_METRICS = (
-    "image_auroc",
-    "image_ap",
-    "image_f1max",
-    "pixel_auroc",
-    "pixel_ap",
-    "pixel_f1max",
-    "aupro_0.3",
-    "iou_oracle",
-    "iou_at_f1",
-)
 STYLE = """body{font-family:sans-serif;margin:24px;color:#222}h1{margin-bottom:4px}table{border-collapse:collapse;
 margin:8px 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th:first-child,td:first-child{text-align:left}
@@ -161,7 +151,7 @@ def _metrics_section(run: Path, tree: Path) -> str:
     data = _result(RunFolder(run).evaluation / "segmentation.json", run)
     if data is not None:
         present = next(iter(data["variants"].values()))["mean"]
-        metrics = [m for m in SEGMENTATION_METRICS if m in present] + sorted(set(present) - set(SEGMENTATION_METRICS))
+        metrics = [m for m in METRICS if m in present] + sorted(set(present) - set(METRICS))
         order = [v for v in VARIANTS if v in data["variants"]] + sorted(set(data["variants"]) - set(VARIANTS))
         head = "".join(f"<th>{escape(m)}</th>" for m in metrics)
         rows = "".join(

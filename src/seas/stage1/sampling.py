@@ -20,7 +20,6 @@ from seas.data.augment import augment_draw, rotate_flip, to_training_mask, to_tr
 from seas.data.imageio import read_mask, read_rgb
 
 __all__ = [
-    "DecodedFiles",
     "Item",
     "LatentEncoder",
     "MicroBatchPlan",
@@ -96,42 +95,17 @@ def step_generator(seed: int, index: int, device: torch.device) -> torch.Generat
     return torch.Generator(device=device).manual_seed(int(state) & 0x7FFF_FFFF_FFFF_FFFF)
 
 
-class DecodedFiles:
-    """Decoded images and masks kept across steps, up to ``budget`` bytes (later files are read each time).
-
-    Exact: a file decodes to the same array every time. For loops that read every step (the VAE
-    adaptation), PNG decoding was ~80 % of loading a 512 x 384 tire photo (9.8 of 12.1 ms, measured).
-    """
-
-    def __init__(self, budget: int = 1 << 30) -> None:
-        self.budget, self.used = budget, 0
-        self._arrays: dict[tuple[Path, bool], np.ndarray] = {}
-
-    def read(self, path: Path, is_mask: bool) -> np.ndarray:
-        """``read_mask(path)`` or ``read_rgb(path)``, from memory when kept."""
-        key = (path, is_mask)
-        if key in self._arrays:
-            return self._arrays[key]
-        array = read_mask(path) if is_mask else read_rgb(path)
-        if self.used + array.nbytes <= self.budget:
-            self._arrays[key] = array
-            self.used += array.nbytes
-        return array
-
-
-def load_item(
-    item: Item, resolution: int, resize: str, decoded: DecodedFiles | None = None
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read (or take from ``decoded``), augment and resize one item.
+def load_item(item: Item, resolution: int, resize: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read, augment and resize one item.
 
     Returns:
         (``[3, R, R]`` float32 image in [-1, 1], ``[1, R, R]`` float32 soft mask or None).
     """
-    rgb = decoded.read(item.image, False) if decoded is not None else read_rgb(item.image)
+    rgb = read_rgb(item.image)
     image = to_training_rgb(rotate_flip(rgb, item.turns, item.flip), resolution, resize)
     if item.mask is None:
         return image, None
-    mask = decoded.read(item.mask, True) if decoded is not None else read_mask(item.mask)
+    mask = read_mask(item.mask)
     return image, to_training_mask(rotate_flip(mask, item.turns, item.flip), resolution, resize)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from contextlib import nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from seas.stage1.losses import denoise_target, step_losses
 from seas.stage1.prompts import encode_prompts, prompt_tables
 from seas.stage1.sampling import LatentEncoder, MicroBatchPlan, plan_micro_batch, step_generator
 from seas.stage1.tokens import TokenMap, add_prompt_tokens, make_token_map, save_token_rows
+from seas.step_loop import StepPlan, run_steps
 from seas.training import (
     LossLog,
     check_optional_packages,
@@ -40,7 +42,6 @@ from seas.training import (
     make_accelerator,
     make_adamw,
     resume_step,
-    run_steps,
 )
 
 __all__ = ["train"]
@@ -236,23 +237,9 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig, data: 
             cfg.seed,
         )
 
-    run_steps(
-        accelerator,
-        [unet, text_encoder],
-        optimizer,
-        lambda i: _micro_step(s, unet, text_encoder, split, i),
-        run_dir=run_dir,
-        start=start,
-        total=total,
-        grad_accum=cfg.grad_accum,
-        log=log,
-        log_steps=cfg.log_steps,
-        checkpointing_steps=cfg.checkpointing_steps,
-        checkpoints_total_limit=cfg.checkpoints_total_limit,
-        desc="stage 1",
-        shown=("total", "da_32", "da_16"),
-        every=(cfg.validation_steps, validate),
-    )
+    plan = StepPlan.of(cfg, run_dir, start, total, "stage 1", shown=("total", "da_32", "da_16"))
+    step = partial(_micro_step, s, unet, text_encoder, split)
+    run_steps(accelerator, [unet, text_encoder], optimizer, step, plan, log, every=(cfg.validation_steps, validate))
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         _export(s, unet, text_encoder, run_dir, total)

@@ -28,6 +28,7 @@ from seas.stage1.sampling import LatentEncoder, plan_micro_batch, step_generator
 from seas.stage2.artifacts import TRAINING_BN_STATISTICS
 from seas.stage2.features import rmp_channels, unet_features, vae_decoder_features
 from seas.stage2.rmp import RMPHead, focal_loss, focal_targets, recalibrate_batchnorm
+from seas.step_loop import StepPlan, run_steps
 from seas.training import (
     LossLog,
     check_optional_packages,
@@ -35,7 +36,6 @@ from seas.training import (
     make_accelerator,
     make_adamw,
     resume_step,
-    run_steps,
 )
 
 __all__ = ["ddpm_previous", "train_mask"]
@@ -166,21 +166,7 @@ def train_mask(cfg: MaskTrainConfig, data: ProductData | None = None) -> Path:
             vae_feats = vae_decoder_features(parts.vae, noisy.to(frozen_dtype) / parts.scaling_factor)
         return u[0].float(), u[1].float(), [v.float() for v in vae_feats]
 
-    run_steps(
-        accelerator,
-        [rmp],
-        optimizer,
-        micro_step,
-        run_dir=work_dir,
-        start=start,
-        total=total,
-        grad_accum=cfg.grad_accum,
-        log=log,
-        log_steps=cfg.log_steps,
-        checkpointing_steps=cfg.checkpointing_steps,
-        checkpoints_total_limit=cfg.checkpoints_total_limit,
-        desc="stage 2",
-    )
+    run_steps(accelerator, [rmp], optimizer, micro_step, StepPlan.of(cfg, work_dir, start, total, "stage 2"), log)
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         head = accelerator.unwrap_model(rmp)
