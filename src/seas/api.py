@@ -208,10 +208,10 @@ def generate_pairs(run_dir: RunDir = None, config: ConfigFile = None, **options:
     with writer_lock(cfg.output_dir or RunFolder(cfg.run_dir).generated_out):
         summary = write_pairs(cfg)
     folder = Path(summary["out"])
-    counts = {k: int(v) for k, v in summary.items() if k not in ("out", "anomalib")}
-    if "anomalib" not in summary or cfg.export_anomalib is None:
-        return GeneratedPairs(folder, counts)
-    return GeneratedPairs(folder, counts, cfg.export_anomalib / folder.name, dict(summary["anomalib"]))
+    counts = {k: int(v) for k, v in summary.items() if k not in ("out", "exports")}
+    done = summary.get("exports", {})
+    exports = {name: getattr(cfg, f"export_{name}") / folder.name for name in done}
+    return GeneratedPairs(folder, counts, exports, {name: dict(c) for name, c in done.items()})
 
 
 def sample(run_dir: RunDir = None, config: ConfigFile = None, **options: Any) -> Iterator[Pair]:

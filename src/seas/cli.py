@@ -79,8 +79,9 @@ def _generate(args: argparse.Namespace, options: Options) -> int:
     pairs = api.generate_pairs(config=args.config, **options)
     counts = ", ".join(f"{k}: {v}" for k, v in pairs.counts.items())
     print(f"image/mask pairs in {pairs.folder} ({counts})")
-    if pairs.anomalib is not None:
-        print(f"anomalib Folder dataset in {pairs.anomalib.parent}: {pairs.anomalib_counts}")
+    titles = {"anomalib": "anomalib Folder dataset", "coco": "COCO instance segmentation", "yolo": "YOLO segmentation"}
+    for name, where in pairs.exports.items():
+        print(f"{titles[name]} in {where.parent}: {pairs.export_counts[name]}")
     return 0
 
 

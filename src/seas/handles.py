@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,14 +59,15 @@ class GeneratedPairs:
     Attributes:
         folder: ``<output-dir>/<product>``, one sub-folder per defect type with a ``manifest.jsonl``.
         counts: Pairs on disk per folder.
-        anomalib: The anomalib ``Folder`` export (``<export-anomalib>/<product>``), when one was asked for.
-        anomalib_counts: Files of that export per folder (``normal``, ``abnormal``, ``mask``).
+        exports: The exports asked for (``anomalib``, ``coco``, ``yolo``) -> ``<export-dir>/<product>``.
+        export_counts: What each export holds (anomalib: files per folder; coco: images, annotations;
+            yolo: images, label lines).
     """
 
     folder: Path
     counts: dict[str, int]
-    anomalib: Path | None = None
-    anomalib_counts: dict[str, int] | None = None
+    exports: dict[str, Path] = field(default_factory=dict)
+    export_counts: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __iter__(self) -> Iterator[Pair]:
         from seas.generate.outputs import read_manifest

@@ -141,7 +141,7 @@ def run_product(p: ProductRun) -> None:
     train(p.data, p.model, p.train, data)
     train_mask(p.mask, data)
     summary = generate(p.generate, data)
-    counts = ", ".join(f"{k}: {v}" for k, v in summary.items() if k not in ("out", "anomalib"))
+    counts = ", ".join(f"{k}: {v}" for k, v in summary.items() if k not in ("out", "exports"))
     print(f"[{p.name}] image/mask pairs in {summary['out']} ({counts})")
     folder = RunFolder(p.train.run_dir)
     evaluation = folder.evaluation

@@ -8,7 +8,7 @@ from diffusers.models.attention_processor import AttnProcessor2_0
 
 from seas.models.builtin import build_builtin
 from seas.stage1.attention import AttentionCapture, DACaptureProcessor, capturing, install_capture_processors
-from seas.stage1.losses import step_losses
+from seas.stage1.losses import LossSettings, step_losses
 
 
 @pytest.fixture
@@ -68,7 +68,7 @@ def _da_grads(unet: torch.nn.Module, checkpointing: bool) -> dict[str, torch.Ten
     capture = AttentionCapture(torch.tensor([[2, 4, 5, 6, 7], [2, 4, 5, 6, 7]]), (8, 8))
     with capturing(processors, capture):
         pred = unet(x, t, ctx).sample
-        losses = step_losses(pred, torch.zeros_like(pred), 2, capture.maps, masks, 1)
+        losses = step_losses(pred, torch.zeros_like(pred), 2, capture.maps, masks, LossSettings())
         (losses["da_32"] + losses["da_16"]).backward()
     return {n: p.grad.clone() for n, p in unet.named_parameters() if p.grad is not None}
 

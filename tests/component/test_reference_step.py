@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 from transformers import CLIPTextModel
 
 from seas.stage1.attention import AttentionCapture, capturing, install_capture_processors
-from seas.stage1.losses import aggregate_level_maps, da_targets, step_losses
+from seas.stage1.losses import LossSettings, aggregate_level_maps, da_targets, step_losses
 from seas.stage1.tokens import token_positions
 from tests.conftest import REFERENCE_STEP
 from tests.helpers.reference_models import reference_tokenizer, reference_unet
@@ -131,7 +131,7 @@ def test_losses_per_scenario(ref: dict[str, Any], scenario: str) -> None:
     mask_key, region, suffix = SCENARIOS[scenario]
     with torch.no_grad():
         _, pred, maps = _forward(ref, _anomaly_positions(ref))
-        losses = step_losses(pred, S["noise"], 2, maps, S[mask_key], 1, "down", "batch", region)
+        losses = step_losses(pred, S["noise"], 2, maps, S[mask_key], LossSettings(da_region=region))
     for ours, theirs in [
         ("total", "loss_total"),
         ("anomaly_mse", "loss_anomaly_mse"),
@@ -170,7 +170,7 @@ def test_gradients_of_total_da_and_denoise(ref: dict[str, Any]) -> None:
     params = dict(unet.named_parameters())
     row_ids = S["token_embedding_grad_row_ids"]
     hidden, pred, maps = _forward(ref, _anomaly_positions(ref))
-    losses = step_losses(pred, S["noise"], 2, maps, S["mask_A"], 1, "down", "batch", "one")
+    losses = step_losses(pred, S["noise"], 2, maps, S["mask_A"], LossSettings(da_region="one"))
     embedding = te.get_input_embeddings().weight
     inputs = [params[n] for n in names] + [hidden, embedding]
     # One forward, two backward passes; the total's gradient is their sum (the loss is a plain sum).

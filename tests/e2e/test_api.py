@@ -120,3 +120,23 @@ def test_the_readme_example_runs_as_written(tmp_path: Path, monkeypatch: pytest.
     manifests = sorted((tmp_path / "runs" / "tire" / "generated" / "tire").glob("*/manifest.jsonl"))
     assert [m.parent.name for m in manifests] == ["combined", "contamination", "cut", "hole"]
     assert all(len(m.read_text().splitlines()) == 1 for m in manifests)
+
+
+def test_generate_exports_coco_and_yolo_of_exactly_the_pairs(trained: seas.Run, tmp_path: Path) -> None:
+    from pycocotools.coco import COCO
+
+    out, coco_dir, yolo_dir = tmp_path / "pairs", tmp_path / "coco", tmp_path / "yolo"
+    pairs = trained.generate(num_per_type=2, output_dir=out, export_coco=coco_dir, export_yolo=yolo_dir)
+    assert pairs.exports == {"coco": coco_dir / "tire", "yolo": yolo_dir / "tire"}
+    coco = COCO(str(coco_dir / "tire" / "annotations.json"))
+    assert len(coco.imgs) == len(pairs) == 8
+    for image in coco.imgs.values():
+        folder, index = Path(image["file_name"]).stem.split("_")
+        mask = np.asarray(Image.open(out / "tire" / folder / "mask" / f"{index}.png")) > 0
+        anns = coco.loadAnns(coco.getAnnIds(imgIds=image["id"]))
+        decoded = np.logical_or.reduce([coco.annToMask(a) > 0 for a in anns]) if anns else np.zeros_like(mask)
+        assert np.array_equal(decoded, mask)
+    assert len(list((yolo_dir / "tire" / "labels").glob("*.txt"))) == 8
+    assert pairs.export_counts["coco"]["images"] == 8
+    with pytest.raises(seas.ConfigError, match="--export-yolo"):
+        trained.generate(num_per_type=2, output_dir=out, export_yolo=out / "tire" / "cut")

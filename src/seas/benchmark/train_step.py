@@ -27,7 +27,7 @@ from seas.files import atomic_write_text
 from seas.models.loading import load_base_model
 from seas.models.lora import add_lora
 from seas.stage1.attention import AttentionCapture, capturing, install_capture_processors
-from seas.stage1.losses import step_losses
+from seas.stage1.losses import LossSettings, step_losses
 from seas.stage1.prompts import tokenize
 from seas.stage1.tokens import add_prompt_tokens, make_token_map, token_positions
 
@@ -149,7 +149,9 @@ def _seas_step(settings: BenchmarkSettings, device: torch.device, dtype: torch.d
                 with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
                     hidden = te(ids)[0][index]  # distinct prompts encoded once, then gathered per row
                     pred = unet(noisy, x["timesteps"], hidden).sample
-                losses = step_losses(pred, x["noise"], settings.batch_anomaly, capture.maps, x["masks"], 1)
+                losses = step_losses(
+                    pred, x["noise"], settings.batch_anomaly, capture.maps, x["masks"], LossSettings()
+                )
                 (losses["total"] / settings.grad_accum).backward()
         opt.step()
         opt.zero_grad(set_to_none=True)

@@ -123,6 +123,20 @@ class GenerateConfig:
             "run's pairs (rebuilt on every run)."
         ),
     )
+    export_coco: Path | None = field(
+        default=None,
+        metadata=hint(
+            "Also write a COCO instance-segmentation set here (<dir>/<product>/annotations.json, RLE per defect "
+            "region, images as links), holding exactly this run's pairs (rebuilt on every run)."
+        ),
+    )
+    export_yolo: Path | None = field(
+        default=None,
+        metadata=hint(
+            "Also write a YOLO segmentation set here (<dir>/<product>/{images,labels}, data.yaml), holding "
+            "exactly this run's pairs (rebuilt on every run)."
+        ),
+    )
     overwrite: bool = field(
         default=False,
         metadata=hint(

@@ -12,7 +12,17 @@ from seas.ownership import refuse_overlap
 from seas.records import read_json
 from seas.run_folder import RunFolder, read_stage1_configs
 
-__all__ = ["PIXEL_SETTINGS", "check_counts", "check_generate_folders", "check_same_settings", "precheck_folders"]
+__all__ = [
+    "EXPORTS",
+    "PIXEL_SETTINGS",
+    "check_counts",
+    "check_generate_folders",
+    "check_same_settings",
+    "precheck_folders",
+]
+
+# The exports of the pairs: option name -> the ownership kind of the folder it writes.
+EXPORTS = {"export_anomalib": "anomalib-export", "export_coco": "coco-export", "export_yolo": "yolo-export"}
 
 # Settings that decide a pair's pixels: pairs made with other values must never share a folder.
 PIXEL_SETTINGS = (
@@ -113,15 +123,18 @@ def check_generate_folders(data_cfg: DataConfig, run_dir: Path, cfg: GenerateCon
         raise ConfigError(
             subject, problem, "leave --output-dir out to use RUN/generated, or choose a folder outside the run"
         )
-    if cfg.export_anomalib is None:
-        return
-    export = cfg.export_anomalib / product
-    elsewhere = "choose an --export-anomalib folder apart from the data, the run and the pairs"
-    refuse_overlap("--export-anomalib", export, "the pairs' folder", product_out, elsewhere)
-    refuse_overlap("--export-anomalib", export, "the run folder", run_dir, elsewhere, inside=False)
-    for folder in data_folders(data_cfg):
-        refuse_overlap("--export-anomalib", cfg.export_anomalib, "the data set", folder, elsewhere, contains=False)
-        refuse_overlap("--export-anomalib", export, "the data set", folder, elsewhere)
+    exports = {name: getattr(cfg, name) for name in EXPORTS if getattr(cfg, name) is not None}
+    for name, root in exports.items():
+        option, export = flag(name), root / product
+        elsewhere = f"choose an {option} folder apart from the data, the run, the pairs and the other exports"
+        refuse_overlap(option, export, "the pairs' folder", product_out, elsewhere)
+        refuse_overlap(option, export, "the run folder", run_dir, elsewhere, inside=False)
+        for folder in data_folders(data_cfg):
+            refuse_overlap(option, root, "the data set", folder, elsewhere, contains=False)
+            refuse_overlap(option, export, "the data set", folder, elsewhere)
+        for other, other_root in exports.items():
+            if other < name:  # each pair of exports once
+                refuse_overlap(option, export, f"the {flag(other)} folder", other_root / product, elsewhere)
 
 
 def check_counts(product_out: Path, groups: list[tuple[str, list[str] | None, int]]) -> None:

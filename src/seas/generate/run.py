@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator
-from functools import partial
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +27,13 @@ from seas.data.split import DataSplit
 from seas.errors import ConfigError, SeasError, flag
 from seas.files import atomic_write_json, check_replaceable
 from seas.generate.checks import (
+    EXPORTS,
     PIXEL_SETTINGS,
     check_counts,
     check_generate_folders,
     check_same_settings,
 )
+from seas.generate.exports import export_coco, export_yolo
 from seas.generate.outputs import PairFolder, export_anomalib
 from seas.generate.pipeline import Job, MaskedSampler, Result
 from seas.generate.placed_masks import pick_training_mask
@@ -43,7 +45,7 @@ from seas.stage1.tokens import TokenMap
 from seas.stage2.artifacts import load_rmp
 from seas.training import warn_if_emulated_bf16
 
-__all__ = ["RETRY_STRIDE", "draw", "generate", "job_seed", "rejection", "sample"]
+__all__ = ["RETRY_STRIDE", "JobMaker", "draw", "generate", "job_seed", "rejection", "sample"]
 
 logger = logging.getLogger(__name__)
 RETRY_STRIDE = 10_000_019  # a prime above any realistic count, so retry seeds never meet first seeds
@@ -54,30 +56,32 @@ def job_seed(base_seed: int, index: int, attempt: int) -> int:
     return base_seed + index + attempt * RETRY_STRIDE
 
 
-def _job(
-    base_seed: int,
-    prompt: str,
-    references: list[Path],
-    with_mask: bool,
-    pool: dict[Path, Path],
-    resolution: int,
-    turn: str,
-    defect_start: bool,
-    index: int,
-    attempt: int,
-) -> Job:
-    """Attempt ``attempt`` at image ``index``.
+@dataclass(frozen=True)
+class JobMaker:
+    """The jobs of one folder: ``maker(index, attempt)`` is attempt ``attempt`` at image ``index``.
 
-    With a pool (``--mask-source train``: mask -> its image) the job has a placed mask, turned about ``turn``
+    With a pool (``--mask-source train``: mask -> its image) a job has a placed mask, turned about ``turn``
     (``--placed-turn``), and with ``defect_start`` (``--placed-start defect``) the training image it came from.
     """
-    seed, reference = job_seed(base_seed, index, attempt), references[index % len(references)]
-    if not pool:
-        return Job(index, attempt, seed, prompt, reference, with_mask)
-    mask, origin = pick_training_mask(list(pool), seed, resolution, turn)
-    if defect_start:
-        origin["image"] = str(pool[Path(origin["mask"])])
-    return Job(index, attempt, seed, prompt, reference, True, mask, origin)
+
+    base_seed: int
+    prompt: str
+    references: list[Path]
+    with_mask: bool
+    resolution: int
+    pool: dict[Path, Path] = field(default_factory=dict)
+    turn: str = "image"
+    defect_start: bool = False
+
+    def __call__(self, index: int, attempt: int) -> Job:
+        """Attempt ``attempt`` at image ``index``."""
+        seed, reference = job_seed(self.base_seed, index, attempt), self.references[index % len(self.references)]
+        if not self.pool:
+            return Job(index, attempt, seed, self.prompt, reference, self.with_mask)
+        mask, origin = pick_training_mask(list(self.pool), seed, self.resolution, self.turn)
+        if self.defect_start:
+            origin["image"] = str(self.pool[Path(origin["mask"])])
+        return Job(index, attempt, seed, self.prompt, reference, True, mask, origin)
 
 
 def _groups(cfg: GenerateConfig, token_map: TokenMap) -> list[tuple[str, list[str] | None, int]]:
@@ -123,21 +127,20 @@ def _make_jobs(
     references: list[Path],
     resolution: int,
     types: list[str] | None,
-) -> Callable[[int, int], Job]:
+) -> JobMaker:
     """One folder's job maker, ``(index, attempt) -> Job``: its prompt and, with placed masks, its mask pool."""
     # --mask-source train: the pool of the types' training masks, in the split's (sorted) order
     train = [pair for t in types for pair in split.types[t].train] if types and cfg.mask_source == "train" else []
     pool = {mask: image for image, mask in train}
-    return partial(
-        _job,
-        cfg.seed,
-        token_map.prompt(types),
-        references,
-        types is not None,
-        pool,
-        resolution,
-        cfg.placed_turn,
-        cfg.placed_start == "defect",
+    return JobMaker(
+        base_seed=cfg.seed,
+        prompt=token_map.prompt(types),
+        references=references,
+        with_mask=types is not None,
+        resolution=resolution,
+        pool=pool,
+        turn=cfg.placed_turn,
+        defect_start=cfg.placed_start == "defect",
     )
 
 
@@ -208,7 +211,7 @@ def sample(cfg: GenerateConfig, data: ProductData | None = None) -> Iterator[tup
 
 
 def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, Any]:  # Any: JSON summary
-    """Generate every requested folder; returns ``{folder: pairs on disk}`` and the output root."""
+    """Generate every requested folder; returns ``{folder: pairs on disk}``, the output root and export counts."""
     run_dir = cfg.run_dir
     run = read_run(run_dir, data)  # ``data``: the product's listing when the caller already made it
     split, model_cfg = run.split, run.model_cfg
@@ -221,8 +224,9 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
     groups = _groups(cfg, token_map)
     ids = checkpoint_ids(run_dir)
     check_pair_tree(product_out)  # all before any weights load
-    if cfg.export_anomalib is not None:
-        check_replaceable(cfg.export_anomalib / split.product, "anomalib-export")
+    for name, kind in EXPORTS.items():
+        if getattr(cfg, name) is not None:
+            check_replaceable(getattr(cfg, name) / split.product, kind)
     check_same_settings(product_out, cfg, ids)
     check_counts(product_out, groups)
     state = PartialState(cpu=cfg.cpu or not torch.cuda.is_available())
@@ -272,10 +276,23 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
         state.wait_for_everyone()
         if state.is_main_process:
             summary[name] = folder.finalize(count)
-    if cfg.export_anomalib is not None and state.is_main_process:
-        wanted = {name: count for name, types, count in groups if types is not None}
-        normal_count = next((count for name, types, count in groups if types is None), 0)
-        summary["anomalib"] = export_anomalib(
-            product_out, cfg.export_anomalib / split.product, wanted, normal_count, references
-        )
+    if state.is_main_process:
+        summary["exports"] = _export(cfg, product_out, groups, references)
     return summary
+
+
+def _export(
+    cfg: GenerateConfig, product_out: Path, groups: list[tuple[str, list[str] | None, int]], references: list[Path]
+) -> dict[str, dict[str, int]]:
+    """Rebuild each requested export from the finished pairs; returns its counts by export name."""
+    wanted = {name: count for name, types, count in groups if types is not None}
+    done = {}
+    if cfg.export_anomalib is not None:
+        normal_count = next((count for name, types, count in groups if types is None), 0)
+        target = cfg.export_anomalib / product_out.name
+        done["anomalib"] = export_anomalib(product_out, target, wanted, normal_count, references)
+    if cfg.export_coco is not None:
+        done["coco"] = export_coco(product_out, cfg.export_coco / product_out.name, wanted)
+    if cfg.export_yolo is not None:
+        done["yolo"] = export_yolo(product_out, cfg.export_yolo / product_out.name, wanted)
+    return done

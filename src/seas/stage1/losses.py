@@ -16,6 +16,8 @@ image's map on its own instead of jointly over the batch.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +26,7 @@ from seas.stage1.attention import da_layer_names, level_factor
 
 __all__ = [
     "LEVELS",
+    "LossSettings",
     "aggregate_level_maps",
     "da_level_loss",
     "da_targets",
@@ -131,18 +134,46 @@ def denoise_target(
     raise ValueError(msg)
 
 
+@dataclass(frozen=True)
+class LossSettings:
+    """How the stage-1 losses are formed (the loss options of ``seas train``).
+
+    Attributes:
+        n_normal_tokens: Product-token columns at the start of each map.
+        da_layers: ``down`` or ``down_up`` (docs/method.md §2.4).
+        da_normalize: ``batch`` or ``sample`` min-max normalisation (see :func:`da_level_loss`).
+        da_region: ``half``, ``one`` or ``any`` product-token region.
+        da_weight: Weight of ``da_32 + da_16``.
+        na_weight: Weight of the normal-image MSE.
+    """
+
+    n_normal_tokens: int = 1
+    da_layers: str = "down"
+    da_normalize: str = "batch"
+    da_region: str = "half"
+    da_weight: float = 1.0
+    na_weight: float = 1.0
+
+    @classmethod
+    def of(cls, cfg: Any, n_normal_tokens: int) -> LossSettings:  # Any: seas.config.TrainConfig
+        """The settings a stage-1 config gives."""
+        return cls(
+            n_normal_tokens=n_normal_tokens,
+            da_layers=cfg.da_layers,
+            da_normalize=cfg.da_normalize,
+            da_region=cfg.da_region,
+            da_weight=cfg.da_weight,
+            na_weight=cfg.na_weight,
+        )
+
+
 def step_losses(
     model_pred: torch.Tensor,
     target: torch.Tensor,
     n_anomaly: int,
     maps: Mapping[str, torch.Tensor],
     masks: torch.Tensor,
-    n_normal_tokens: int,
-    da_layers: str = "down",
-    da_normalize: str = "batch",
-    da_region: str = "half",
-    da_weight: float = 1.0,
-    na_weight: float = 1.0,
+    settings: LossSettings,
 ) -> dict[str, torch.Tensor]:
     """All stage-1 loss terms of one micro-batch.
 
@@ -152,12 +183,7 @@ def step_losses(
         n_anomaly: Number of anomaly rows ``B_a``.
         maps: Captured layer maps, layer name -> ``[B_a, m, H, W]`` (see :mod:`seas.stage1.attention`).
         masks: ``[B_a, 1, H_px, W_px]`` soft masks in [0, 1].
-        n_normal_tokens: Product-token columns at the start of each map.
-        da_layers: ``down`` or ``down_up`` (docs/method.md §2.4).
-        da_normalize: ``batch`` or ``sample`` min-max normalisation (see :func:`da_level_loss`).
-        da_region: ``half``, ``one`` or ``any`` product-token region.
-        da_weight: Weight of ``da_32 + da_16``.
-        na_weight: Weight of the normal-image MSE.
+        settings: Which layers, normalisation, region and weights.
 
     Returns:
         0-dim tensors: ``total``, ``anomaly_mse``, ``na``, ``da_32``, ``da_16``, their anomaly/normal
@@ -170,7 +196,7 @@ def step_losses(
     targets = da_targets(masks, latent_hw)
     empty = pred.new_zeros((), dtype=torch.long)
     da_total = pred.new_zeros(())
-    levels = aggregate_level_maps(maps, da_layers) if maps else {}  # no maps: DA switched off (da_weight 0)
+    levels = aggregate_level_maps(maps, settings.da_layers) if maps else {}  # no maps: DA switched off (da_weight 0)
     for factor in LEVELS:
         if factor not in levels:
             for part in ("", "_anomaly_term", "_normal_term"):
@@ -179,12 +205,12 @@ def step_losses(
         level_maps = levels[factor]
         name = LEVELS[factor]
         anomaly_term, normal_term, is_empty = da_level_loss(
-            level_maps, n_normal_tokens, targets[factor], da_normalize, da_region
+            level_maps, settings.n_normal_tokens, targets[factor], settings.da_normalize, settings.da_region
         )
         out[f"da_{name}_anomaly_term"], out[f"da_{name}_normal_term"] = anomaly_term, normal_term
         out[f"da_{name}"] = anomaly_term + normal_term
         da_total = da_total + out[f"da_{name}"]
         empty = empty + is_empty.long()
     out["empty_regions"] = empty
-    out["total"] = out["anomaly_mse"] + na_weight * out["na"] + da_weight * da_total
+    out["total"] = out["anomaly_mse"] + settings.na_weight * out["na"] + settings.da_weight * da_total
     return out

@@ -30,7 +30,7 @@ from seas.models.lora import add_lora
 from seas.ownership import refuse_overlaps
 from seas.run_folder import RunFolder, generator_problem, generator_weight_files
 from seas.stage1.attention import AttentionCapture, DACaptureProcessor, capturing, install_capture_processors
-from seas.stage1.losses import denoise_target, step_losses
+from seas.stage1.losses import LossSettings, denoise_target, step_losses
 from seas.stage1.prompts import encode_prompts, prompt_tables
 from seas.stage1.sampling import LatentEncoder, MicroBatchPlan, plan_micro_batch, step_generator
 from seas.stage1.tokens import TokenMap, add_prompt_tokens, make_token_map, save_token_rows
@@ -63,6 +63,11 @@ class Session:
     prompt_ids: dict[str | None, torch.Tensor]  # defect type (None: normal) -> [T] token ids
     positions: dict[str, torch.Tensor]  # defect type -> [m] columns of its product + defect tokens
     encoder: LatentEncoder
+
+    @property
+    def losses(self) -> LossSettings:
+        """The loss settings of :attr:`cfg`."""
+        return LossSettings.of(self.cfg, len(self.token_map.normal))
 
 
 def _prepare_data(data_cfg: DataConfig, run_dir: Path, data: ProductData | None) -> DataSplit:
@@ -134,19 +139,7 @@ def _losses(
         model_pred = unet(noisy, timesteps, hidden).sample
     target = denoise_target(s.parts.scheduler, latents, noise, timesteps)
     maps = capture.maps if capture is not None else {}
-    return step_losses(
-        model_pred,
-        target,
-        plan.n_anomaly,
-        maps,
-        masks,
-        n_normal_tokens=len(s.token_map.normal),
-        da_layers=s.cfg.da_layers,
-        da_normalize=s.cfg.da_normalize,
-        da_region=s.cfg.da_region,
-        da_weight=s.cfg.da_weight,
-        na_weight=s.cfg.na_weight,
-    )
+    return step_losses(model_pred, target, plan.n_anomaly, maps, masks, s.losses)
 
 
 def _export(s: Session, unet: Any, text_encoder: Any, run_dir: Path, steps: int) -> None:

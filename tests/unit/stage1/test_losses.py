@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from seas.stage1.losses import da_level_loss, da_targets, denoise_target, step_losses
+from seas.stage1.losses import LossSettings, da_level_loss, da_targets, denoise_target, step_losses
 
 
 def _maps(normal: torch.Tensor, anomaly: torch.Tensor) -> torch.Tensor:
@@ -82,7 +82,7 @@ def test_v_prediction_target() -> None:
 def test_step_losses_weights_and_no_da_when_no_maps() -> None:
     pred, target = torch.zeros(4, 4, 8, 8), torch.ones(4, 4, 8, 8)
     masks = torch.zeros(2, 1, 64, 64)
-    out = step_losses(pred, target, 2, {}, masks, 1, na_weight=0.5)
+    out = step_losses(pred, target, 2, {}, masks, LossSettings(na_weight=0.5))
     assert out["anomaly_mse"].item() == 1.0
     assert out["na"].item() == 1.0
     assert out["da_32"].item() == 0.0
