@@ -26,7 +26,7 @@ from seas.data.imageio import read_mask, read_rgb
 from seas.errors import InputFileError
 from seas.evaluate.inputs import evaluation_inputs
 from seas.evaluate.segmentation import METRICS, segmentation_metrics
-from seas.evaluate.segmenter import RECIPE, defect_probabilities, train_segmenter
+from seas.evaluate.segmenter import RECIPE, SegmenterTraining, defect_probabilities, train_segmenter
 from seas.evaluate.synthetic import cutpaste, perlin_defect
 from seas.files import atomic_write_json, atomic_write_text
 from seas.generate.outputs import MANIFEST_FIX, read_manifest, recorded_generate_settings
@@ -154,9 +154,7 @@ def _variant_metrics(
     runs = []
     for r in range(repeats):
         label = f"segmenter ({variant}, {len(images)} images" + (f", run {r + 1}/{repeats})" if repeats > 1 else ")")
-        model = train_segmenter(
-            images, masks, cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_learning_rate, cfg.seed + r, device, desc=label
-        )
+        model = train_segmenter(images, masks, SegmenterTraining.of(cfg, seed_offset=r), device, desc=label)
         runs.append(
             {t: segmentation_metrics(defect_probabilities(model, x, device), y.numpy()) for t, (x, y) in test.items()}
         )

@@ -34,7 +34,7 @@ from seas.evaluate.pairs import PooledPixelScores, derangement, rmp_segmentation
 from seas.evaluate.placed_effect import placed_effect
 from seas.evaluate.prompt_effect import VISIBLE, prompt_effect
 from seas.evaluate.reconstruction import DefectFidelity, reconstruct, reconstruction_metrics, strip, zoom_strip
-from seas.evaluate.segmenter import defect_probabilities, train_segmenter
+from seas.evaluate.segmenter import SegmenterTraining, defect_probabilities, train_segmenter
 from seas.files import atomic_write_bytes, atomic_write_json, atomic_write_text
 from seas.progress import Progress
 from seas.run_folder import RunFolder, read_run
@@ -78,16 +78,8 @@ def _mask_agreement(cfg: QualityConfig, split: Any, types: list[str], device: to
     size = cfg.eval_resolution
     train = [pair for t in types for pair in split.types[t].train] + [(p, None) for p in split.normals]
     images, masks = stack_pairs(load_eval_pairs(train, size), len(train))
-    model = train_segmenter(
-        images,
-        masks,
-        cfg.seg_epochs,
-        cfg.seg_batch_size,
-        cfg.seg_learning_rate,
-        cfg.seed,
-        device,
-        desc=f"segmenter (real only, {len(images)} images)",
-    )
+    label = f"segmenter (real only, {len(images)} images)"
+    model = train_segmenter(images, masks, SegmenterTraining.of(cfg), device, desc=label)
     del images, masks
     tree = RunFolder(cfg.run_dir).generated(split.product, cfg.generated)
     out: dict[str, Any] = {}

@@ -8,6 +8,9 @@ pitfall 21). About 0.47 M parameters, smaller than LFD's 0.94 M, so it trains on
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -15,7 +18,7 @@ from torch import nn
 
 from seas.progress import Progress
 
-__all__ = ["RECIPE", "SegmentationUNet", "defect_probabilities", "train_segmenter"]
+__all__ = ["RECIPE", "SegmentationUNet", "SegmenterTraining", "defect_probabilities", "train_segmenter"]
 
 RECIPE = "seas-unet-v1"
 _MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
@@ -73,13 +76,25 @@ def defect_probabilities(model: nn.Module, images: torch.Tensor, device: torch.d
     ).numpy()
 
 
+@dataclass(frozen=True)
+class SegmenterTraining:
+    """How long and how one segmenter trains (the ``seg_*`` options of the evaluations)."""
+
+    epochs: int
+    batch_size: int
+    lr: float
+    seed: int
+
+    @classmethod
+    def of(cls, cfg: Any, seed_offset: int = 0) -> SegmenterTraining:  # Any: Downstream- or QualityConfig
+        """The training an evaluation config asks for; ``seed_offset`` numbers the repeats."""
+        return cls(cfg.seg_epochs, cfg.seg_batch_size, cfg.seg_learning_rate, cfg.seed + seed_offset)
+
+
 def train_segmenter(
     images: torch.Tensor,
     masks: torch.Tensor,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    seed: int,
+    training: SegmenterTraining,
     device: torch.device,
     desc: str | None = None,
 ) -> SegmentationUNet:
@@ -88,9 +103,10 @@ def train_segmenter(
     ``images`` are uint8 (kept so in memory, a quarter of float32; each batch is scaled to [0, 1] on the
     device) or float in [0, 1]. ``desc`` labels a progress bar over the epochs (none without it).
     """
+    epochs, batch_size, seed = training.epochs, training.batch_size, training.seed
     torch.manual_seed(seed)
     model = SegmentationUNet().to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=training.lr, weight_decay=1e-4)
     weights = torch.tensor([1.0, 4.0], device=device)
     order_gen = torch.Generator().manual_seed(seed)
     model.train()

@@ -224,10 +224,10 @@ def train(data_cfg: DataConfig, model_cfg: ModelConfig, cfg: TrainConfig, data: 
             accelerator.unwrap_model(unet),
             accelerator.unwrap_model(text_encoder),
             token_map,
-            run_dir,
-            step,
-            model_cfg.resolution,
-            cfg.seed,
+            run_dir=run_dir,
+            step=step,
+            resolution=model_cfg.resolution,
+            seed=cfg.seed,
         )
 
     plan = StepPlan.of(cfg, run_dir, start, total, "stage 1", shown=("total", "da_32", "da_16"))

@@ -29,6 +29,7 @@ def write_validation_grid(
     unet: Any,
     text_encoder: Any,
     token_map: TokenMap,
+    *,
     run_dir: Path,
     step: int,
     resolution: int,

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from seas.evaluate.downstream import stack_pairs, synthetic_pairs
-from seas.evaluate.segmenter import defect_probabilities, train_segmenter
+from seas.evaluate.segmenter import SegmenterTraining, defect_probabilities, train_segmenter
 
 
 def _normals(n: int = 4, size: int = 32) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -54,8 +54,9 @@ def test_segmenter_on_uint8_equals_float_input() -> None:
     items = _normals(4)
     items[1][1][8:16, 8:16] = True
     images, masks = stack_pairs(items)
-    a = train_segmenter(images, masks, 1, 2, 1e-3, 0, torch.device("cpu"))
-    b = train_segmenter(images.float() / 255.0, masks, 1, 2, 1e-3, 0, torch.device("cpu"))
+    recipe = SegmenterTraining(epochs=1, batch_size=2, lr=1e-3, seed=0)
+    a = train_segmenter(images, masks, recipe, torch.device("cpu"))
+    b = train_segmenter(images.float() / 255.0, masks, recipe, torch.device("cpu"))
     for pa, pb in zip(a.parameters(), b.parameters(), strict=True):
         assert torch.equal(pa, pb)  # same machine: one computation, two batchings
     probs = defect_probabilities(a, images, torch.device("cpu"), batch=3)
