@@ -140,3 +140,21 @@ def test_generate_exports_coco_and_yolo_of_exactly_the_pairs(trained: seas.Run, 
     assert pairs.export_counts["coco"]["images"] == 8
     with pytest.raises(seas.ConfigError, match="--export-yolo"):
         trained.generate(num_per_type=2, output_dir=out, export_yolo=out / "tire" / "cut")
+
+
+def test_the_paste_control_joins_the_default_table_for_placed_masks(trained: seas.Run, tmp_path: Path) -> None:
+    from seas.evaluate.downstream import format_table
+
+    placed = tmp_path / "placed"
+    trained.generate(
+        num_per_type=1, output_dir=placed, start="strength", strength=0.2, mask_source="train", placed_start="defect"
+    )
+    quick = {"seg_epochs": 1, "eval_resolution": 64}
+    results = trained.evaluate_segmentation(**{**quick, "generated": placed})
+    assert list(results["variants"]) == ["real", "perlin", "cutpaste", "paste", "seas"]
+    assert "| real + training defects pasted (no model) |" in format_table(results)
+    drawn = tmp_path / "drawn"
+    trained.generate(num_per_type=1, output_dir=drawn)  # masks of the RMP head: no control by default
+    assert "paste" not in trained.evaluate_segmentation(**{**quick, "generated": drawn})["variants"]
+    with pytest.raises(seas.ConfigError, match="has a mask the RMP head drew"):
+        trained.evaluate_segmentation(**{**quick, "generated": drawn, "variants": ("real", "paste")})

@@ -36,7 +36,11 @@ class DownstreamConfig:
     )
     variants: tuple[str, ...] = field(
         default=("real", "perlin", "cutpaste", "seas"),
-        metadata=hint("Training sets: real (real third + normals) alone, or plus Perlin, CutPaste or SeaS pairs."),
+        metadata=hint(
+            "Training sets: real (real third + normals) alone, or plus Perlin, CutPaste, SeaS pairs, or paste (the "
+            "no-model control: each placed-mask pair's training defect pasted into its reference photo at its mask). "
+            "The default set adds paste when the pairs have placed masks (--mask-source train)."
+        ),
     )
     eval_resolution: int = _segmenter("eval_resolution")
     seg_epochs: int = _segmenter("seg_epochs")
@@ -54,9 +58,11 @@ class DownstreamConfig:
 
     def __post_init__(self) -> None:
         check_numbers(self, at_least_one=("eval_resolution", "seg_epochs", "seg_batch_size", "seg_repeats"))
-        unknown = sorted(set(self.variants) - {"real", "perlin", "cutpaste", "seas"})
+        unknown = sorted(set(self.variants) - {"real", "perlin", "cutpaste", "paste", "seas"})
         if unknown:
-            raise ConfigError(flag("variants"), f"unknown {', '.join(unknown)}", "use real, perlin, cutpaste, seas")
+            raise ConfigError(
+                flag("variants"), f"unknown {', '.join(unknown)}", "use real, perlin, cutpaste, paste, seas"
+            )
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,8 @@ from seas.data.catalog import ProductData
 from seas.data.imageio import read_mask, read_rgb
 from seas.errors import InputFileError
 from seas.evaluate.inputs import evaluation_inputs
-from seas.evaluate.segmentation import METRICS, segmentation_metrics
+from seas.evaluate.paste_control import has_placed_masks, pasted_pairs
+from seas.evaluate.segmentation import METRICS, VARIANTS, segmentation_metrics
 from seas.evaluate.segmenter import RECIPE, SegmenterTraining, defect_probabilities, train_segmenter
 from seas.evaluate.synthetic import cutpaste, perlin_defect
 from seas.files import atomic_write_json, atomic_write_text
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 SYNTHETIC_KINDS = ("perlin", "cutpaste")
+DEFAULT_VARIANTS = DownstreamConfig().variants
 
 
 def load_eval_image(path: Path, size: int) -> np.ndarray:
@@ -189,8 +191,11 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
     test = {t: stack_pairs(list(load_eval_pairs(split.types[t].heldout, size)) + test_good) for t in types}
     paths: list[tuple[Path, Path]] = []
     tree = RunFolder(cfg.run_dir).generated(split.product, cfg.generated)
-    if any(v in cfg.variants for v in ("seas", *SYNTHETIC_KINDS)):  # the synthetic sets match the SeaS count
+    variants = list(cfg.variants)
+    if any(v in variants for v in ("seas", "paste", *SYNTHETIC_KINDS)):  # every added set matches the SeaS count
         paths = generated_pairs(tree, generated_types(tree, types))
+    if cfg.variants == DEFAULT_VARIANTS and has_placed_masks(tree, generated_types(tree, types)):
+        variants.insert(variants.index("seas"), "paste")  # the no-model control beside the SeaS row
     count = len(paths)
     counts = {
         "real_pairs": len(real),
@@ -208,13 +213,15 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
         "variants": {},
         "inputs": evaluation_inputs(cfg.run_dir, tree),
     }
-    overall = Progress(len(cfg.variants) * cfg.seg_repeats, "seas evaluate segmentation", unit="segmenter")
-    for variant in cfg.variants:
+    overall = Progress(len(variants) * cfg.seg_repeats, "seas evaluate segmentation", unit="segmenter")
+    for variant in variants:
         extra: Iterator[tuple[np.ndarray, np.ndarray]]
         if variant == "real":
             extra, n = iter(()), 0
         elif variant == "seas":
             extra, n = load_eval_pairs(paths, size), count
+        elif variant == "paste":
+            extra, n = pasted_pairs(tree, generated_types(tree, types), split, size), count
         else:
             extra, n = synthetic_pairs(variant, normals, count, cfg.seed), count
         results["variants"][variant] = _variant_metrics(cfg, variant, real + normals, extra, n, test, device, overall)
@@ -230,12 +237,7 @@ def format_table(results: dict[str, Any]) -> str:  # Any: JSON results
 
     With ``seg_repeats`` > 1 each cell also shows ± the standard deviation over the segmenter seeds.
     """
-    names = {
-        "real": "real only",
-        "perlin": "real + Perlin (DRAEM-style)",
-        "cutpaste": "real + CutPaste",
-        "seas": "real + SeaS pairs",
-    }
+    names = VARIANTS
     header = "| training set | " + " | ".join(METRICS) + " |"
     lines = [header, "|" + "---|" * (len(METRICS) + 1)]
     known = [v for v in names if v in results["variants"]]  # fixed row order: JSON files store keys sorted

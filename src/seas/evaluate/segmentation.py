@@ -15,6 +15,7 @@ import numpy as np
 
 __all__ = [
     "METRICS",
+    "VARIANTS",
     "aupro",
     "auroc",
     "average_precision",
@@ -23,6 +24,15 @@ __all__ = [
     "iou_oracle",
     "segmentation_metrics",
 ]
+
+# The training sets of seas evaluate segmentation, in the order every table shows them.
+VARIANTS = {
+    "real": "real only",
+    "perlin": "real + Perlin (DRAEM-style)",
+    "cutpaste": "real + CutPaste",
+    "paste": "real + training defects pasted (no model)",
+    "seas": "real + SeaS pairs",
+}
 
 # The metrics of segmentation_metrics, in the order every table shows them.
 METRICS = (

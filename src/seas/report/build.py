@@ -19,7 +19,7 @@ from PIL import Image
 from seas.errors import ConfigError
 from seas.evaluate.inputs import stale_note
 from seas.evaluate.reconstruction import zoom_box
-from seas.evaluate.segmentation import METRICS
+from seas.evaluate.segmentation import METRICS, VARIANTS
 from seas.files import atomic_write_text
 from seas.generate.outputs import read_manifest
 from seas.models.builtin import prior_dir
@@ -30,13 +30,6 @@ from seas.run_folder import RunFolder
 __all__ = ["build_report"]
 
 THUMB = 256  # px stored (shown at 150 px); the zoom column magnifies the mask region 4-8x
-# Row and column order of the downstream table (the JSON files store keys sorted).
-VARIANTS = {
-    "real": "real only",
-    "perlin": "real + Perlin (DRAEM-style)",
-    "cutpaste": "real + CutPaste",
-    "seas": "real + SeaS pairs",
-}
 STYLE = """body{font-family:sans-serif;margin:24px;color:#222}h1{margin-bottom:4px}table{border-collapse:collapse;
 margin:8px 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th:first-child,td:first-child{text-align:left}
