@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import shutil
 from pathlib import Path
 
@@ -10,39 +11,11 @@ import pytest
 from seas.cli import main
 from seas.data.catalog import bundled_sample_root
 
-ARGV = [
-    "run",
-    "--base-model",
-    "tiny",
-    "--resolution",
-    "64",
-    "--seed",
-    "0",
-    "--max-steps",
-    "2",
-    "--defect-type",
-    "hole",
-    "--num-per-type",
-    "2",
-    "--steps",
-    "3",
-    "--mask-steps",
-    "1",
-    "--mask-source",
-    "train",
-    "--start",
-    "strength",
-    "--strength",
-    "0.5",
-    "--seg-epochs",
-    "1",
-    "--eval-resolution",
-    "64",
-    "--seg-repeats",
-    "1",
-    "--checkpointing-steps",
-    "1",
-]
+ARGV = shlex.split(
+    "run --base-model tiny --resolution 64 --seed 0 --max-steps 2 --defect-type hole --num-per-type 2 "
+    "--steps 3 --mask-steps 1 --mask-source train --start strength --strength 0.5 --seg-epochs 1 "
+    "--eval-resolution 64 --seg-repeats 1 --checkpointing-steps 1"
+)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shlex
 import shutil
 from pathlib import Path
 
@@ -12,20 +13,7 @@ from seas.cli import main
 from seas.data.catalog import bundled_sample_root
 
 FAST = ["--base-model", "tiny", "--resolution", "64", "--seed", "0", "--defect-type", "hole"]
-GEN = [
-    "--num-per-type",
-    "2",
-    "--steps",
-    "3",
-    "--mask-steps",
-    "1",
-    "--mask-source",
-    "train",
-    "--start",
-    "strength",
-    "--strength",
-    "0.5",
-]
+GEN = shlex.split("--num-per-type 2 --steps 3 --mask-steps 1 --mask-source train --start strength --strength 0.5")
 
 
 def _digest(root: Path) -> dict[str, str]:

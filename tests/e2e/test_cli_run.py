@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,21 +13,7 @@ import pytest
 
 from seas.cli import main
 
-ARGV = [
-    "run",
-    "--base-model",
-    "tiny",
-    "--resolution",
-    "64",
-    "--max-steps",
-    "2",
-    "--num-per-type",
-    "1",
-    "--steps",
-    "5",
-    "--mask-steps",
-    "2",
-]
+ARGV = shlex.split("run --base-model tiny --resolution 64 --max-steps 2 --num-per-type 1 --steps 5 --mask-steps 2")
 
 
 @pytest.fixture(scope="module")

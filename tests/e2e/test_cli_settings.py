@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from pathlib import Path
 
@@ -11,20 +12,7 @@ import pytest
 from seas.cli import main
 from tests.conftest import SAMPLE_ROOT
 
-FAST = [
-    "--base-model",
-    "tiny",
-    "--resolution",
-    "64",
-    "--seed",
-    "0",
-    "--max-steps",
-    "2",
-    "--defect-type",
-    "hole",
-    "--validation-steps",
-    "0",
-]
+FAST = shlex.split("--base-model tiny --resolution 64 --seed 0 --max-steps 2 --defect-type hole --validation-steps 0")
 
 
 def _train(out: Path | str, *extra: str) -> int:
