@@ -219,9 +219,13 @@ def sample(run_dir: RunDir = None, config: ConfigFile = None, **options: Any) ->
 
     Takes :func:`generate_pairs`'s options; the folder options play no part. Weights load at the first ``next()``.
     """
+    (cfg,) = resolve("generate", config, **_with_run_dir(run_dir, options))  # a bad option fails here, not later
+    return _drawn(cfg)
+
+
+def _drawn(cfg: Any) -> Iterator[Pair]:  # Any: seas.config.GenerateConfig
     from seas.generate.run import sample as draw_pairs
 
-    (cfg,) = resolve("generate", config, **_with_run_dir(run_dir, options))
     for name, result in draw_pairs(cfg):
         mask = Image.fromarray(result.mask.astype(np.uint8) * 255) if result.mask is not None else None
         yield Pair(name, result.job.index, Image.fromarray(result.image), mask, {})

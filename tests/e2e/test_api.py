@@ -58,6 +58,8 @@ def test_sample_in_memory_equals_the_written_pairs(trained: seas.Run, tmp_path: 
         assert np.array_equal(pair.image_array, twin.image_array)  # same machine: bit for bit
         assert np.array_equal(pair.mask_array, twin.mask_array)
     assert not (trained.root / "generated").exists()  # sample() wrote nothing
+    with pytest.raises(seas.ConfigError, match="guidance"):
+        trained.sample(guidance=-1.0)  # refused at the call, before any weights load
 
 
 def test_options_are_resolved_like_the_command_line(tmp_path: Path) -> None:
