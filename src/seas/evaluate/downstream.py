@@ -192,9 +192,10 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
     paths: list[tuple[Path, Path]] = []
     tree = RunFolder(cfg.run_dir).generated(split.product, cfg.generated)
     variants = list(cfg.variants)
+    present = generated_types(tree, types)
     if any(v in variants for v in ("seas", "paste", *SYNTHETIC_KINDS)):  # every added set matches the SeaS count
-        paths = generated_pairs(tree, generated_types(tree, types))
-    if cfg.variants == DEFAULT_VARIANTS and has_placed_masks(tree, generated_types(tree, types)):
+        paths = generated_pairs(tree, present)
+    if cfg.variants == DEFAULT_VARIANTS and has_placed_masks(tree, present):
         variants.insert(variants.index("seas"), "paste")  # the no-model control beside the SeaS row
     count = len(paths)
     counts = {
@@ -221,7 +222,7 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
         elif variant == "seas":
             extra, n = load_eval_pairs(paths, size), count
         elif variant == "paste":
-            extra, n = pasted_pairs(tree, generated_types(tree, types), split, size), count
+            extra, n = pasted_pairs(tree, present, split, size), count
         else:
             extra, n = synthetic_pairs(variant, normals, count, cfg.seed), count
         results["variants"][variant] = _variant_metrics(cfg, variant, real + normals, extra, n, test, device, overall)

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,37 +28,9 @@ import yaml
 from seas.data.imageio import read_mask
 from seas.errors import ConfigError
 from seas.files import atomic_write_dir
+from seas.generate.outputs import finished_pairs, relative_link
 
-__all__ = ["FinishedPair", "export_coco", "export_yolo", "finished_pairs", "regions", "yolo_polygons"]
-
-
-@dataclass(frozen=True)
-class FinishedPair:
-    """One finished pair of a folder: its folder name, index and files."""
-
-    folder: str
-    index: int
-    image: Path
-    mask: Path
-
-    @property
-    def name(self) -> str:
-        """File stem in an export: ``<folder>_NNNN``."""
-        return f"{self.folder}_{self.index:04d}"
-
-
-def finished_pairs(product_dir: Path, wanted: dict[str, int]) -> list[FinishedPair]:
-    """Pairs ``0..count-1`` of each folder in ``wanted`` (sorted by name) that were finished (have a record)."""
-    pairs = []
-    for folder, count in sorted(wanted.items()):
-        root = product_dir / folder
-        for index in range(count):
-            stem = f"{index:04d}"
-            if (root / ".records" / f"{stem}.json").is_file():
-                pairs.append(
-                    FinishedPair(folder, index, root / "image" / f"{stem}.png", root / "mask" / f"{stem}.png")
-                )
-    return pairs
+__all__ = ["export_coco", "export_yolo", "regions", "yolo_polygons"]
 
 
 def _needs(module: str, package: str) -> Any:  # Any: the imported module
@@ -77,11 +47,6 @@ def regions(mask: np.ndarray) -> list[np.ndarray]:
     cv2 = _needs("cv2", "opencv-python-headless")
     count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     return [labels == label for label in range(1, count)]
-
-
-def _link(source: Path, dest: Path, final_dir: Path) -> None:
-    # relative to the final location, so the link survives the rename into place
-    dest.symlink_to(os.path.relpath(source.resolve(), final_dir.resolve()))
 
 
 def export_coco(product_dir: Path, base: Path, wanted: dict[str, int]) -> dict[str, int]:
@@ -115,7 +80,7 @@ def export_coco(product_dir: Path, base: Path, wanted: dict[str, int]) -> dict[s
     def fill(folder: Path) -> None:
         (folder / "images").mkdir()
         for pair in pairs:
-            _link(pair.image, folder / "images" / f"{pair.name}.png", base / "images")
+            relative_link(pair.image, folder / "images" / f"{pair.name}.png", base / "images")
         (folder / "annotations.json").write_text(json.dumps(record), encoding="utf-8")
 
     atomic_write_dir(base, fill, "coco-export")
@@ -151,7 +116,7 @@ def export_yolo(product_dir: Path, base: Path, wanted: dict[str, int]) -> dict[s
         (folder / "images").mkdir()
         (folder / "labels").mkdir()
         for pair in pairs:
-            _link(pair.image, folder / "images" / f"{pair.name}.png", base / "images")
+            relative_link(pair.image, folder / "images" / f"{pair.name}.png", base / "images")
             text = "".join(f"{line}\n" for line in labels[pair.name])
             (folder / "labels" / f"{pair.name}.txt").write_text(text, encoding="utf-8")
         (folder / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,16 @@ from seas.records import RecordError, read_json, read_jsonl
 
 MANIFEST_FIX = "rerun seas generate with the same flags: it rebuilds the manifest from the pairs' records"
 
-__all__ = ["MANIFEST_FIX", "PairFolder", "export_anomalib", "read_manifest", "recorded_generate_settings"]
+__all__ = [
+    "MANIFEST_FIX",
+    "FinishedPair",
+    "PairFolder",
+    "export_anomalib",
+    "finished_pairs",
+    "read_manifest",
+    "recorded_generate_settings",
+    "relative_link",
+]
 
 
 def _png(array: np.ndarray) -> bytes:
@@ -94,6 +104,43 @@ class PairFolder:
         return len(lines)
 
 
+@dataclass(frozen=True)
+class FinishedPair:
+    """One finished pair of a folder: its folder name, index and files."""
+
+    folder: str
+    index: int
+    image: Path
+    mask: Path
+
+    @property
+    def name(self) -> str:
+        """File stem in an export: ``<folder>_NNNN``."""
+        return f"{self.folder}_{self.index:04d}"
+
+
+def finished_pairs(product_dir: Path, wanted: dict[str, int]) -> list[FinishedPair]:
+    """Pairs ``0..count-1`` of each folder in ``wanted`` (sorted by name) that were finished (have a record)."""
+    pairs = []
+    for folder, count in sorted(wanted.items()):
+        root = product_dir / folder
+        for index in range(count):
+            stem = f"{index:04d}"
+            if (root / ".records" / f"{stem}.json").is_file():
+                pairs.append(
+                    FinishedPair(folder, index, root / "image" / f"{stem}.png", root / "mask" / f"{stem}.png")
+                )
+    return pairs
+
+
+def relative_link(source: Path, dest: Path, final_dir: Path) -> None:
+    """Link ``dest`` to ``source`` by a path relative to ``final_dir``, where ``dest``'s folder ends up.
+
+    Exports are filled in a temporary folder and renamed into place; a relative link survives the rename.
+    """
+    dest.symlink_to(os.path.relpath(source.resolve(), final_dir.resolve()))
+
+
 def export_anomalib(
     product_dir: Path, base: Path, wanted: dict[str, int], normal_count: int, normal_images: list[Path]
 ) -> dict[str, int]:
@@ -114,25 +161,14 @@ def export_anomalib(
             (folder / sub).mkdir()
 
         def link(source: Path, dest: Path) -> None:
-            # relative to the final location, so the links survive the rename into place
-            dest.symlink_to(os.path.relpath(source.resolve(), (base / dest.parent.name).resolve()))
+            relative_link(source, dest, base / dest.parent.name)
 
-        for name, count in sorted(wanted.items()):
-            folder_of_type = product_dir / name
-            for index in range(count):
-                stem = f"{index:04d}"
-                if not (folder_of_type / ".records" / f"{stem}.json").is_file():
-                    continue  # unfinished pair of an interrupted run
-                link(folder_of_type / "image" / f"{stem}.png", folder / "abnormal" / f"{name}_{stem}.png")
-                link(folder_of_type / "mask" / f"{stem}.png", folder / "mask" / f"{name}_{stem}.png")
-                counts["abnormal"] += 1
-                counts["mask"] += 1
-        good = product_dir / "good"
-        generated = [
-            good / "image" / f"{i:04d}.png"
-            for i in range(normal_count)
-            if (good / ".records" / f"{i:04d}.json").is_file()
-        ]
+        for pair in finished_pairs(product_dir, wanted):  # an interrupted run's unfinished pairs are left out
+            link(pair.image, folder / "abnormal" / f"{pair.name}.png")
+            link(pair.mask, folder / "mask" / f"{pair.name}.png")
+            counts["abnormal"] += 1
+            counts["mask"] += 1
+        generated = [pair.image for pair in finished_pairs(product_dir, {"good": normal_count})]
         for i, image in enumerate(generated if normal_count else normal_images):
             link(image, folder / "normal" / f"{i:04d}{image.suffix}")
             counts["normal"] += 1

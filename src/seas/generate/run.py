@@ -242,7 +242,7 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
     settings.update(
         {
             "scheduler": "DPMSolverMultistep dpmsolver++ order 2 midpoint sigma_min",
-            "dtype": str(_dtype(cfg, state.device)),
+            "dtype": str(sampler.dtype),
             "resolution": model_cfg.resolution,
         }
     )

@@ -12,7 +12,8 @@ from PIL import Image
 from pycocotools.coco import COCO
 from scipy import ndimage
 
-from seas.generate.exports import export_coco, export_yolo, finished_pairs, regions
+from seas.generate.exports import export_coco, export_yolo, regions
+from seas.generate.outputs import finished_pairs
 from seas.ownership import OwnershipError
 
 H, W = 24, 32
