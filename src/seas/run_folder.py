@@ -7,6 +7,7 @@ here once (:class:`RunFolder`); no other module spells a run-folder file name.
 =============================  ======================================================================
 ``config.json``                resolved stage-1 settings (DataConfig, ModelConfig, TrainConfig) + provenance
 ``split.json``                 which defect images train and which are held out (part of the settings)
+``heldout_halves.json``        the held-out images and ``test/good`` halved into validation and test
 ``token_map.json``             the UA prompt's learned tokens per defect type
 ``tokenizer/``                 the base tokenizer with those tokens added
 ``unet/``                      the fine-tuned U-Net (diffusers)
@@ -60,6 +61,7 @@ __all__ = [
 LAYOUT = {
     "record": "config.json",
     "split": "split.json",
+    "halves": "heldout_halves.json",
     "token_map": "token_map.json",
     "tokenizer": "tokenizer",
     "unet": "unet",
@@ -86,6 +88,7 @@ class RunFolder:
     root: Path
     record: Path = field(init=False)
     split: Path = field(init=False)
+    halves: Path = field(init=False)
     token_map: Path = field(init=False)
     tokenizer: Path = field(init=False)
     unet: Path = field(init=False)

@@ -151,7 +151,7 @@ def test_the_paste_control_joins_the_default_table_for_placed_masks(trained: sea
     trained.generate(
         num_per_type=1, output_dir=placed, start="strength", strength=0.2, mask_source="train", placed_start="defect"
     )
-    quick = {"seg_epochs": 1, "eval_resolution": 64}
+    quick = {"seg_epochs": 1, "eval_resolution": 64, "seg_repeats": 2}
     results = trained.evaluate_segmentation(**{**quick, "generated": placed})
     assert list(results["variants"]) == ["real", "perlin", "cutpaste", "paste", "seas"]
     assert "| real + training defects pasted (no model) |" in format_table(results)

@@ -13,7 +13,10 @@ import pytest
 
 from seas.cli import main
 
-ARGV = shlex.split("run --base-model tiny --resolution 64 --max-steps 2 --num-per-type 1 --steps 5 --mask-steps 2")
+# Two segmenter seeds: the smallest count with a spread and a paired test (claims use the default five).
+ARGV = shlex.split(
+    "run --base-model tiny --resolution 64 --max-steps 2 --num-per-type 1 --steps 5 --mask-steps 2 --seg-repeats 2"
+)
 
 
 @pytest.fixture(scope="module")

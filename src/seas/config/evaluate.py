@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from seas.config.base import check_numbers, cpu_switch, hint
 from seas.errors import ConfigError, flag
+from seas.evaluate.heldout_halves import SPLITS
+from seas.evaluate.segmentation import VARIANTS
 
 __all__ = ["BenchmarkConfig", "DownstreamConfig", "GenerationMetricsConfig", "QualityConfig", "ReportConfig"]
 
@@ -37,9 +39,18 @@ class DownstreamConfig:
     variants: tuple[str, ...] = field(
         default=("real", "perlin", "cutpaste", "seas"),
         metadata=hint(
-            "Training sets: real (real third + normals) alone, or plus Perlin, CutPaste, SeaS pairs, or paste (the "
-            "no-model control: each placed-mask pair's training defect pasted into its reference photo at its mask). "
-            "The default set adds paste when the pairs have placed masks (--mask-source train)."
+            "Training sets: real (real third + normals) alone, or plus as many pairs as SeaS made of: perlin, "
+            "cutpaste (one defect on the object, sized like a training defect), perlin-textbook, cutpaste-textbook "
+            "(the papers' recipes: anywhere, large), seas, or paste (the no-model control: each placed-mask pair's "
+            "training defect pasted into its reference photo at its mask). The default set adds paste when the "
+            "pairs have placed masks (--mask-source train)."
+        ),
+    )
+    split: Literal["val", "test", "all"] = field(
+        default="test",
+        metadata=hint(
+            "Which held-out images test: val or test (halves of every type's held-out images and of test/good, "
+            "fixed in RUN/heldout_halves.json), or all. Choose settings on val, claim test numbers."
         ),
     )
     eval_resolution: int = _segmenter("eval_resolution")
@@ -47,10 +58,10 @@ class DownstreamConfig:
     seg_batch_size: int = _segmenter("seg_batch_size")
     seg_learning_rate: float = _segmenter("seg_learning_rate")
     seg_repeats: int = field(
-        default=1,
+        default=5,
         metadata=hint(
             "Train each segmenter this many times (seeds seed, seed+1, ...; same training sets): the table "
-            "shows the mean ± the standard deviation, the size of a difference that means something."
+            "shows the mean ± the standard deviation and paired t-tests against real only and the paste."
         ),
     )
     seed: int = field(default=0, metadata=hint("Seeds synthetic defects, initialisation and data order."))
@@ -58,11 +69,11 @@ class DownstreamConfig:
 
     def __post_init__(self) -> None:
         check_numbers(self, at_least_one=("eval_resolution", "seg_epochs", "seg_batch_size", "seg_repeats"))
-        unknown = sorted(set(self.variants) - {"real", "perlin", "cutpaste", "paste", "seas"})
+        unknown = sorted(set(self.variants) - set(VARIANTS))
         if unknown:
-            raise ConfigError(
-                flag("variants"), f"unknown {', '.join(unknown)}", "use real, perlin, cutpaste, paste, seas"
-            )
+            raise ConfigError(flag("variants"), f"unknown {', '.join(unknown)}", f"use {', '.join(VARIANTS)}")
+        if self.split not in SPLITS:
+            raise ConfigError(flag("split"), f"unknown {self.split}", f"use {', '.join(SPLITS)}")
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
 """``seas evaluate segmentation``: the downstream protocol of docs/method.md §2.12, with baselines in the same run.
 
-Test set: the held-out two thirds of every defect type (from the run's ``split.json``: the
-generator never saw them) plus ``test/good``. Training sets, each with the same recipe and seed:
-``real`` = real training third + normal training images (empty masks); ``perlin``, ``cutpaste`` =
-``real`` plus as many synthetic pairs as there are SeaS pairs; ``seas`` = ``real`` plus the
-generated pairs. Metrics (docs/method.md §2.11) per defect type (its held-out images + all good test images),
-their unweighted mean, and pooled over the product.
+Test set: a half (``--split val`` or ``test``, :mod:`seas.evaluate.heldout_halves`) or all of the
+held-out two thirds of every defect type (from the run's ``split.json``: the generator never saw
+them) plus the same part of ``test/good``. Training sets, each with the same recipe and seeds:
+``real`` = real training third + normal training images (empty masks); the synthetic baselines and
+``paste`` = ``real`` plus as many pairs as there are SeaS pairs; ``seas`` = ``real`` plus the generated
+pairs. Metrics (docs/method.md §2.11) per defect type (its test images + the good test images) and
+their unweighted mean; with several seeds, paired t-tests against ``real`` and ``paste``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +26,16 @@ from seas.config import DownstreamConfig, config_to_dict, package_versions
 from seas.data.catalog import ProductData
 from seas.data.imageio import read_mask, read_rgb
 from seas.errors import InputFileError
+from seas.evaluate.finished_segmenters import FinishedSegmenters
+from seas.evaluate.foreground import object_mask
+from seas.evaluate.heldout_halves import HALVES_SEED, heldout_halves
 from seas.evaluate.inputs import evaluation_inputs
+from seas.evaluate.paired import PAIRED_METRICS, REFERENCES, TEST_NAME, paired_tests
 from seas.evaluate.paste_control import has_placed_masks, pasted_pairs
 from seas.evaluate.segmentation import METRICS, VARIANTS, segmentation_metrics
 from seas.evaluate.segmenter import RECIPE, SegmenterTraining, defect_probabilities, train_segmenter
-from seas.evaluate.synthetic import cutpaste, perlin_defect
+from seas.evaluate.set_pictures import PER_ROW, write_set_pictures
+from seas.evaluate.synthetic import cutpaste, perlin_defect, region_areas, sized_cutpaste, sized_perlin_defect
 from seas.files import atomic_write_json, atomic_write_text
 from seas.generate.outputs import MANIFEST_FIX, read_manifest, recorded_generate_settings
 from seas.progress import Progress
@@ -46,8 +53,16 @@ __all__ = [
     "synthetic_pairs",
 ]
 
-SYNTHETIC_KINDS = ("perlin", "cutpaste")
+SYNTHETIC_KINDS = ("perlin", "cutpaste", "perlin-textbook", "cutpaste-textbook")
 DEFAULT_VARIANTS = DownstreamConfig().variants
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where and how large the on-object baselines' defects are: the object mask and the training regions' areas."""
+
+    allowed: np.ndarray
+    areas: np.ndarray
 
 
 def load_eval_image(path: Path, size: int) -> np.ndarray:
@@ -118,79 +133,134 @@ def stack_pairs(
 
 
 def synthetic_pairs(
-    kind: str, normals: list[tuple[np.ndarray, np.ndarray]], count: int, seed: int
+    kind: str,
+    normals: list[tuple[np.ndarray, np.ndarray]],
+    count: int,
+    seed: int,
+    placement: Placement | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``count`` Perlin (DRAEM-style) or CutPaste pairs made from the uint8 ``normals``, built as consumed.
 
+    ``perlin`` and ``cutpaste`` put one region, its area drawn from ``placement.areas``, on
+    ``placement.allowed``; the ``-textbook`` kinds follow the papers' recipes (anywhere, large).
     Each kind draws from its own seeded stream, so a set does not depend on which others were requested.
+
+    Raises:
+        ValueError: An on-object kind without a placement.
     """
+    if placement is None and not kind.endswith("-textbook"):
+        msg = f"{kind} needs a placement (object mask and defect areas)"
+        raise ValueError(msg)
     rng = np.random.default_rng([seed, SYNTHETIC_KINDS.index(kind)])
     for _ in range(count):
         base = normals[rng.integers(len(normals))][0] / 255.0
-        if kind == "perlin":
+        if kind == "perlin-textbook":
             image, mask = perlin_defect(base, normals[rng.integers(len(normals))][0] / 255.0, rng)
-        else:
+        elif kind == "cutpaste-textbook":
             image, mask = cutpaste(base, rng)
+        else:
+            assert placement is not None  # checked above
+            area = int(placement.areas[rng.integers(len(placement.areas))])
+            if kind == "perlin":
+                texture = normals[rng.integers(len(normals))][0] / 255.0
+                image, mask = sized_perlin_defect(base, texture, area, placement.allowed, rng)
+            else:
+                image, mask = sized_cutpaste(base, area, placement.allowed, rng)
         yield (image * 255.0).round().astype(np.uint8), mask
 
 
 def _variant_metrics(
     cfg: DownstreamConfig,
     variant: str,
-    base: list[tuple[np.ndarray, np.ndarray]],
-    extra: Iterator[tuple[np.ndarray, np.ndarray]],
-    extra_count: int,
+    training: tuple[list[tuple[np.ndarray, np.ndarray]], Iterator[tuple[np.ndarray, np.ndarray]], int],
     test: dict[str, tuple[torch.Tensor, torch.Tensor]],
     device: torch.device,
+    finished: FinishedSegmenters,
     overall: Progress | None = None,
 ) -> dict[str, Any]:
-    """Train one variant's segmenter (its training stack lives only in this call) and score every type.
+    """Train one variant's segmenters (its training stack lives only in this call) and score every type.
 
-    The segmenter is trained once per seed (``seg_repeats`` of them) on the same stack; ``per_type`` and
-    ``mean`` are averages over the runs; with more than one, ``runs`` holds each run's mean over types
-    and ``spread`` their standard deviation (ddof 1).
+    ``training`` is (base pairs, extra pairs, number of extra pairs). The segmenter is trained once per
+    seed (``seg_repeats`` of them) on the same stack, unless ``finished`` holds that seed's scores;
+    ``per_type`` and ``mean`` are averages over the runs; ``runs`` holds each run's mean over types and,
+    with more than one, ``spread`` their standard deviation (ddof 1).
     """
     started = time.perf_counter()
-    images, masks = stack_pairs(itertools.chain(base, extra), len(base) + extra_count)
+    base, extra, extra_count = training
     repeats = cfg.seg_repeats
-    runs = []
+    runs: list[dict[str, Any]] = [{} for _ in range(repeats)]
+    todo = []
     for r in range(repeats):
+        recorded = finished.get(variant, r)
+        if recorded is not None:
+            runs[r] = recorded
+        else:
+            todo.append(r)
+    if overall is not None:
+        overall.update(repeats - len(todo))
+    images = masks = None
+    if todo:
+        images, masks = stack_pairs(itertools.chain(base, extra), len(base) + extra_count)
+    for r in todo:
+        assert images is not None
+        assert masks is not None
         label = f"segmenter ({variant}, {len(images)} images" + (f", run {r + 1}/{repeats})" if repeats > 1 else ")")
         model = train_segmenter(images, masks, SegmenterTraining.of(cfg, seed_offset=r), device, desc=label)
-        runs.append(
-            {t: segmentation_metrics(defect_probabilities(model, x, device), y.numpy()) for t, (x, y) in test.items()}
-        )
+        runs[r] = {
+            t: segmentation_metrics(defect_probabilities(model, x, device), y.numpy()) for t, (x, y) in test.items()
+        }
+        finished.add(variant, r, runs[r])
         if overall is not None:
             overall.update()
     # The mean over one run is that run's value, so one code path serves every repeat count.
     per_type = {t: {k: float(np.mean([run[t][k] for run in runs])) for k in runs[0][t]} for t in test}
     mean = {k: float(np.mean([per_type[t][k] for t in test])) for k in METRICS}
     out: dict[str, Any] = {"per_type": per_type, "mean": mean}
+    out["runs"] = [{k: float(np.mean([run[t][k] for t in test])) for k in METRICS} for run in runs]
     if repeats > 1:
-        out["runs"] = [{k: float(np.mean([run[t][k] for t in test])) for k in METRICS} for run in runs]
         out["spread"] = {k: float(np.std([run[k] for run in out["runs"]], ddof=1)) for k in METRICS}
+    out["positive_rate"] = float(masks.float().mean()) if masks is not None else None
     out["seconds"] = time.perf_counter() - started
     return out
+
+
+def _placement(
+    normals: list[tuple[np.ndarray, np.ndarray]], real: list[tuple[np.ndarray, np.ndarray]]
+) -> tuple[Placement, dict[str, Any]]:
+    """The on-object baselines' placement (object of the normals, sizes of the real training regions), its record."""
+    defect_masks = [m for _, m in real]
+    found = object_mask([image for image, _ in normals], defect_masks)
+    areas = region_areas(defect_masks)
+    record = {
+        **found.record(defect_masks),
+        "regions": len(areas),
+        "area_median": float(np.median(areas)) if len(areas) else None,
+    }
+    return Placement(found.mask, areas if len(areas) else np.asarray([1])), record
 
 
 def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None) -> dict[str, Any]:  # Any: JSON
     """Train and evaluate every variant; write ``<run>/evaluation/segmentation.json`` and ``.md``.
 
     Images are held as uint8; the generated and synthetic sets are read or built only for the
-    variants requested, while that variant's training set is stacked.
+    variants requested, while that variant's training set is stacked. Finished segmenters are
+    recorded as they finish (:mod:`seas.evaluate.finished_segmenters`), so a rerun resumes.
     """
     run = read_run(cfg.run_dir, data)  # ``data``: the product's listing when the caller already made it
     data, split = run.data, run.split
+    folder = RunFolder(cfg.run_dir)
     size = cfg.eval_resolution
     device = torch.device("cuda" if torch.cuda.is_available() and not cfg.cpu else "cpu")
     types = sorted(split.types)
+    halves = heldout_halves(folder.halves, split, [s.image_path for s in data.test_normals], data.root)
+    heldout, good = halves.part(cfg.split)
     real = list(load_eval_pairs([pair for t in types for pair in split.types[t].train], size))
     normals = list(load_eval_pairs([(p, None) for p in split.normals], size))
-    test_good = list(load_eval_pairs([(s.image_path, None) for s in data.test_normals], size))
+    test_good = list(load_eval_pairs([(p, None) for p in good], size))
     # Stacked once: every variant is scored on the same tensors.
-    test = {t: stack_pairs(list(load_eval_pairs(split.types[t].heldout, size)) + test_good) for t in types}
+    test = {t: stack_pairs(list(load_eval_pairs(heldout[t], size)) + test_good) for t in types}
     paths: list[tuple[Path, Path]] = []
-    tree = RunFolder(cfg.run_dir).generated(split.product, cfg.generated)
+    tree = folder.generated(split.product, cfg.generated)
     variants = list(cfg.variants)
     present = generated_types(tree, types)
     if any(v in variants for v in ("seas", "paste", *SYNTHETIC_KINDS)):  # every added set matches the SeaS count
@@ -198,55 +268,101 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
     if cfg.variants == DEFAULT_VARIANTS and has_placed_masks(tree, present):
         variants.insert(variants.index("seas"), "paste")  # the no-model control beside the SeaS row
     count = len(paths)
-    counts = {
-        "real_pairs": len(real),
-        "normals": len(normals),
-        "extra_pairs": count,
-        "test_defect": sum(len(split.types[t].heldout) for t in types),
-        "test_good": len(test_good),
-    }
+    placement, placement_record = _placement(normals, real)
+    inputs = evaluation_inputs(cfg.run_dir, tree)
+    settings = {k: v for k, v in config_to_dict(cfg).items() if k != "seg_repeats"}
+    common = {"config": settings, "inputs": inputs, "device": device.type, "recipe": RECIPE}
+    finished = FinishedSegmenters(folder.evaluation / "segmenters.jsonl", common)
     results: dict[str, Any] = {
         "recipe": RECIPE,
         "config": config_to_dict(cfg),
         "product": split.product,
-        "counts": counts,
+        "split": {"name": cfg.split, "seed": HALVES_SEED, "record": folder.halves.name},
+        "counts": {
+            "real_pairs": len(real),
+            "normals": len(normals),
+            "extra_pairs": count,
+            "test_defect": sum(len(heldout[t]) for t in types),
+            "test_good": len(test_good),
+        },
+        "placement": placement_record,
         "versions": package_versions(),
         "variants": {},
-        "inputs": evaluation_inputs(cfg.run_dir, tree),
+        "inputs": inputs,
     }
-    overall = Progress(len(variants) * cfg.seg_repeats, "seas evaluate segmentation", unit="segmenter")
-    for variant in variants:
-        extra: Iterator[tuple[np.ndarray, np.ndarray]]
+
+    def added(variant: str) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         if variant == "real":
-            extra, n = iter(()), 0
-        elif variant == "seas":
-            extra, n = load_eval_pairs(paths, size), count
-        elif variant == "paste":
-            extra, n = pasted_pairs(tree, present, split, size), count
-        else:
-            extra, n = synthetic_pairs(variant, normals, count, cfg.seed), count
-        results["variants"][variant] = _variant_metrics(cfg, variant, real + normals, extra, n, test, device, overall)
+            return iter(())
+        if variant == "seas":
+            return load_eval_pairs(paths, size)
+        if variant == "paste":
+            return pasted_pairs(tree, present, split, size)
+        return synthetic_pairs(variant, normals, count, cfg.seed, placement)
+
+    overall = Progress(len(variants) * cfg.seg_repeats, "seas evaluate segmentation", unit="segmenter")
+    pictures = {"real": [pair for pair in real if pair[1].any()]}
+    for variant in variants:
+        n = 0 if variant == "real" else count
+        pictures[variant] = list(itertools.islice(added(variant), PER_ROW))  # the first pairs of the same stream
+        results["variants"][variant] = _variant_metrics(
+            cfg, variant, (real + normals, added(variant), n), test, device, finished, overall
+        )
     overall.close()
-    out_dir = RunFolder(cfg.run_dir).evaluation
-    atomic_write_json(out_dir / "segmentation.json", results)
-    atomic_write_text(out_dir / "segmentation.md", format_table(results) + "\n")
+    write_set_pictures(pictures, folder.evaluation / "training_sets.png")
+    results["paired"] = {"test": TEST_NAME, "results": paired_tests(results["variants"])}
+    atomic_write_json(folder.evaluation / "segmentation.json", results)
+    atomic_write_text(folder.evaluation / "segmentation.md", format_table(results) + "\n")
     return results
 
 
-def format_table(results: dict[str, Any]) -> str:  # Any: JSON results
-    """Markdown table in percent with 2 decimals: one row per training set (mean over defect types).
+def _p_cell(test: dict[str, Any] | None) -> str:
+    if not test:
+        return "–"
+    p = test.get("p")
+    return f"{100 * test['diff']:+.2f} (p {p:.3f})" if p is not None else f"{100 * test['diff']:+.2f} (p –)"
 
-    With ``seg_repeats`` > 1 each cell also shows ± the standard deviation over the segmenter seeds.
+
+def format_table(results: dict[str, Any]) -> str:  # Any: JSON results
+    """Markdown tables in percent with 2 decimals: one row per training set (mean over defect types).
+
+    With ``seg_repeats`` > 1 each cell also shows ± the standard deviation over the segmenter seeds,
+    and a second table gives each set's paired difference and p-value against real only and the paste.
     """
     names = VARIANTS
-    header = "| training set | " + " | ".join(METRICS) + " |"
-    lines = [header, "|" + "---|" * (len(METRICS) + 1)]
+    split = results.get("split", {}).get("name", "all")
+    counts = results.get("counts", {})
+    first: dict[str, Any] = next(iter(results["variants"].values()), {})
+    runs = len(first.get("runs", [None]))
+    lines = [
+        f"Test images: the `{split}` part of the held-out set ({counts.get('test_defect', '?')} defect, "
+        f"{counts.get('test_good', '?')} good); {runs} segmenter seed(s).",
+        "",
+        "| training set | " + " | ".join(METRICS) + " |",
+        "|" + "---|" * (len(METRICS) + 1),
+    ]
     known = [v for v in names if v in results["variants"]]  # fixed row order: JSON files store keys sorted
-    for variant in known + sorted(set(results["variants"]) - set(known)):
+    order = known + sorted(set(results["variants"]) - set(known))
+    for variant in order:
         value = results["variants"][variant]
         spread = value.get("spread", {})
         cells = " | ".join(
             f"{100 * value['mean'][k]:.2f}" + (f" ± {100 * spread[k]:.2f}" if k in spread else "") for k in METRICS
         )
         lines.append(f"| {names.get(variant, variant)} | {cells} |")
+    paired = results.get("paired", {}).get("results", {})
+    references = [r for r in REFERENCES if any(r in v for v in paired.values())]
+    if references:
+        columns = [(r, k) for r in references for k in PAIRED_METRICS]
+        lines += [
+            "",
+            f"Difference in points and p ({results['paired']['test']}):",
+            "",
+            "| training set | " + " | ".join(f"{k} vs {names.get(r, r)}" for r, k in columns) + " |",
+            "|" + "---|" * (len(columns) + 1),
+        ]
+        for variant in order:
+            if variant in paired:
+                cells = " | ".join(_p_cell(paired[variant].get(r, {}).get(k)) for r, k in columns)
+                lines.append(f"| {names.get(variant, variant)} | {cells} |")
     return "\n".join(lines)

@@ -28,8 +28,10 @@ __all__ = [
 # The training sets of seas evaluate segmentation, in the order every table shows them.
 VARIANTS = {
     "real": "real only",
-    "perlin": "real + Perlin (DRAEM-style)",
-    "cutpaste": "real + CutPaste",
+    "perlin-textbook": "real + Perlin, textbook (DRAEM: anywhere, large)",
+    "cutpaste-textbook": "real + CutPaste, textbook (anywhere, large)",
+    "perlin": "real + Perlin on the object, defect-sized",
+    "cutpaste": "real + CutPaste on the object, defect-sized",
     "paste": "real + training defects pasted (no model)",
     "seas": "real + SeaS pairs",
 }
