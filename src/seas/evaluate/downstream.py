@@ -30,7 +30,7 @@ from seas.evaluate.finished_segmenters import FinishedSegmenters
 from seas.evaluate.foreground import object_mask
 from seas.evaluate.heldout_halves import HALVES_SEED, heldout_halves
 from seas.evaluate.inputs import evaluation_inputs
-from seas.evaluate.paired import PAIRED_METRICS, REFERENCES, TEST_NAME, paired_tests
+from seas.evaluate.paired import TEST_NAME, format_paired, paired_tests
 from seas.evaluate.paste_control import has_placed_masks, pasted_pairs
 from seas.evaluate.segmentation import METRICS, VARIANTS, segmentation_metrics
 from seas.evaluate.segmenter import RECIPE, SegmenterTraining, defect_probabilities, train_segmenter
@@ -304,7 +304,8 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
     pictures = {"real": [pair for pair in real if pair[1].any()]}
     for variant in variants:
         n = 0 if variant == "real" else count
-        pictures[variant] = list(itertools.islice(added(variant), PER_ROW))  # the first pairs of the same stream
+        if variant != "real":  # its row shows the real training defects
+            pictures[variant] = list(itertools.islice(added(variant), PER_ROW))  # the first pairs of its stream
         results["variants"][variant] = _variant_metrics(
             cfg, variant, (real + normals, added(variant), n), test, device, finished, overall
         )
@@ -314,13 +315,6 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
     atomic_write_json(folder.evaluation / "segmentation.json", results)
     atomic_write_text(folder.evaluation / "segmentation.md", format_table(results) + "\n")
     return results
-
-
-def _p_cell(test: dict[str, Any] | None) -> str:
-    if not test:
-        return "–"
-    p = test.get("p")
-    return f"{100 * test['diff']:+.2f} (p {p:.3f})" if p is not None else f"{100 * test['diff']:+.2f} (p –)"
 
 
 def format_table(results: dict[str, Any]) -> str:  # Any: JSON results
@@ -350,19 +344,7 @@ def format_table(results: dict[str, Any]) -> str:  # Any: JSON results
             f"{100 * value['mean'][k]:.2f}" + (f" ± {100 * spread[k]:.2f}" if k in spread else "") for k in METRICS
         )
         lines.append(f"| {names.get(variant, variant)} | {cells} |")
-    paired = results.get("paired", {}).get("results", {})
-    references = [r for r in REFERENCES if any(r in v for v in paired.values())]
-    if references:
-        columns = [(r, k) for r in references for k in PAIRED_METRICS]
-        lines += [
-            "",
-            f"Difference in points and p ({results['paired']['test']}):",
-            "",
-            "| training set | " + " | ".join(f"{k} vs {names.get(r, r)}" for r, k in columns) + " |",
-            "|" + "---|" * (len(columns) + 1),
-        ]
-        for variant in order:
-            if variant in paired:
-                cells = " | ".join(_p_cell(paired[variant].get(r, {}).get(k)) for r, k in columns)
-                lines.append(f"| {names.get(variant, variant)} | {cells} |")
+    paired = format_paired(results)
+    if paired:
+        lines += ["", *paired]
     return "\n".join(lines)

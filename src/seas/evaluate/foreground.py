@@ -5,10 +5,10 @@ the object when it is unlike that backdrop in either of two ways: its median col
 images is farther from the frame's median colour, or its colour varies more across the normal images
 (a turned tire, a moved screw) than the frame's pixels do; "farther" and "more" mean beyond the 99th
 percentile of the same quantity over the frame by a tenth of the way to its 99th percentile over the
-whole picture (a faint reflection on the backdrop stays backdrop). The largest such region, holes filled, is the object,
-joined with the training defects' masks (defects occur where they have occurred). When that region
-is under 2 % or over 90 % of the picture (a texture filling the frame, or a backdrop like the object),
-the whole picture counts as the object, and the record says so.
+whole picture (a faint reflection on the backdrop stays backdrop). The largest such region, holes
+filled, is the object, joined with the training defects' masks (defects occur where they have
+occurred). When that region is under 2 % or over 90 % of the picture (a texture filling the frame,
+or a backdrop like the object), the whole picture counts as the object, and the record says so.
 """
 
 from __future__ import annotations

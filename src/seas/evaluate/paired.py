@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-__all__ = ["PAIRED_METRICS", "REFERENCES", "TEST_NAME", "paired_tests", "paired_ttest"]
+from seas.evaluate.segmentation import VARIANTS
+
+__all__ = ["PAIRED_METRICS", "REFERENCES", "TEST_NAME", "format_paired", "paired_tests", "paired_ttest"]
 
 TEST_NAME = "paired t-test over segmenter seeds, two-sided"
 # The training sets every other set is compared with, and the metrics the comparison table shows.
@@ -50,3 +52,31 @@ def paired_tests(variants: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]
                 k: paired_ttest([r[k] for r in runs], [r[k] for r in base]) for k in PAIRED_METRICS
             }
     return out
+
+
+def _p_cell(test: dict[str, Any] | None) -> str:
+    if not test:
+        return "–"
+    p = test.get("p")
+    return f"{100 * test['diff']:+.2f} (p {p:.3f})" if p is not None else f"{100 * test['diff']:+.2f} (p –)"
+
+
+def format_paired(results: dict[str, Any]) -> list[str]:  # Any: JSON results
+    """Markdown lines: each set's paired difference (points) and p against real only and the paste; [] without."""
+    names = VARIANTS
+    paired = results.get("paired", {}).get("results", {})
+    references = [r for r in REFERENCES if any(r in v for v in paired.values())]
+    if not references:
+        return []
+    columns = [(r, k) for r in references for k in PAIRED_METRICS]
+    lines = [
+        f"Difference in points and p ({results['paired']['test']}):",
+        "",
+        "| training set | " + " | ".join(f"{k} vs {names.get(r, r)}" for r, k in columns) + " |",
+        "|" + "---|" * (len(columns) + 1),
+    ]
+    known = [v for v in names if v in paired]
+    for variant in known + sorted(set(paired) - set(known)):
+        cells = " | ".join(_p_cell(paired[variant].get(r, {}).get(k)) for r, k in columns)
+        lines.append(f"| {names.get(variant, variant)} | {cells} |")
+    return lines

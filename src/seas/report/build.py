@@ -18,6 +18,7 @@ from PIL import Image
 
 from seas.errors import ConfigError
 from seas.evaluate.inputs import stale_note
+from seas.evaluate.paired import format_paired
 from seas.evaluate.reconstruction import zoom_box
 from seas.evaluate.segmentation import METRICS, VARIANTS
 from seas.files import atomic_write_text
@@ -139,7 +140,7 @@ def _loss_section(run: Path) -> str:
     return "<h2>Training</h2>" + "".join(parts)
 
 
-def _metrics_section(run: Path, tree: Path) -> str:
+def _metrics_section(run: Path, tree: Path, report: Path) -> str:
     out = ["<h2>Metrics</h2>"]
     data = _result(RunFolder(run).evaluation / "segmentation.json", run)
     if data is not None:
@@ -147,16 +148,37 @@ def _metrics_section(run: Path, tree: Path) -> str:
         metrics = [m for m in METRICS if m in present] + sorted(set(present) - set(METRICS))
         order = [v for v in VARIANTS if v in data["variants"]] + sorted(set(data["variants"]) - set(VARIANTS))
         head = "".join(f"<th>{escape(m)}</th>" for m in metrics)
+        variants = data["variants"]
+
+        def cell(name: str, metric: str) -> str:
+            spread = variants[name].get("spread", {})
+            value = f"{100 * variants[name]['mean'][metric]:.2f}"
+            return f"<td>{value}" + (f" ± {100 * spread[metric]:.2f}" if metric in spread else "") + "</td>"
+
         rows = "".join(
             f"<tr data-variant='{escape(name)}'><td>{escape(VARIANTS.get(name) or str(name))}</td>"
-            + "".join(f"<td>{100 * data['variants'][name]['mean'][m]:.2f}</td>" for m in metrics)
+            + "".join(cell(name, m) for m in metrics)
             + "</tr>"
             for name in order
         )
+        split, counts = data.get("split", {}).get("name", "all"), data.get("counts", {})
+        seeds = len(next(iter(data["variants"].values())).get("runs", [None]))
         out.append(
-            f"<p>Downstream segmentation ({escape(data['recipe'])}), mean over defect types, percent:</p>"
+            f"<p>Downstream segmentation ({escape(data['recipe'])}), mean over defect types, percent, "
+            f"± the standard deviation over {seeds} segmenter seed(s); tested on the <b>{escape(str(split))}</b> "
+            f"part of the held-out images ({counts.get('test_defect', '?')} defect, {counts.get('test_good', '?')} "
+            f"good; choose settings on val, claim test):</p>"
             f"<table id='segmentation'><tr><th>training set</th>{head}</tr>{rows}</table>"
         )
+        paired = format_paired(data)
+        if paired:
+            out.append(f"<div id='paired'>{_markdown_tables(chr(10).join(paired))}</div>")
+        sets = RunFolder(run).evaluation / "training_sets.png"
+        if sets.is_file():
+            out.append(
+                "<p>What each training set adds (first pairs; whole image with the mask outlined, and magnified):</p>"
+                f"<div class='wide'><img src='{_link(sets, report)}' alt='training sets'></div>"
+            )
         out.append(_inputs_note(data, run, tree, f"seas evaluate segmentation --run-dir {run}"))
     data = _result(RunFolder(run).evaluation / "generation.json", run)
     if data is not None:
@@ -331,7 +353,7 @@ def build_report(run: Path, out: Path | None = None, generated: Path | None = No
         f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>SeaS report: {escape(product)}</title>"
         f"<style>{STYLE}</style>{CHECK_SCRIPT}</head><body><h1>SeaS report: {escape(product)}</h1>"
         f"<p>run <code>{escape(str(run))}</code>; checkpoints {escape(json.dumps(ids))}</p>"
-        f"{_metrics_section(run, tree)}{_quality_section(run, report, config, tree)}"
+        f"{_metrics_section(run, tree, report)}{_quality_section(run, report, config, tree)}"
         f"<h2>Generated pairs</h2>{''.join(sections) or '<p class=note>none</p>'}"
         f"{_loss_section(run)}<h2>Configuration</h2><pre>{escape(json.dumps(config, indent=2))}</pre>"
         f"</body></html>"
