@@ -160,3 +160,33 @@ def test_the_paste_control_joins_the_default_table_for_placed_masks(trained: sea
     assert "paste" not in trained.evaluate_segmentation(**{**quick, "generated": drawn})["variants"]
     with pytest.raises(seas.ConfigError, match="has a mask the RMP head drew"):
         trained.evaluate_segmentation(**{**quick, "generated": drawn, "variants": ("real", "paste")})
+
+
+def test_the_test_half_the_val_half_and_all_held_out_images_are_scored_apart(
+    trained: seas.Run, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs"
+    trained.generate(num_per_type=1, output_dir=pairs, start="strength", strength=0.2, mask_source="train")
+    quick = {
+        "seg_epochs": 1,
+        "eval_resolution": 64,
+        "seg_repeats": 2,
+        "generated": pairs,
+        "variants": ("real", "seas"),
+    }
+    counts = {s: trained.evaluate_segmentation(**quick, split=s)["counts"] for s in ("val", "test", "all")}
+    assert counts["val"]["test_defect"] + counts["test"]["test_defect"] == counts["all"]["test_defect"]
+    assert counts["val"]["test_good"] + counts["test"]["test_good"] == counts["all"]["test_good"]
+    assert 0 < counts["val"]["test_defect"] <= counts["test"]["test_defect"]  # n // 2 per type in the val half
+    halves = json.loads((trained.root / "heldout_halves.json").read_text())
+    for t, parts in halves["types"].items():
+        assert not set(parts["val"]) & set(parts["test"]), t
+    evaluation = trained.root / "evaluation"
+    table = (evaluation / "segmentation.md").read_text()
+    assert "the `all` part of the held-out set" in table
+    assert "| real + SeaS pairs | " in table.split("Difference in points and p")[1]  # the paired table
+    assert Image.open(evaluation / "training_sets.png").size[1] > 0
+    finished = (evaluation / "segmenters.jsonl").read_text().splitlines()
+    assert len(finished) == 3 * 2 * 2  # three splits x two sets x two seeds, each trained once
+    trained.evaluate_segmentation(**quick, split="val")  # a rerun: every segmenter is recorded, none trained
+    assert len((evaluation / "segmenters.jsonl").read_text().splitlines()) == len(finished)

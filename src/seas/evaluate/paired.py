@@ -26,11 +26,12 @@ PAIRED_METRICS = ("image_auroc", "pixel_ap", "aupro_0.3")
 def paired_ttest(values: list[float], reference: list[float]) -> dict[str, float | int | None]:
     """Mean difference ``values - reference``, its t statistic and two-sided p (None when undefined).
 
-    p is undefined with fewer than two pairs or when every difference is the same.
+    p is undefined with fewer than two pairs or when every difference is the same (to 1e-9: the metrics
+    lie in [0, 1], so smaller spreads are rounding).
     """
     diffs = np.asarray(values, dtype=np.float64) - np.asarray(reference, dtype=np.float64)
     out: dict[str, float | int | None] = {"n": len(diffs), "diff": float(diffs.mean()), "t": None, "p": None}
-    if len(diffs) >= 2 and float(np.ptp(diffs)) > 0:
+    if len(diffs) >= 2 and float(np.ptp(diffs)) > 1e-9:
         result = stats.ttest_rel(values, reference)
         if math.isfinite(result.pvalue):
             out["t"], out["p"] = float(result.statistic), float(result.pvalue)
