@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The downstream claim on the full MVTec 3D-AD tire data, chosen on validation and measured once on test (CPU, hours).
 #
-# 1. seas run with the full-data settings (benchmarks/pair_quality_tire.yaml, fp32 on CPU) and the quickstart's mask
-#    recipe (placed training masks, defect start, photo kept around the change), no evaluation.
+# 1. seas run with the full-data settings (benchmarks/downstream_tire.yaml: fp32 on CPU, a short stage 2, since placed
+#    masks do not use the mask head) and the quickstart's mask recipe (placed training masks, defect start, photo
+#    kept around the change), no evaluation.
 # 2. The strength is the one knob chosen: pairs at each of STRENGTHS (same seeds and masks), each scored on the
 #    validation half only (--split val, the seas row, five segmenter seeds); the best mean pixel AP wins.
 # 3. On the test half, once: real only, the textbook and the on-object Perlin and CutPaste, the no-model paste
@@ -15,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${1:-../shared/data/mvtec3d_tire}"
-config="${CONFIG:-benchmarks/pair_quality_tire.yaml}"
+config="${CONFIG:-benchmarks/downstream_tire.yaml}"
 run="${RUN:-runs/downstream_tire}"
 pairs="${run}_pairs"
 docs="${DOCS:-docs/benchmarks/downstream_tire}"

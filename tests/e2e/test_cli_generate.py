@@ -645,3 +645,50 @@ def test_stage2_interrupted_then_resumed_equals_an_uninterrupted_run(
     assert main(["train-mask", "--run-dir", str(copies[1]), *argv]) == 0  # resumes from checkpoint-2
     a, b = ((c / "rmp" / "model.safetensors").read_bytes() for c in copies)
     assert a == b  # same machine: resume claim, bit-identical
+
+
+def test_keep_rules_redraw_failing_pairs_deterministically_and_record_every_draw(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import seas.generate.run as gen_run
+    from seas.generate.pipeline import MaskedSampler, Result
+
+    real_run = MaskedSampler.run
+
+    def fake_run(self: MaskedSampler, jobs: list) -> list:  # odd seeds put their mask on the backdrop's corner
+        out = []
+        for r in real_run(self, jobs):
+            mask = np.zeros_like(r.mask)
+            if r.job.seed % 2:
+                mask[0:3, 0:3] = True
+            else:
+                mask[30:34, 30:34] = True
+            out.append(Result(r.job, r.image, mask, float(mask.mean())))
+        return out
+
+    monkeypatch.setattr(gen_run.MaskedSampler, "run", fake_run)
+    flags = "--num-per-type 4 --defect-type hole --steps 3 --mask-steps 1 --keep on_object>=0.5"
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main(_generate(run, first, flags)) == 0
+    manifest = [json.loads(line) for line in (first / "tire" / "hole" / "manifest.jsonl").read_text().splitlines()]
+    assert [m["index"] for m in manifest] == [0, 1, 2, 3]  # the count is met by redraws
+    assert all(m["scores"]["on_object"] >= 0.5 for m in manifest)
+    for m in manifest:
+        if m["index"] % 2:  # the first draw failed the rule: recorded with its scores, then redrawn
+            (dropped,) = m["rejections"]
+            assert dropped["reason"] == "--keep on_object>=0.5"
+            assert dropped["scores"]["on_object"] == 0.0
+            assert m["seed"] == m["index"] + gen_run.RETRY_STRIDE
+        else:
+            assert m["rejections"] == []
+    assert main(_generate(run, second, flags)) == 0  # the same seeds, the same draws, the same scores
+    again = [json.loads(line) for line in (second / "tire" / "hole" / "manifest.jsonl").read_text().splitlines()]
+    assert [(m["seed"], m["scores"], m["rejections"]) for m in again] == [
+        (m["seed"], m["scores"], m["rejections"]) for m in manifest
+    ]
+    before = (first / "tire" / "hole" / "manifest.jsonl").read_bytes()
+    assert main(_generate(run, first, flags)) == 0  # a rerun finds every pair done and draws nothing
+    assert (first / "tire" / "hole" / "manifest.jsonl").read_bytes() == before
+    capsys.readouterr()
+    assert main(_generate(run, first, flags.replace("0.5", "0.9"))) == 2  # other rules never share a folder
+    assert "--keep" in capsys.readouterr().err

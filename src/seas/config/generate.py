@@ -8,6 +8,7 @@ from typing import Literal
 
 from seas.config.base import check_numbers, cpu_switch, hint
 from seas.errors import ConfigError, flag
+from seas.generate.keep_rules import check_keep_rules
 
 __all__ = ["GenerateConfig", "PasteConfig"]
 
@@ -70,6 +71,15 @@ class GenerateConfig:
     )
     max_attempts: int = field(
         default=10, metadata=hint("Seeds tried per image before giving up (with the filter).", project=True)
+    )
+    keep: tuple[str, ...] = field(
+        default=(),
+        metadata=hint(
+            "Keep only pairs whose scores pass these rules, NAME>=VALUE or NAME<=VALUE (e.g. on_object>=0.9 "
+            "change_ratio>=1.5); a failing pair is redrawn with the next seed, up to --max-attempts. Every pair's "
+            "scores are in its manifest line; their meaning: docs/usage.md.",
+            project=True,
+        ),
     )
     mask_source: Literal["rmp", "train"] = field(
         default="rmp",
@@ -151,6 +161,7 @@ class GenerateConfig:
             raise ConfigError(flag("mask_steps"), f"{self.mask_steps} exceeds --steps {self.steps}", None)
         if not 0 < self.strength <= 1:
             raise ConfigError(flag("strength"), f"must be in (0, 1], got {self.strength}", None)
+        check_keep_rules(self.keep)
         if not 0 <= self.min_mask_fraction <= self.max_mask_fraction <= 1:
             raise ConfigError(flag("min_mask_fraction"), "must satisfy 0 <= min <= --max-mask-fraction <= 1", None)
         if self.mask_source == "train" and self.start == "noise":

@@ -41,6 +41,7 @@ PIXEL_SETTINGS = (
     "min_mask_fraction",
     "max_mask_fraction",
     "max_attempts",
+    "keep",
     "mask_source",
     "mask_margin",
     "placed_background",

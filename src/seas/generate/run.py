@@ -34,7 +34,9 @@ from seas.generate.checks import (
     check_same_settings,
 )
 from seas.generate.exports import export_coco, export_yolo
+from seas.generate.keep_rules import failed_rule
 from seas.generate.outputs import PairFolder, export_anomalib
+from seas.generate.pair_scores import PairScorer
 from seas.generate.pipeline import Job, MaskedSampler, Result
 from seas.generate.placed_masks import pick_training_mask
 from seas.ownership import check_pair_tree, mark_pair_tree, remove_owned
@@ -150,8 +152,11 @@ def draw(
     make_job: Callable[[int, int], Job],
     indices: list[int],
     where: Path | str,
-) -> Iterator[tuple[Result, list[dict[str, Any]]]]:  # Any: JSON
-    """Draw the pairs ``indices`` in batches, redrawing rejected ones; yields each kept pair with its rejections.
+    score: Callable[[Result], dict[str, float]],
+) -> Iterator[tuple[Result, dict[str, float], list[dict[str, Any]]]]:  # Any: JSON
+    """Draw the pairs ``indices`` in batches, redrawing rejects; yields each kept pair, its scores and rejections.
+
+    A pair is rejected by :func:`rejection` or by a ``--keep`` rule on its ``score``.
 
     Raises:
         SeasError: A pair was rejected in all ``--max-attempts`` attempts (``where`` names its folder).
@@ -163,10 +168,16 @@ def draw(
         for result in sampler.run(batch):
             job, fraction = result.job, result.mask_fraction
             reason = rejection(result.image, fraction, cfg)
+            scores = score(result) if reason is None else {}
+            if reason is None and (rule := failed_rule(scores, cfg.keep)) is not None:
+                reason = f"--keep {rule}"
             if reason is None:
-                yield result, rejected.pop(job.index, [])
+                yield result, scores, rejected.pop(job.index, [])
                 continue
-            draw = {"attempt": job.attempt, "seed": job.seed, "mask_fraction": fraction, "reason": reason}
+            draw: dict[str, Any] = {"attempt": job.attempt, "seed": job.seed, "mask_fraction": fraction}
+            draw["reason"] = reason
+            if scores:
+                draw["scores"] = scores
             rejected.setdefault(job.index, []).append(draw)
             if job.attempt + 1 >= cfg.max_attempts:
                 reasons = sorted({r["reason"] for r in rejected[job.index]})
@@ -176,7 +187,7 @@ def draw(
                 )
                 msg += (
                     "; an empty mask or a flat image means the model draws no defect: check its training "
-                    "(seas report), widen --min/--max-mask-fraction or raise --max-attempts"
+                    "(seas report), widen --min/--max-mask-fraction or --keep, or raise --max-attempts"
                 )
                 raise SeasError(msg)
             queue.append(make_job(job.index, job.attempt + 1))
@@ -184,6 +195,16 @@ def draw(
 
 def _references(cfg: GenerateConfig, run: RunRecord) -> list[Path]:
     return list(run.split.normals) if cfg.reference_pool == "train" else run.data.train_normals
+
+
+def _scorer(run: RunRecord, references: list[Path]) -> PairScorer:
+    """The pair scorer of a run: its references' object, its training masks' sizes."""
+    masks = {t: [m for _, m in s.train] for t, s in run.split.types.items()}
+    return PairScorer(run.model_cfg.resolution, references, masks)
+
+
+def _scores_of(scorer: PairScorer, types: list[str] | None) -> Callable[[Result], dict[str, float]]:
+    return lambda result: scorer(result.image, result.mask, Path(str(result.job.reference)), types or [])
 
 
 def _sampler(cfg: GenerateConfig, run_dir: Path, resolution: int, state: PartialState) -> MaskedSampler:
@@ -204,9 +225,12 @@ def sample(cfg: GenerateConfig, data: ProductData | None = None) -> Iterator[tup
     state = PartialState(cpu=cfg.cpu or not torch.cuda.is_available())
     sampler = _sampler(cfg, cfg.run_dir, run.model_cfg.resolution, state)
     references = _references(cfg, run)
+    scorer = _scorer(run, references)
     for name, types, count in groups:
         make_job = _make_jobs(cfg, run.split, token_map, references, run.model_cfg.resolution, types)
-        for result, _rejections in draw(sampler, cfg, make_job, list(range(count)), name):
+        for result, _scores, _rejections in draw(
+            sampler, cfg, make_job, list(range(count)), name, _scores_of(scorer, types)
+        ):
             yield name, result
 
 
@@ -236,6 +260,7 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
         write_run_record(product_out, [cfg], sampler.parts.identity, "generate")
         atomic_write_json(RunFolder(run_dir).weight_ids, ids)  # for the report
     references = _references(cfg, run)
+    scorer = _scorer(run, references)
     # Each pair records its pixel settings (the negative prompt and dtype are recorded apart, retries as rejections).
     sampler_keys = set(PIXEL_SETTINGS) - {"negative_prompt", "max_attempts", "mixed_precision"}
     settings = {k: v for k, v in config_to_dict(cfg).items() if k in sampler_keys}
@@ -253,7 +278,9 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
         mine = [n for n in range(count) if n % state.num_processes == state.process_index and not folder.is_done(n)]
         bar = Progress(len(mine), f"generate {name}", unit="pair", enabled=state.is_main_process)
         try:  # the bar closes first, so an error line starts on a line of its own
-            for result, rejections in draw(sampler, cfg, make_job, mine, folder.root):
+            for result, scores, rejections in draw(
+                sampler, cfg, make_job, mine, folder.root, _scores_of(scorer, types)
+            ):
                 job = result.job
                 record = {
                     "seed": job.seed,
@@ -265,6 +292,7 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
                     "checkpoint": ids,
                     "settings": settings,
                     "mask_fraction": result.mask_fraction,
+                    "scores": scores,
                     "rejections": rejections,
                 }
                 if job.mask_origin is not None:
