@@ -43,14 +43,15 @@ from seas.config import (
     PretrainConfig,
     QualityConfig,
     ReportConfig,
+    ReviewConfig,
     TrainConfig,
 )
 from seas.config.flags import resolve_configs
-from seas.errors import ConfigError
+from seas.errors import ConfigError, InputFileError
 from seas.handles import GeneratedPairs, Pair, Run
 from seas.locks import writer_lock, writer_locks
 from seas.pipeline import RUN_CONFIGS
-from seas.run_folder import RunFolder
+from seas.run_folder import RunFolder, read_run
 
 __all__ = [
     "GeneratedPairs",
@@ -67,6 +68,7 @@ __all__ = [
     "open_run",
     "paste",
     "resolve",
+    "review",
     "run",
     "sample",
     "train",
@@ -92,6 +94,7 @@ COMMANDS: dict[str, list[type]] = {
     "evaluate quality": [QualityConfig],
     "evaluate generation": [GenerationMetricsConfig],
     "report": [ReportConfig],
+    "review": [ReviewConfig],
     "benchmark train": [ModelConfig, BenchmarkConfig],
     "benchmark generate": [ModelConfig, BenchmarkConfig],
 }
@@ -273,6 +276,21 @@ def build_report(run_dir: RunDir = None, config: ConfigFile = None, **options: A
 
     (cfg,) = resolve("report", config, **_with_run_dir(run_dir, options))
     return write_report(cfg.run_dir, cfg.output_dir, cfg.generated, cfg.per_type)
+
+
+def review(run_dir: RunDir = None, config: ConfigFile = None, **options: Any) -> Any:  # Any: ReviewServer
+    """``seas review``: the review page's server for the run's pairs, bound but not yet serving.
+
+    Call ``serve_forever()`` on it (``shutdown()`` from another thread ends it); its ``url`` is the page.
+    Decisions go to ``<pairs>/<product>/review.jsonl``, which later stages then follow.
+    """
+    from seas.review.server import ReviewServer
+
+    (cfg,) = resolve("review", config, **_with_run_dir(run_dir, options))
+    tree = RunFolder(cfg.run_dir).generated(read_run(cfg.run_dir).split.product, cfg.generated)
+    if not any(tree.glob("*/manifest.jsonl")):
+        raise InputFileError(tree, "no generated pairs to review", "run seas generate first, or pass --generated")
+    return ReviewServer(tree, cfg.host, cfg.port)
 
 
 def run(config: ConfigFile = None, **options: Any) -> list[Run]:

@@ -21,6 +21,7 @@ from seas import __version__, api
 from seas.config import dumps
 from seas.config.flags import add_config_flags
 from seas.errors import SeasError, storage_error
+from seas.locks import writer_lock
 from seas.run_folder import RunFolder
 
 Options = dict[str, Any]  # Any: the flags given, by config field name
@@ -126,6 +127,19 @@ def _evaluate_generation(args: argparse.Namespace, options: Options) -> int:
 
 def _report(args: argparse.Namespace, options: Options) -> int:
     print(f"report: {api.build_report(config=args.config, **options)}")
+    return 0
+
+
+def _review(args: argparse.Namespace, options: Options) -> int:
+    server = api.review(config=args.config, **options)
+    with writer_lock(server.tree):  # no seas generate into the pairs while they are reviewed
+        print(f"review of {server.tree}: open {server.url} (Ctrl-C stops; every decision is already saved)")
+        try:
+            server.serve_forever()
+        except KeyboardInterrupt:
+            print(f"decisions: {server.tree / 'review.jsonl'}")
+        finally:
+            server.server_close()
     return 0
 
 
@@ -309,6 +323,15 @@ def build_parser() -> argparse.ArgumentParser:
         "Build a static HTML report of a run (opens from disk, no server).",
         "Per defect type: generated image | mask | overlay | zoom next to real training examples, mask statistics, "
         "loss curves of both stages, metric tables with baselines, configs and checkpoint hashes.",
+    )
+    _command(
+        sub,
+        "review",
+        _review,
+        "Accept or reject the generated pairs on a local web page (keyboard: a, r, u).",
+        "Serve a page on 127.0.0.1 that shows every generated pair as image, mask and overlay with its scores, "
+        "sorted and filtered by type and score. Each decision is saved as it is made, in <pairs>/<product>/"
+        "review.jsonl; once it exists, seas evaluate, the exports and the report use only the accepted pairs.",
     )
     bench = sub.add_parser(
         "benchmark",

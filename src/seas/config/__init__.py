@@ -26,6 +26,7 @@ from seas.config.evaluate import (
     GenerationMetricsConfig,
     QualityConfig,
     ReportConfig,
+    ReviewConfig,
 )
 from seas.config.generate import GenerateConfig, PasteConfig
 from seas.config.pretrain import PretrainConfig
@@ -45,6 +46,7 @@ ALL_CONFIGS: tuple[type, ...] = (
     GenerateConfig,
     RunConfig,
     ReportConfig,
+    ReviewConfig,
     DownstreamConfig,
     QualityConfig,
     GenerationMetricsConfig,
@@ -69,6 +71,7 @@ __all__ = [
     "PretrainConfig",
     "QualityConfig",
     "ReportConfig",
+    "ReviewConfig",
     "RunConfig",
     "TrainConfig",
     "check_numbers",

@@ -11,7 +11,14 @@ from seas.errors import ConfigError, flag
 from seas.evaluate.heldout_halves import SPLITS
 from seas.evaluate.segmentation import VARIANTS
 
-__all__ = ["BenchmarkConfig", "DownstreamConfig", "GenerationMetricsConfig", "QualityConfig", "ReportConfig"]
+__all__ = [
+    "BenchmarkConfig",
+    "DownstreamConfig",
+    "GenerationMetricsConfig",
+    "QualityConfig",
+    "ReportConfig",
+    "ReviewConfig",
+]
 
 
 # The segmenter both evaluations train: one default and help text per option.
@@ -139,6 +146,21 @@ class ReportConfig:
 
     def __post_init__(self) -> None:
         check_numbers(self, at_least_one=("per_type",))
+
+
+@dataclass(frozen=True)
+class ReviewConfig:
+    """``seas review``: accept or reject the generated pairs on a local web page."""
+
+    run_dir: Path = field(default=Path("runs/seas"), metadata=hint("Run folder whose pairs to review."))
+    generated: Path | None = field(
+        default=None, metadata=hint("Generated tree root holding <product>/<type>/. Default: RUN/generated.")
+    )
+    host: str = field(default="127.0.0.1", metadata=hint("Address to serve on (this machine only by default)."))
+    port: int = field(default=8765, metadata=hint("Port to serve on (0: any free port)."))
+
+    def __post_init__(self) -> None:
+        check_numbers(self)
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ GROUP_TITLES: dict[str, str] = {
     "GenerateConfig": "Generation",
     "RunConfig": "Pipeline (seas run)",
     "ReportConfig": "Report",
+    "ReviewConfig": "Review (seas review)",
     "DownstreamConfig": "Downstream segmentation",
     "QualityConfig": "Pair quality",
     "GenerationMetricsConfig": "IC-LPIPS and Inception Score",
@@ -178,6 +179,7 @@ STAGE_SECTIONS: dict[str, tuple[str, ...]] = {
     "generate": ("GenerateConfig",),
     "evaluate": ("DownstreamConfig", "QualityConfig", "GenerationMetricsConfig"),
     "report": ("ReportConfig",),
+    "review": ("ReviewConfig",),
 }
 STAGE_SECTIONS_OF = {cls: section for section, classes in STAGE_SECTIONS.items() for cls in classes}
 

@@ -40,6 +40,7 @@ from seas.files import atomic_write_json, atomic_write_text
 from seas.generate.outputs import MANIFEST_FIX, read_manifest, recorded_generate_settings
 from seas.progress import Progress
 from seas.records import RecordError
+from seas.review.decisions import accepted, review_note
 from seas.run_folder import RunFolder, read_run
 
 __all__ = [
@@ -101,7 +102,7 @@ def generated_pairs(tree: Path, types: list[str]) -> list[tuple[Path, Path]]:
         manifest = tree / t / "manifest.jsonl"
         if not manifest.is_file():
             raise InputFileError(manifest, "no generated pairs for this defect type", "run seas generate first")
-        for record in read_manifest(tree / t):
+        for record in accepted(tree, t, read_manifest(tree / t)):
             if "mask" not in record:
                 raise RecordError(manifest, f"pair {record['index']} has no mask", MANIFEST_FIX)
             pairs.append((tree / t / record["image"], tree / t / record["mask"]))
@@ -268,6 +269,7 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
     if cfg.variants == DEFAULT_VARIANTS and has_placed_masks(tree, present):
         variants.insert(variants.index("seas"), "paste")  # the no-model control beside the SeaS row
     count = len(paths)
+    reviewed = review_note(tree, present, {t: len(read_manifest(tree / t)) for t in present})
     placement, placement_record = _placement(normals, real)
     inputs = evaluation_inputs(cfg.run_dir, tree)
     settings = {k: v for k, v in config_to_dict(cfg).items() if k != "seg_repeats"}
@@ -286,6 +288,7 @@ def evaluate_segmentation(cfg: DownstreamConfig, data: ProductData | None = None
             "test_good": len(test_good),
         },
         "placement": placement_record,
+        "review": reviewed,
         "versions": package_versions(),
         "variants": {},
         "inputs": inputs,

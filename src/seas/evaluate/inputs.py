@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from seas.config import config_to_dict
+from seas.review.decisions import REVIEW_FILE
 from seas.run_folder import checkpoint_ids
 
 __all__ = ["evaluation_inputs", "is_current", "stale_note"]
@@ -24,6 +25,9 @@ def evaluation_inputs(run_dir: Path, tree: Path) -> dict[str, Any]:  # Any: JSON
     digest = hashlib.sha256()
     for manifest in sorted(tree.glob("*/manifest.jsonl")):
         digest.update(manifest.parent.name.encode() + b"\0" + manifest.read_bytes() + b"\0")
+    review = tree / REVIEW_FILE  # a review changes which pairs count
+    if review.is_file():
+        digest.update(b"review\0" + review.read_bytes())
     return {"pairs": digest.hexdigest()[:16], "weights": checkpoint_ids(run_dir)}
 
 

@@ -22,6 +22,7 @@ from seas.data.split import DataSplit
 from seas.errors import ConfigError
 from seas.generate.outputs import read_manifest
 from seas.generate.placed_masks import defect_start_rgb
+from seas.review.decisions import accepted
 
 __all__ = ["has_placed_masks", "pasted_pairs"]
 
@@ -40,7 +41,7 @@ def pasted_pairs(tree: Path, types: list[str], split: DataSplit, size: int) -> I
     """
     image_of = {str(mask): image for t in split.types for image, mask in split.types[t].train}
     for t in types:
-        for record in read_manifest(tree / t):
+        for record in accepted(tree, t, read_manifest(tree / t)):  # the pairs the seas row uses
             origin = record.get("mask_from")
             if origin is None:
                 subject = "--variants paste"

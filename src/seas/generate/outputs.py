@@ -21,6 +21,7 @@ from PIL import Image
 
 from seas.files import atomic_write_bytes, atomic_write_dir, atomic_write_json, atomic_write_text
 from seas.records import RecordError, read_json, read_jsonl
+from seas.review.decisions import read_decisions
 
 MANIFEST_FIX = "rerun seas generate with the same flags: it rebuilds the manifest from the pairs' records"
 
@@ -120,12 +121,18 @@ class FinishedPair:
 
 
 def finished_pairs(product_dir: Path, wanted: dict[str, int]) -> list[FinishedPair]:
-    """Pairs ``0..count-1`` of each folder in ``wanted`` (sorted by name) that were finished (have a record)."""
+    """Pairs ``0..count-1`` of each folder in ``wanted`` (sorted by name) that were finished (have a record).
+
+    When the pairs were reviewed (``seas review``), only the accepted pairs of a defect folder count.
+    """
+    decisions = read_decisions(product_dir)
     pairs = []
     for folder, count in sorted(wanted.items()):
         root = product_dir / folder
         for index in range(count):
             stem = f"{index:04d}"
+            if decisions is not None and folder != "good" and decisions.get((folder, index)) != "accept":
+                continue
             if (root / ".records" / f"{stem}.json").is_file():
                 pairs.append(
                     FinishedPair(folder, index, root / "image" / f"{stem}.png", root / "mask" / f"{stem}.png")

@@ -26,6 +26,7 @@ from seas.generate.outputs import read_manifest
 from seas.models.builtin import prior_dir
 from seas.records import read_json, read_jsonl
 from seas.report.charts import histogram_svg, line_chart_svg
+from seas.review.decisions import REVIEW_FILE, accepted, read_decisions
 from seas.run_folder import RunFolder
 
 __all__ = ["build_report"]
@@ -286,7 +287,7 @@ def _placed_note(records: list[dict[str, Any]]) -> str:  # Any: JSON
 
 
 def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], report: Path, per_type: int) -> str:
-    records = read_manifest(folder)
+    records = accepted(folder.parent, name, read_manifest(folder))  # after seas review: the accepted pairs
     cells = []
     for r in records[:per_type]:
         stem = f"{name}_{r['index']:04d}"
@@ -331,6 +332,19 @@ def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], repor
     )
 
 
+def _review_line(tree: Path) -> str:
+    """A line saying the pairs were reviewed and only the accepted ones are shown and used ('' without a review)."""
+    decisions = read_decisions(tree)
+    if decisions is None:
+        return ""
+    kept = sum(v == "accept" for v in decisions.values())
+    dropped = sum(v == "reject" for v in decisions.values())
+    return (
+        f"<p id='review'>Reviewed with seas review ({escape(str(tree / REVIEW_FILE))}): {kept} accepted, "
+        f"{dropped} rejected; only the accepted pairs are shown here and used by the evaluation and the exports.</p>"
+    )
+
+
 def build_report(run: Path, out: Path | None = None, generated: Path | None = None, per_type: int = 8) -> Path:
     """Write ``<out>/index.html`` (default ``<run>/report``) and its thumbnails; returns the html path."""
     folder = RunFolder(run)
@@ -354,7 +368,7 @@ def build_report(run: Path, out: Path | None = None, generated: Path | None = No
         f"<style>{STYLE}</style>{CHECK_SCRIPT}</head><body><h1>SeaS report: {escape(product)}</h1>"
         f"<p>run <code>{escape(str(run))}</code>; checkpoints {escape(json.dumps(ids))}</p>"
         f"{_metrics_section(run, tree, report)}{_quality_section(run, report, config, tree)}"
-        f"<h2>Generated pairs</h2>{''.join(sections) or '<p class=note>none</p>'}"
+        f"<h2>Generated pairs</h2>{_review_line(tree)}{''.join(sections) or '<p class=note>none</p>'}"
         f"{_loss_section(run)}<h2>Configuration</h2><pre>{escape(json.dumps(config, indent=2))}</pre>"
         f"</body></html>"
     )

@@ -1,0 +1,92 @@
+"""The review's decisions, one file per pair tree: ``<out>/<product>/review.jsonl``.
+
+Each decision is appended as a line ``{"folder", "index", "decision"}`` and flushed to disk before the
+page is told it was saved, so a crash or a closed tab loses nothing; the last line of a pair wins
+(``none`` takes a decision back: undo). Once the file exists, ``seas evaluate``, the exports and the
+report use the *accepted* defect pairs only (a pair not yet decided is left out too) and say so.
+A torn last line (a kill during the write) is ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from seas.errors import ConfigError
+
+__all__ = ["DECISIONS", "REVIEW_FILE", "accepted", "read_decisions", "record_decision", "review_note"]
+
+REVIEW_FILE = "review.jsonl"
+DECISIONS = ("accept", "reject", "none")
+logger = logging.getLogger(__name__)
+
+
+def read_decisions(tree: Path) -> dict[tuple[str, int], str] | None:
+    """``(folder, index) -> accept | reject`` of the review of ``tree`` (None: no review there)."""
+    path = tree / REVIEW_FILE
+    if not path.is_file():
+        return None
+    out: dict[tuple[str, int], str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+            key, decision = (str(row["folder"]), int(row["index"])), str(row["decision"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue
+        if decision == "none":
+            out.pop(key, None)
+        elif decision in DECISIONS:
+            out[key] = decision
+    return out
+
+
+def record_decision(tree: Path, folder: str, index: int, decision: str) -> None:
+    """Append one decision to the review file of ``tree``, on disk before returning.
+
+    Raises:
+        ConfigError: An unknown decision.
+    """
+    if decision not in DECISIONS:
+        subject = "decision"
+        raise ConfigError(subject, f"unknown {decision!r}", f"use {', '.join(DECISIONS)}")
+    line = json.dumps({"folder": folder, "index": int(index), "decision": decision}, sort_keys=True)
+    with (tree / REVIEW_FILE).open("a+b") as handle:
+        torn = False
+        if handle.seek(0, os.SEEK_END) > 0:
+            handle.seek(-1, os.SEEK_END)
+            torn = handle.read(1) != b"\n"  # a kill cut the last line: start on a new one
+        handle.write((("\n" if torn else "") + line + "\n").encode())
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def accepted(tree: Path, folder: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:  # Any: JSON
+    """``records`` of ``tree/folder`` that later stages use: all without a review, else the accepted ones."""
+    decisions = read_decisions(tree)
+    if decisions is None:
+        return records
+    return [r for r in records if decisions.get((folder, int(r["index"]))) == "accept"]
+
+
+def review_note(tree: Path, folders: list[str], counts: dict[str, int]) -> dict[str, int] | None:
+    """Counts of the review of ``tree`` over ``folders`` (None without one), logged once as a warning line."""
+    decisions = read_decisions(tree)
+    if decisions is None:
+        return None
+    kept = {k: v for k, v in decisions.items() if k[0] in folders}
+    note = {
+        "accepted": sum(v == "accept" for v in kept.values()),
+        "rejected": sum(v == "reject" for v in kept.values()),
+        "pairs": sum(counts.get(f, 0) for f in folders),
+    }
+    logger.warning(
+        "%s: using the %d accepted pairs only (%d rejected, %d not decided)",
+        tree / REVIEW_FILE,
+        note["accepted"],
+        note["rejected"],
+        note["pairs"] - note["accepted"] - note["rejected"],
+    )
+    return note
