@@ -692,3 +692,47 @@ def test_keep_rules_redraw_failing_pairs_deterministically_and_record_every_draw
     capsys.readouterr()
     assert main(_generate(run, first, flags.replace("0.5", "0.9"))) == 2  # other rules never share a folder
     assert "--keep" in capsys.readouterr().err
+
+
+def test_user_masks_are_used_bit_for_bit_and_bad_ones_are_one_line_errors(
+    run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    masks = tmp_path / "masks"
+    (masks / "hole").mkdir(parents=True)
+    given = []
+    for k, (y, x) in enumerate([(10, 12), (40, 30)]):
+        mask = np.zeros((64, 64), np.uint8)
+        mask[y : y + 5, x : x + 7] = 255
+        mask[y + 2, x + 9] = 255  # a second, one-pixel region: kept as it is
+        Image.fromarray(mask).save(masks / "hole" / f"{k:04d}.png")
+        given.append(mask > 0)
+    out = tmp_path / "out"
+    flags = f"--num-per-type 3 --defect-type hole --steps 3 --mask-steps 1 --start strength --mask-source {masks}"
+    assert main(_generate(run, out, flags)) == 0
+    for index in range(3):
+        written = np.asarray(Image.open(out / "tire" / "hole" / "mask" / f"{index:04d}.png")) > 0
+        assert np.array_equal(written, given[index % 2])  # the n-th file, cycling, bit for bit
+    manifest = [json.loads(line) for line in (out / "tire" / "hole" / "manifest.jsonl").read_text().splitlines()]
+    assert [m["mask_from"] for m in manifest] == [
+        {"mask": str(masks / "hole" / f"{index % 2:04d}.png"), "source": "user"} for index in range(3)
+    ]
+    bad = tmp_path / "bad"
+    cases = {
+        "small": (np.full((32, 32), 255, np.uint8), "is 32x32 px, the run generates at 64x64"),
+        "grey": (np.arange(64 * 64, dtype=np.uint32).reshape(64, 64).astype(np.uint8), "is not binary"),
+        "empty": (np.zeros((64, 64), np.uint8), "is empty"),
+    }
+    for name, (array, text) in cases.items():
+        folder = bad / name / "hole"
+        folder.mkdir(parents=True)
+        Image.fromarray(array).save(folder / "0000.png")
+        capsys.readouterr()
+        assert main(_generate(run, tmp_path / f"out_{name}", flags.replace(str(masks), str(bad / name)))) == 2
+        err = capsys.readouterr().err
+        assert text in err, err
+        assert str(folder / "0000.png") in err
+        assert len(err.strip().splitlines()) == 1
+        assert not (tmp_path / f"out_{name}" / "tire" / "hole" / "image").exists()  # refused before any pair
+    (bad / "none").mkdir()
+    assert main(_generate(run, tmp_path / "out_none", flags.replace(str(masks), str(bad / "none")))) == 2
+    assert "holds no mask for this defect type" in capsys.readouterr().err

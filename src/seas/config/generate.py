@@ -81,12 +81,13 @@ class GenerateConfig:
             project=True,
         ),
     )
-    mask_source: Literal["rmp", "train"] = field(
+    mask_source: str = field(
         default="rmp",
         metadata=hint(
-            "Where a pair's mask comes from: the RMP head (the paper), or a training defect mask of the type "
-            "(seeded pick, rotation and flip) that the picture may change inside only: the rest is the "
-            "reference image as the VAE decodes it (needs --start reference or strength).",
+            "Where a pair's mask comes from: rmp, the RMP head (the paper); train, a training defect mask of the "
+            "type (seeded pick, rotation and flip); or a folder DIR of your own binary masks, DIR/<type>/*.png at "
+            "the run's resolution, pair n taking the n-th file, used bit for bit. With train or DIR the picture may "
+            "change inside the mask only: the rest is the reference image (needs --start reference or strength).",
             project=True,
         ),
     )
@@ -155,6 +156,11 @@ class GenerateConfig:
         ),
     )
 
+    @property
+    def places_masks(self) -> bool:
+        """Whether pairs take placed masks (training masks or the user's) instead of the RMP head's."""
+        return self.mask_source != "rmp"
+
     def __post_init__(self) -> None:
         check_numbers(self, at_least_one=("num_per_type", "steps", "mask_steps", "batch_size", "max_attempts"))
         if self.mask_steps > self.steps:
@@ -164,10 +170,16 @@ class GenerateConfig:
         check_keep_rules(self.keep)
         if not 0 <= self.min_mask_fraction <= self.max_mask_fraction <= 1:
             raise ConfigError(flag("min_mask_fraction"), "must satisfy 0 <= min <= --max-mask-fraction <= 1", None)
-        if self.mask_source == "train" and self.start == "noise":
+        if self.mask_source not in ("rmp", "train") and not Path(self.mask_source).is_dir():
             raise ConfigError(
                 flag("mask_source"),
-                "train keeps the reference image outside the mask; --start noise has none",
+                f"{self.mask_source} is neither rmp, train nor a folder",
+                "pass rmp, train, or a folder of DIR/<type>/ masks",
+            )
+        if self.places_masks and self.start == "noise":
+            raise ConfigError(
+                flag("mask_source"),
+                f"{self.mask_source} keeps the reference image outside the mask; --start noise has none",
                 "pass --start strength or --start reference",
             )
         if self.placed_start == "defect" and self.mask_source != "train":

@@ -28,26 +28,27 @@ __all__ = ["has_placed_masks", "pasted_pairs"]
 
 
 def has_placed_masks(tree: Path, types: list[str]) -> bool:
-    """Whether every pair of ``types`` under ``tree`` has a placed mask (a ``mask_from`` record)."""
+    """Whether every pair of ``types`` under ``tree`` has a mask placed from a training defect (``mask_from``)."""
     records = [r for t in types if (tree / t / "manifest.jsonl").is_file() for r in read_manifest(tree / t)]
-    return bool(records) and all("mask_from" in r for r in records)
+    return bool(records) and all("mask_from" in r and r["mask_from"].get("source") != "user" for r in records)
 
 
 def pasted_pairs(tree: Path, types: list[str], split: DataSplit, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """The control of every pair of ``types``, in manifest order, as ``[size, size, 3]`` uint8 and bool arrays.
 
     Raises:
-        ConfigError: A pair has a mask the RMP head drew (no training defect belongs to it).
+        ConfigError: A pair has a mask the RMP head drew or the user gave (no training defect belongs to it).
     """
     image_of = {str(mask): image for t in split.types for image, mask in split.types[t].train}
     for t in types:
         for record in accepted(tree, t, read_manifest(tree / t)):  # the pairs the seas row uses
             origin = record.get("mask_from")
-            if origin is None:
+            if origin is None or origin.get("source") == "user":
                 subject = "--variants paste"
                 raise ConfigError(
                     subject,
-                    f"{tree / t}: pair {record['index']} has a mask the RMP head drew, not a training mask",
+                    f"{tree / t}: pair {record['index']} has a mask the RMP head drew or the user gave, "
+                    "not a training mask",
                     "generate with --mask-source train, or leave paste out of --variants",
                 )
             mask = read_mask(tree / t / record["mask"])

@@ -87,9 +87,7 @@ class MaskedSampler:
         self._posteriors: dict[Path, tuple[torch.Tensor, torch.Tensor]] = {}
         # References at the resolution in [-1, 1], kept only where a placed mask needs the picture itself:
         # --placed-start defect pastes into it, --placed-background photo shows it beyond the mask.
-        self._keep_rgb = cfg.mask_source == "train" and (
-            cfg.placed_start == "defect" or cfg.placed_background == "photo"
-        )
+        self._keep_rgb = cfg.places_masks and (cfg.placed_start == "defect" or cfg.placed_background == "photo")
         self._rgb: dict[Path, np.ndarray] = {}
 
     def _encode(self, prompt: str) -> torch.Tensor:

@@ -23,6 +23,7 @@ from accelerate import PartialState
 
 from seas.config import GenerateConfig, config_to_dict, write_run_record
 from seas.data.catalog import ProductData
+from seas.data.imageio import read_mask
 from seas.data.split import DataSplit
 from seas.errors import ConfigError, SeasError, flag
 from seas.files import atomic_write_json, check_replaceable
@@ -39,6 +40,7 @@ from seas.generate.outputs import PairFolder, export_anomalib
 from seas.generate.pair_scores import PairScorer
 from seas.generate.pipeline import Job, MaskedSampler, Result
 from seas.generate.placed_masks import pick_training_mask
+from seas.generate.user_masks import check_user_masks
 from seas.ownership import check_pair_tree, mark_pair_tree, remove_owned
 from seas.progress import Progress
 from seas.run_folder import RunFolder, RunRecord, checkpoint_ids, read_run, read_token_map
@@ -64,6 +66,7 @@ class JobMaker:
 
     With a pool (``--mask-source train``: mask -> its image) a job has a placed mask, turned about ``turn``
     (``--placed-turn``), and with ``defect_start`` (``--placed-start defect``) the training image it came from.
+    With ``user_masks`` (``--mask-source DIR``) job ``n`` has the ``n``-th file's mask as it is.
     """
 
     base_seed: int
@@ -74,10 +77,23 @@ class JobMaker:
     pool: dict[Path, Path] = field(default_factory=dict)
     turn: str = "image"
     defect_start: bool = False
+    user_masks: list[Path] = field(default_factory=list)
 
     def __call__(self, index: int, attempt: int) -> Job:
         """Attempt ``attempt`` at image ``index``."""
         seed, reference = job_seed(self.base_seed, index, attempt), self.references[index % len(self.references)]
+        if self.user_masks:  # --mask-source DIR: the n-th file, exactly
+            path = self.user_masks[index % len(self.user_masks)]
+            return Job(
+                index,
+                attempt,
+                seed,
+                self.prompt,
+                reference,
+                True,
+                read_mask(path),
+                {"mask": str(path), "source": "user"},
+            )
         if not self.pool:
             return Job(index, attempt, seed, self.prompt, reference, self.with_mask)
         mask, origin = pick_training_mask(list(self.pool), seed, self.resolution, self.turn)
@@ -129,6 +145,7 @@ def _make_jobs(
     references: list[Path],
     resolution: int,
     types: list[str] | None,
+    user_masks: list[Path] | None = None,
 ) -> JobMaker:
     """One folder's job maker, ``(index, attempt) -> Job``: its prompt and, with placed masks, its mask pool."""
     # --mask-source train: the pool of the types' training masks, in the split's (sorted) order
@@ -143,6 +160,7 @@ def _make_jobs(
         pool=pool,
         turn=cfg.placed_turn,
         defect_start=cfg.placed_start == "defect",
+        user_masks=user_masks or [],
     )
 
 
@@ -193,6 +211,15 @@ def draw(
             queue.append(make_job(job.index, job.attempt + 1))
 
 
+def _user_masks(
+    cfg: GenerateConfig, groups: list[tuple[str, list[str] | None, int]], resolution: int
+) -> dict[str, list[Path]]:
+    """``--mask-source DIR``: every defect folder's mask files, checked ({} for rmp and train)."""
+    if cfg.mask_source in ("rmp", "train"):
+        return {}
+    return check_user_masks(Path(cfg.mask_source), [name for name, types, _ in groups if types], resolution)
+
+
 def _references(cfg: GenerateConfig, run: RunRecord) -> list[Path]:
     return list(run.split.normals) if cfg.reference_pool == "train" else run.data.train_normals
 
@@ -224,10 +251,11 @@ def sample(cfg: GenerateConfig, data: ProductData | None = None) -> Iterator[tup
     groups = _groups(cfg, token_map)
     state = PartialState(cpu=cfg.cpu or not torch.cuda.is_available())
     sampler = _sampler(cfg, cfg.run_dir, run.model_cfg.resolution, state)
+    user = _user_masks(cfg, groups, run.model_cfg.resolution)
     references = _references(cfg, run)
     scorer = _scorer(run, references)
     for name, types, count in groups:
-        make_job = _make_jobs(cfg, run.split, token_map, references, run.model_cfg.resolution, types)
+        make_job = _make_jobs(cfg, run.split, token_map, references, run.model_cfg.resolution, types, user.get(name))
         for result, _scores, _rejections in draw(
             sampler, cfg, make_job, list(range(count)), name, _scores_of(scorer, types)
         ):
@@ -253,6 +281,7 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
             check_replaceable(getattr(cfg, name) / split.product, kind)
     check_same_settings(product_out, cfg, ids)
     check_counts(product_out, groups)
+    user = _user_masks(cfg, groups, model_cfg.resolution)  # every file checked before the weights load
     state = PartialState(cpu=cfg.cpu or not torch.cuda.is_available())
     sampler = _sampler(cfg, run_dir, model_cfg.resolution, state)
     if state.is_main_process:
@@ -274,7 +303,7 @@ def generate(cfg: GenerateConfig, data: ProductData | None = None) -> dict[str, 
     summary: dict[str, Any] = {"out": str(product_out)}
     for name, types, count in groups:
         folder = PairFolder(product_out / name, with_masks=types is not None)
-        make_job = _make_jobs(cfg, split, token_map, references, model_cfg.resolution, types)
+        make_job = _make_jobs(cfg, split, token_map, references, model_cfg.resolution, types, user.get(name))
         mine = [n for n in range(count) if n % state.num_processes == state.process_index and not folder.is_done(n)]
         bar = Progress(len(mine), f"generate {name}", unit="pair", enabled=state.is_main_process)
         try:  # the bar closes first, so an error line starts on a line of its own
