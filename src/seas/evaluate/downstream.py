@@ -24,10 +24,10 @@ from PIL import Image
 
 from seas.config import DownstreamConfig, config_to_dict, package_versions
 from seas.data.catalog import ProductData
+from seas.data.foreground import object_mask
 from seas.data.imageio import read_mask, read_rgb
 from seas.errors import InputFileError
 from seas.evaluate.finished_segmenters import FinishedSegmenters
-from seas.evaluate.foreground import object_mask
 from seas.evaluate.heldout_halves import HALVES_SEED, heldout_halves
 from seas.evaluate.inputs import evaluation_inputs
 from seas.evaluate.paired import TEST_NAME, format_paired, paired_tests

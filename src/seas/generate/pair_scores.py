@@ -2,7 +2,7 @@
 
 Mask sanity (defect pairs): ``mask_fraction`` (share of the picture, 0-1), ``area_ratio`` (that share
 over the median share of the folder's training masks: 1 is a training defect's size), ``on_object``
-(share of the mask on the object found from the reference photos, :mod:`seas.evaluate.foreground`;
+(share of the mask on the object found from the reference photos, :mod:`seas.data.foreground`;
 0-1, 1 expected) and ``components`` (8-connected regions). Change against the start (the reference
 photo the pair was drawn from, at the training resolution), in grey levels 0-255: ``change_inside``
 and ``change_outside`` (mean absolute difference inside and outside the mask), and ``change_ratio`` =
@@ -21,8 +21,8 @@ import numpy as np
 from scipy import ndimage
 
 from seas.data.augment import from_training_rgb, to_training_mask, to_training_rgb
+from seas.data.foreground import object_mask
 from seas.data.imageio import read_mask, read_rgb
-from seas.evaluate.foreground import object_mask
 
 __all__ = ["PairScorer"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from seas.evaluate.foreground import object_mask
+from seas.data.foreground import object_mask
 
 
 def _scene(k: int, rng: np.random.Generator) -> np.ndarray:
