@@ -55,13 +55,18 @@ def test_downstream_benchmark_json_and_table(demo: Path) -> None:
     results = json.loads((demo / "evaluation" / "segmentation.json").read_text())
     assert sorted(results["variants"]) == ["cutpaste", "perlin", "real", "seas"]
     assert results["counts"]["extra_pairs"] == 4
-    assert results["counts"]["test_defect"] == 4 + 6 + 6 + 6  # held-out two thirds of the bundled sample
+    # the test half (the default --split) of the held-out two thirds of the bundled sample: n - n // 2 per type
+    assert results["split"]["name"] == "test"
+    assert results["counts"]["test_defect"] == 2 + 3 + 3 + 3
     for variant in results["variants"].values():
         assert set(variant["per_type"]) == {"combined", "contamination", "cut", "hole"}
         assert all(0.0 <= v <= 1.0 for v in variant["mean"].values())
+        assert len(variant["runs"]) == 2  # --seg-repeats 2
     table = (demo / "evaluation" / "segmentation.md").read_text().splitlines()
-    assert table[2].startswith("| real only | ")
-    assert len(table) == 6
+    rows = [line for line in table if line.startswith("| real")]
+    assert rows[0].startswith("| real only | ")
+    assert len(rows) == 2 * 4 - 1  # four sets in the metric table, three compared with real only
+    assert any(line.startswith("Difference in points and p (paired t-test") for line in table)
 
 
 def test_quality_evaluation_has_every_table_with_its_baseline(demo: Path) -> None:

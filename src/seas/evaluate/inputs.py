@@ -15,20 +15,24 @@ from typing import Any
 
 from seas.config import config_to_dict
 from seas.review.decisions import REVIEW_FILE
-from seas.run_folder import checkpoint_ids
+from seas.run_folder import RunFolder, checkpoint_ids
 
 __all__ = ["evaluation_inputs", "is_current", "stale_note"]
 
 
 def evaluation_inputs(run_dir: Path, tree: Path) -> dict[str, Any]:  # Any: JSON values
-    """Fingerprint of the pairs under ``tree`` (= <out>/<product>) and the run's weight identities."""
+    """Fingerprint of the pairs under ``tree`` (= <out>/<product>), the run's weight identities and held-out halves."""
     digest = hashlib.sha256()
     for manifest in sorted(tree.glob("*/manifest.jsonl")):
         digest.update(manifest.parent.name.encode() + b"\0" + manifest.read_bytes() + b"\0")
     review = tree / REVIEW_FILE  # a review changes which pairs count
     if review.is_file():
         digest.update(b"review\0" + review.read_bytes())
-    return {"pairs": digest.hexdigest()[:16], "weights": checkpoint_ids(run_dir)}
+    out = {"pairs": digest.hexdigest()[:16], "weights": checkpoint_ids(run_dir)}
+    halves = RunFolder(run_dir).halves  # which held-out images test (written by the first evaluation)
+    if halves.is_file():
+        out["halves"] = hashlib.sha256(halves.read_bytes()).hexdigest()[:16]
+    return out
 
 
 def stale_note(result: dict[str, Any], run_dir: Path, tree: Path) -> str | None:  # Any: JSON
