@@ -692,6 +692,11 @@ def test_keep_rules_redraw_failing_pairs_deterministically_and_record_every_draw
     capsys.readouterr()
     assert main(_generate(run, first, flags.replace("0.5", "0.9"))) == 2  # other rules never share a folder
     assert "--keep" in capsys.readouterr().err
+    impossible = "--num-per-type 1 --defect-type hole --steps 3 --mask-steps 1 --max-attempts 2 --keep on_object>=2"
+    assert main(_generate(run, tmp_path / "never", impossible)) == 2  # no draw passes: one line, its rule named
+    err = capsys.readouterr().err.strip()
+    assert "image 0 was rejected in all 2 attempts (--keep on_object>=2)" in err
+    assert len(err.splitlines()) == 1
 
 
 def test_user_masks_are_used_bit_for_bit_and_bad_ones_are_one_line_errors(
