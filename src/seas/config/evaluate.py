@@ -57,7 +57,8 @@ class DownstreamConfig:
         default="test",
         metadata=hint(
             "Which held-out images test: val or test (halves of every type's held-out images and of test/good, "
-            "fixed in RUN/heldout_halves.json), or all. Choose settings on val, claim test numbers."
+            "fixed in RUN/heldout_halves.json), or all. Choose settings on val, claim test numbers.",
+            project=True,
         ),
     )
     eval_resolution: int = _segmenter("eval_resolution")

@@ -9,6 +9,7 @@ and ``POST /decision`` (``{"folder", "index", "decision"}``, saved before the re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from http import HTTPStatus
@@ -59,7 +60,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
-        self.wfile.write(body)
+        # The page may drop a request it no longer needs (a picture of a card filtered away).
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self.wfile.write(body)
 
     def _json(self, value: Any, status: HTTPStatus = HTTPStatus.OK) -> None:
         self._send(status, json.dumps(value).encode(), "application/json")
@@ -69,7 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path in ("/", "/index.html"):
             self._send(HTTPStatus.OK, self.server.page, "text/html; charset=utf-8")
         elif self.path == "/pairs.json":
-            self._json({"tree": str(self.server.tree), "pairs": review_pairs(self.server.tree)})
+            self._json({"tree": str(self.server.tree), "pairs": self.server.refresh()})
         elif self.path.startswith("/file/"):
             parts = self.path[len("/file/") :].split("/")
             known = self.server.files()
@@ -108,6 +111,9 @@ class ReviewServer(ThreadingHTTPServer):
         self.tree = tree
         self.page = resources.files("seas.review").joinpath("page.html").read_bytes()
         self.lock = threading.Lock()
+        self._keys: set[tuple[str, int]] = set()
+        self._files: set[tuple[str, ...]] = set()
+        self.refresh()
         super().__init__((host, port), _Handler)
 
     @property
@@ -116,15 +122,17 @@ class ReviewServer(ThreadingHTTPServer):
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}/"
 
+    def refresh(self) -> list[dict[str, Any]]:  # Any: JSON
+        """Read the pairs again (each page load does), remembering which pairs and files it may serve."""
+        pairs = review_pairs(self.tree)
+        self._keys = {(p["folder"], p["index"]) for p in pairs}
+        self._files = {tuple(p[k][len("/file/") :].split("/")) for p in pairs for k in ("image", "mask")}
+        return pairs
+
     def pair_keys(self) -> set[tuple[str, int]]:
         """(folder, index) of every pair under review."""
-        return {(p["folder"], p["index"]) for p in review_pairs(self.tree)}
+        return self._keys
 
-    def files(self) -> set[tuple[str, str, str]]:
+    def files(self) -> set[tuple[str, ...]]:
         """(folder, kind, file name) of every PNG the page may ask for."""
-        out = set()
-        for pair in review_pairs(self.tree):
-            for key in ("image", "mask"):
-                folder, kind, name = pair[key][len("/file/") :].split("/")
-                out.add((folder, kind, name))
-        return out
+        return self._files
