@@ -347,6 +347,10 @@ def format_table(results: dict[str, Any]) -> str:  # Any: JSON results
             f"{100 * value['mean'][k]:.2f}" + (f" ± {100 * spread[k]:.2f}" if k in spread else "") for k in METRICS
         )
         lines.append(f"| {names.get(variant, variant)} | {cells} |")
+    rates = [(v, results["variants"][v].get("positive_rate")) for v in order]
+    if any(rate is not None for _, rate in rates):
+        shares = ", ".join(f"{names.get(v, v)} {100 * rate:.2f} %" for v, rate in rates if rate is not None)
+        lines += ["", f"Defect pixels in each training set: {shares}."]
     paired = format_paired(results)
     if paired:
         lines += ["", *paired]
