@@ -4,8 +4,9 @@ Image ``n`` of a folder uses the reference normal image ``n mod M`` and the seed
 the M references are the sorted normals stage 1 trained on (the first ``--num-normals``) or, with
 ``--reference-pool all``, every normal training image. A pair rejected by the mask-fraction filter is
 redrawn with the seed ``base_seed + n + k·RETRY_STRIDE`` for attempt ``k``, and every rejection is recorded;
-so is a defect pair whose mask is empty and any pair whose image is one flat colour (a diverged model's
-output), whatever the filter says.
+so is a defect pair whose mask is empty, any pair whose image is one flat colour (a diverged model's
+output), whatever the filter says, and a pair whose scores (:mod:`seas.generate.pair_scores`, recorded
+with every pair) fail a ``--keep`` rule.
 Indices are sharded over processes (``n mod world == rank``) when started with ``accelerate launch``.
 """
 
@@ -250,8 +251,8 @@ def sample(cfg: GenerateConfig, data: ProductData | None = None) -> Iterator[tup
     token_map = read_token_map(cfg.run_dir)
     groups = _groups(cfg, token_map)
     state = PartialState(cpu=cfg.cpu or not torch.cuda.is_available())
+    user = _user_masks(cfg, groups, run.model_cfg.resolution)  # checked before the weights load
     sampler = _sampler(cfg, cfg.run_dir, run.model_cfg.resolution, state)
-    user = _user_masks(cfg, groups, run.model_cfg.resolution)
     references = _references(cfg, run)
     scorer = _scorer(run, references)
     for name, types, count in groups:
