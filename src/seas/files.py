@@ -15,6 +15,7 @@ from seas.errors import SeasError, storage_error
 
 __all__ = [
     "MARK",
+    "append_line",
     "atomic_write_bytes",
     "atomic_write_dir",
     "atomic_write_json",
@@ -30,6 +31,21 @@ __all__ = [
 MARK = ".seas-owned.json"
 # Temporary names carry this suffix, so a leftover of a killed writer is never confused with a user's file.
 _TMP_SUFFIX = ".seas-tmp"
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append ``line`` and a newline to ``path``, on disk before returning (a journal's write).
+
+    A last line cut by a kill is ended first, so the new line never joins it; readers skip the torn one.
+    """
+    with path.open("a+b") as handle:
+        torn = False
+        if handle.seek(0, os.SEEK_END) > 0:
+            handle.seek(-1, os.SEEK_END)
+            torn = handle.read(1) != b"\n"
+        handle.write((("\n" if torn else "") + line + "\n").encode())
+        handle.flush()
+        os.fsync(handle.fileno())
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
+
+from seas.files import append_line
 
 __all__ = ["FinishedSegmenters"]
 
@@ -49,11 +50,4 @@ class FinishedSegmenters:
         self._scores[key] = per_type
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = json.dumps({"key": key, "variant": variant, "run": run, "per_type": per_type}, sort_keys=True)
-        with self.path.open("a+b") as handle:
-            torn = False
-            if handle.seek(0, os.SEEK_END) > 0:
-                handle.seek(-1, os.SEEK_END)
-                torn = handle.read(1) != b"\n"  # a kill cut the last line: start on a new one
-            handle.write((("\n" if torn else "") + line + "\n").encode())
-            handle.flush()
-            os.fsync(handle.fileno())
+        append_line(self.path, line)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
 from seas.errors import ConfigError
+from seas.files import append_line
 
 __all__ = ["DECISIONS", "REVIEW_FILE", "accepted", "read_decisions", "record_decision", "review_note"]
 
@@ -53,14 +53,7 @@ def record_decision(tree: Path, folder: str, index: int, decision: str) -> None:
         subject = "decision"
         raise ConfigError(subject, f"unknown {decision!r}", f"use {', '.join(DECISIONS)}")
     line = json.dumps({"folder": folder, "index": int(index), "decision": decision}, sort_keys=True)
-    with (tree / REVIEW_FILE).open("a+b") as handle:
-        torn = False
-        if handle.seek(0, os.SEEK_END) > 0:
-            handle.seek(-1, os.SEEK_END)
-            torn = handle.read(1) != b"\n"  # a kill cut the last line: start on a new one
-        handle.write((("\n" if torn else "") + line + "\n").encode())
-        handle.flush()
-        os.fsync(handle.fileno())
+    append_line(tree / REVIEW_FILE, line)
 
 
 def accepted(tree: Path, folder: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:  # Any: JSON
