@@ -26,6 +26,7 @@ from seas.evaluate.inside_outside import InsideOutside
 __all__ = [
     "DefectFidelity",
     "detail_ratio",
+    "outline",
     "psnr",
     "reconstruct",
     "reconstruction_metrics",
@@ -159,6 +160,15 @@ class DefectFidelity:
             "ratio": own["ratio"],
             "shuffled_ratio": self.shuffled.result()["ratio"],
         }
+
+
+def outline(mask: np.ndarray, width: int) -> np.ndarray:
+    """Pixels within ``width`` of the ``[H, W]`` bool mask (along a row or a column), outside it."""
+    grown = mask.copy()
+    for axis in (0, 1):
+        for shift in range(-width, width + 1):
+            grown |= np.roll(mask, shift, axis=axis)
+    return grown & ~mask
 
 
 def zoom_box(mask: np.ndarray) -> tuple[int, int, int, int]:

@@ -13,25 +13,21 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from seas.evaluate.reconstruction import zoom_box
+from seas.evaluate.reconstruction import outline, zoom_box
 from seas.evaluate.segmentation import VARIANTS
 from seas.files import atomic_write_bytes
 
 __all__ = ["PER_ROW", "write_set_pictures"]
 
-PER_ROW = _PER_ROW = 4
+PER_ROW = 4
 _TILE = 128
 _LABEL = 18
 _LABELS = {"real": "real training defects (in every set)"}
 
 
 def _outlined(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    grown = mask.copy()
-    for axis in (0, 1):
-        for shift in (-1, 1):
-            grown |= np.roll(mask, shift, axis=axis)
     out = image.copy()
-    out[grown & ~mask] = (255, 40, 40)
+    out[outline(mask, 1)] = (255, 40, 40)
     return out
 
 
@@ -46,10 +42,10 @@ def _tiles(image: np.ndarray, mask: np.ndarray) -> list[Image.Image]:
 
 def write_set_pictures(rows: dict[str, list[tuple[np.ndarray, np.ndarray]]], path: Path) -> None:
     """The grid of ``rows`` (set name -> its first pairs, uint8 image and bool mask) as a PNG."""
-    rows = {name: pairs[:_PER_ROW] for name, pairs in rows.items() if pairs}
+    rows = {name: pairs[:PER_ROW] for name, pairs in rows.items() if pairs}
     if not rows:
         return
-    canvas = Image.new("RGB", (2 * _PER_ROW * _TILE, len(rows) * (_TILE + _LABEL)), (255, 255, 255))
+    canvas = Image.new("RGB", (2 * PER_ROW * _TILE, len(rows) * (_TILE + _LABEL)), (255, 255, 255))
     draw = ImageDraw.Draw(canvas)
     for r, (name, pairs) in enumerate(rows.items()):
         top = r * (_TILE + _LABEL)

@@ -19,7 +19,7 @@ from PIL import Image
 from seas.errors import ConfigError
 from seas.evaluate.inputs import stale_note
 from seas.evaluate.paired import format_paired
-from seas.evaluate.reconstruction import zoom_box
+from seas.evaluate.reconstruction import outline, zoom_box
 from seas.evaluate.segmentation import METRICS, VARIANTS
 from seas.files import atomic_write_text
 from seas.generate.outputs import read_manifest
@@ -86,15 +86,6 @@ def _square(image: Image.Image, size: int | None = THUMB) -> Image.Image:
     return square if size is None else square.resize((size, size), Image.Resampling.NEAREST)
 
 
-def _outline(mask: np.ndarray, width: int) -> np.ndarray:
-    """Pixels within ``width`` of the mask, outside it."""
-    grown = mask.copy()
-    for axis in (0, 1):
-        for shift in range(-width, width + 1):
-            grown |= np.roll(mask, shift, axis=axis)
-    return grown & ~mask
-
-
 def _thumb(source: Path, target: Path, kind: str, mask: Path | None = None) -> None:
     """Write a THUMB-px PNG of ``kind``: image, mask, overlay or zoom.
 
@@ -110,7 +101,7 @@ def _thumb(source: Path, target: Path, kind: str, mask: Path | None = None) -> N
         crop = full.crop(box).resize((THUMB, THUMB), Image.Resampling.NEAREST)
         zm = np.asarray(Image.fromarray(m).crop(box).resize((THUMB, THUMB), Image.Resampling.NEAREST))
         arr = np.asarray(crop).copy()
-        arr[_outline(zm, 1)] = red
+        arr[outline(zm, 1)] = red
         Image.fromarray(arr).save(target)
         return
     image = _square(Image.open(source).convert("RGB"))
@@ -118,7 +109,7 @@ def _thumb(source: Path, target: Path, kind: str, mask: Path | None = None) -> N
         m = np.asarray(_square(Image.open(mask).convert("L"))) > 127
         arr = np.asarray(image).copy()
         arr[m] = (0.5 * arr[m] + 0.5 * np.array([255, 0, 0])).astype(np.uint8)
-        arr[_outline(m, 2)] = red  # 2-px outline: small defects stay visible on a dark product
+        arr[outline(m, 2)] = red  # 2-px outline: small defects stay visible on a dark product
         image = Image.fromarray(arr)
     image.save(target)
 
