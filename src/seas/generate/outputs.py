@@ -21,7 +21,7 @@ from PIL import Image
 
 from seas.files import atomic_write_bytes, atomic_write_dir, atomic_write_json, atomic_write_text
 from seas.records import RecordError, read_json, read_jsonl
-from seas.review.decisions import read_decisions
+from seas.review.decisions import in_use, read_decisions
 
 MANIFEST_FIX = "rerun seas generate with the same flags: it rebuilds the manifest from the pairs' records"
 
@@ -131,9 +131,7 @@ def finished_pairs(product_dir: Path, wanted: dict[str, int]) -> list[FinishedPa
         root = product_dir / folder
         for index in range(count):
             stem = f"{index:04d}"
-            if decisions is not None and folder != "good" and decisions.get((folder, index)) != "accept":
-                continue
-            if (root / ".records" / f"{stem}.json").is_file():
+            if in_use(decisions, folder, index) and (root / ".records" / f"{stem}.json").is_file():
                 pairs.append(
                     FinishedPair(folder, index, root / "image" / f"{stem}.png", root / "mask" / f"{stem}.png")
                 )

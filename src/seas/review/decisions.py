@@ -17,7 +17,7 @@ from typing import Any
 from seas.errors import ConfigError
 from seas.files import append_line
 
-__all__ = ["DECISIONS", "REVIEW_FILE", "accepted", "read_decisions", "record_decision", "review_note"]
+__all__ = ["DECISIONS", "REVIEW_FILE", "accepted", "in_use", "read_decisions", "record_decision", "review_note"]
 
 REVIEW_FILE = "review.jsonl"
 DECISIONS = ("accept", "reject", "none")
@@ -56,12 +56,18 @@ def record_decision(tree: Path, folder: str, index: int, decision: str) -> None:
     append_line(tree / REVIEW_FILE, line)
 
 
+def in_use(decisions: dict[tuple[str, int], str] | None, folder: str, index: int) -> bool:
+    """Whether later stages use pair ``index`` of ``folder`` (the review's rule, spelt here only).
+
+    Every pair without a review; generated normal images (``good``, never reviewed) always; else the accepted.
+    """
+    return decisions is None or folder == "good" or decisions.get((folder, index)) == "accept"
+
+
 def accepted(tree: Path, folder: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:  # Any: JSON
-    """``records`` of ``tree/folder`` that later stages use: all without a review, else the accepted ones."""
+    """``records`` of ``tree/folder`` that later stages use (:func:`in_use`)."""
     decisions = read_decisions(tree)
-    if decisions is None:
-        return records
-    return [r for r in records if decisions.get((folder, int(r["index"]))) == "accept"]
+    return [r for r in records if in_use(decisions, folder, int(r["index"]))]
 
 
 def review_note(tree: Path, folders: list[str], counts: dict[str, int]) -> dict[str, int] | None:
