@@ -84,7 +84,8 @@ def test_accept_reject_undo_and_reload_in_a_browser_then_later_stages_use_the_ac
         page.keyboard.press("r")  # hole/0 rejected
         page.keyboard.press("u")  # ... undone: hole/0 not decided
         expected = {"crack/0": "accept", "crack/1": "reject", "crack/2": "accept"}
-        page.wait_for_function("document.querySelector('#status').textContent.includes('2 accepted, 1 rejected')")
+        page.wait_for_selector("body[data-pending='0']", state="attached")  # every key handled and saved
+        assert "2 accepted, 1 rejected" in page.inner_text("#status")
         assert read_decisions(served.tree) == {("crack", 0): "accept", ("crack", 1): "reject", ("crack", 2): "accept"}
         page.reload()  # a closed tab loses nothing
         page.wait_for_selector("body[data-ready=yes]")
