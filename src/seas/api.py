@@ -282,15 +282,24 @@ def review(run_dir: RunDir = None, config: ConfigFile = None, **options: Any) ->
     """``seas review``: the review page's server for the run's pairs, bound but not yet serving.
 
     Call ``serve_forever()`` on it (``shutdown()`` from another thread ends it); its ``url`` is the page.
-    Decisions go to ``<pairs>/<product>/review.jsonl``, which later stages then follow.
+    Decisions go to ``<pairs>/<product>/review.jsonl``, which later stages then follow; masks painted on
+    ``url + "paint"`` go to ``paint_dir`` (default ``RUN/painted_masks``), one new file per save.
     """
+    from seas.review.painting import MaskPainter
     from seas.review.server import ReviewServer
 
     (cfg,) = resolve("review", config, **_with_run_dir(run_dir, options))
-    tree = RunFolder(cfg.run_dir).generated(read_run(cfg.run_dir).split.product, cfg.generated)
+    record = read_run(cfg.run_dir)
+    tree = RunFolder(cfg.run_dir).generated(record.split.product, cfg.generated)
     if not any(tree.glob("*/manifest.jsonl")):
         raise InputFileError(tree, "no generated pairs to review", "run seas generate first, or pass --generated")
-    return ReviewServer(tree, cfg.host, cfg.port)
+    painter = MaskPainter(
+        list(record.split.normals),
+        record.model_cfg.resolution,
+        sorted(record.split.types),
+        cfg.paint_dir or cfg.run_dir / "painted_masks",
+    )
+    return ReviewServer(tree, cfg.host, cfg.port, painter)
 
 
 def run(config: ConfigFile = None, **options: Any) -> list[Run]:

@@ -134,6 +134,7 @@ def _review(args: argparse.Namespace, options: Options) -> int:
     server = api.review(config=args.config, **options)
     with writer_lock(server.tree):  # no seas generate into the pairs while they are reviewed
         print(f"review of {server.tree}: open {server.url} (Ctrl-C stops; every decision is already saved)")
+        print(f"paint your own masks on {server.url}paint (saved to {server.painter.out})")
         try:
             server.serve_forever()
         except KeyboardInterrupt:

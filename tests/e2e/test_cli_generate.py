@@ -699,6 +699,52 @@ def test_keep_rules_redraw_failing_pairs_deterministically_and_record_every_draw
     assert len(err.splitlines()) == 1
 
 
+def test_best_of_keeps_the_best_draw_by_its_score_and_records_the_others(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import seas.generate.run as gen_run
+    from seas.generate.pipeline import MaskedSampler, Result
+
+    real_run = MaskedSampler.run
+
+    def fake_run(self: MaskedSampler, jobs: list) -> list:  # odd seeds put their mask on the backdrop's corner
+        out = []
+        for r in real_run(self, jobs):
+            mask = np.zeros_like(r.mask)
+            if r.job.seed % 2:
+                mask[0:3, 0:3] = True
+            else:
+                mask[30:34, 30:34] = True
+            out.append(Result(r.job, r.image, mask, float(mask.mean())))
+        return out
+
+    monkeypatch.setattr(gen_run.MaskedSampler, "run", fake_run)
+    # RETRY_STRIDE is odd, so attempt 1 of image n has the other parity: one draw of each pair lies on the tire
+    flags = "--num-per-type 3 --defect-type hole --steps 3 --mask-steps 1 --best-of 2 --best-by on_object"
+    out = tmp_path / "best"
+    assert main(_generate(run, out, flags)) == 0
+    manifest = [json.loads(line) for line in (out / "tire" / "hole" / "manifest.jsonl").read_text().splitlines()]
+    assert [m["index"] for m in manifest] == [0, 1, 2]
+    for m in manifest:
+        (other,) = m["rejections"]  # the other draw, recorded with its scores
+        assert other["reason"] == "--best-of 2: lower on_object"
+        assert other["scores"]["on_object"] == 0.0
+        assert other["seed"] % 2 == 1
+        assert m["seed"] % 2 == 0
+        assert m["scores"]["on_object"] > 0.5
+    before = (out / "tire" / "hole" / "manifest.jsonl").read_bytes()
+    assert main(_generate(run, out, flags)) == 0  # a rerun draws nothing
+    assert (out / "tire" / "hole" / "manifest.jsonl").read_bytes() == before
+    capsys.readouterr()
+    assert main(_generate(run, out, flags.replace("--best-of 2", "--best-of 3"))) == 2  # never mixed in one folder
+    assert "--best-of" in capsys.readouterr().err
+    assert main(_generate(run, tmp_path / "x", flags + " --best-by components")) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--best-by" in err
+    assert "on_object" in err
+    assert len(err.splitlines()) == 1
+
+
 def test_user_masks_are_used_bit_for_bit_and_bad_ones_are_one_line_errors(
     run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -118,3 +118,59 @@ def test_accept_reject_undo_and_reload_in_a_browser_then_later_stages_use_the_ac
         "0002.png",
         "0002.png",
     ]
+
+
+def test_a_mask_painted_in_the_browser_is_saved_as_a_new_file_generate_accepts(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from seas.generate.user_masks import check_user_masks
+    from seas.review.painting import MaskPainter
+
+    rng = np.random.default_rng(1)
+    normals = []
+    for k in range(2):  # not square: the page shows them cropped to the run's 32 px as generation does
+        normals.append(tmp_path / f"normal_{k}.png")
+        Image.fromarray(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(normals[-1])
+    out = tmp_path / "painted"
+    (out / "hole").mkdir(parents=True)
+    theirs = np.zeros((32, 32), np.uint8)
+    theirs[1:3, 1:3] = 255
+    Image.fromarray(theirs).save(out / "hole" / "0000.png")  # the user's own file: never replaced
+    before = (out / "hole" / "0000.png").read_bytes()
+    server = ReviewServer(_tree(tmp_path), port=0, painter=MaskPainter(normals, 32, ["crack", "hole"], out))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=_browser_path(), args=["--no-sandbox"])
+            page = browser.new_page()
+            page.goto(server.url)
+            page.click("#paint")  # the review page links to the painter
+            page.wait_for_selector("body[data-ready=yes]", state="attached")
+            assert page.eval_on_selector("#normal", "img => img.naturalWidth") in (0, 32)
+            page.wait_for_function("document.querySelector('#normal').naturalWidth === 32")
+            page.click("#save")  # nothing painted yet: refused, nothing written
+            page.wait_for_function("document.querySelector('#error').textContent.includes('empty')")
+            page.select_option("#type", "hole")
+            box = page.locator("#mask").bounding_box()
+            assert box is not None
+            page.mouse.move(box["x"] + 0.25 * box["width"], box["y"] + 0.5 * box["height"])
+            page.mouse.down()
+            page.mouse.move(box["x"] + 0.75 * box["width"], box["y"] + 0.5 * box["height"], steps=8)
+            page.mouse.up()
+            painted = int(page.get_attribute("body", "data-painted") or 0)
+            assert painted > 16  # a stroke across half the picture, 3 px wide
+            page.click("#save")
+            page.wait_for_selector("body[data-saves='1']", state="attached")
+            assert "hole: 2 masks saved" in page.inner_text("#status")
+            browser.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (out / "hole" / "0000.png").read_bytes() == before
+    (saved,) = check_user_masks(out, ["hole"], 32)["hole"][1:]  # what seas generate --mask-source checks
+    assert saved.name == "0001.png"
+    mask = np.asarray(Image.open(saved))
+    assert int((mask > 0).sum()) == painted
+    rows = np.nonzero(mask.any(axis=1))[0]
+    assert 13 <= rows.min() <= rows.max() <= 18  # drawn across the middle row, where the stroke went
+    assert not (out / "crack").exists()  # the refused save wrote nothing

@@ -61,3 +61,22 @@ def test_placed_masks_say_how_they_were_made_and_rmp_masks_say_nothing() -> None
     assert "with the picture" in plain
     assert "start: the normal reference, noised to the start step" in plain
     assert _placed_note([{"mask": "mask/0000.png", "settings": settings}]) == ""  # an RMP mask
+
+
+def test_each_type_says_why_draws_were_dropped_and_its_median_scores() -> None:
+    from seas.report.build import _rejections_line, _scores_line
+
+    records = [
+        {"scores": {"on_object": 1.0, "change_ratio": 12.0}, "rejections": [{"reason": "--keep on_object>=0.75"}]},
+        {
+            "scores": {"on_object": 0.8, "change_ratio": 4.0},
+            "rejections": [{"reason": "--keep on_object>=0.75"}, {"reason": "--best-of 3: lower change_ratio"}],
+        },
+        {"scores": {"on_object": 0.9, "change_ratio": 8.0}, "rejections": []},
+    ]
+    assert _rejections_line(records) == (
+        "3 rejected draws (1 --best-of 3: lower change_ratio, 2 --keep on_object&gt;=0.75)"
+    )
+    assert _scores_line(records) == "; median scores: on object 0.90, change in/out 8.00 (docs/usage.md)"
+    assert _rejections_line([{"rejections": []}]) == "0 rejected draws"
+    assert _scores_line([{"mask_fraction": 0.1}]) == ""  # pairs made before scores existed

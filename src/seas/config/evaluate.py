@@ -159,6 +159,13 @@ class ReviewConfig:
     )
     host: str = field(default="127.0.0.1", metadata=hint("Address to serve on (this machine only by default)."))
     port: int = field(default=8765, metadata=hint("Port to serve on (0: any free port)."))
+    paint_dir: Path | None = field(
+        default=None,
+        metadata=hint(
+            "Where masks painted on the page's /paint view go, DIR/<type>/NNNN.png (new files only), ready for "
+            "seas generate --mask-source DIR. Default: RUN/painted_masks."
+        ),
+    )
 
     def __post_init__(self) -> None:
         check_numbers(self)

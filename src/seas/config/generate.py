@@ -8,7 +8,7 @@ from typing import Literal
 
 from seas.config.base import check_numbers, cpu_switch, hint
 from seas.errors import ConfigError, flag
-from seas.generate.keep_rules import check_keep_rules
+from seas.generate.keep_rules import BEST, check_keep_rules
 
 __all__ = ["GenerateConfig", "PasteConfig"]
 
@@ -78,6 +78,22 @@ class GenerateConfig:
             "Keep only pairs whose scores pass these rules, NAME>=VALUE or NAME<=VALUE (e.g. on_object>=0.9 "
             "change_ratio>=1.5); a failing pair is redrawn with the next seed, up to --max-attempts. Every pair's "
             "scores are in its manifest line; their meaning: docs/usage.md.",
+            project=True,
+        ),
+    )
+    best_of: int = field(
+        default=1,
+        metadata=hint(
+            "Draw each defect pair K times (seeds as redraws; draws failing --keep do not count) and keep the best by "
+            "--best-by: the best 1/K of the draws, at K times the generation time. Every draw is recorded.",
+            project=True,
+        ),
+    )
+    best_by: str = field(
+        default="change_ratio",
+        metadata=hint(
+            "The score --best-of ranks by: on_object, change_inside, change_ratio (higher is better), change_outside "
+            "(lower) or area_ratio (nearest 1).",
             project=True,
         ),
     )
@@ -162,12 +178,22 @@ class GenerateConfig:
         return self.mask_source != "rmp"
 
     def __post_init__(self) -> None:
-        check_numbers(self, at_least_one=("num_per_type", "steps", "mask_steps", "batch_size", "max_attempts"))
+        check_numbers(
+            self, at_least_one=("num_per_type", "steps", "mask_steps", "batch_size", "max_attempts", "best_of")
+        )
         if self.mask_steps > self.steps:
             raise ConfigError(flag("mask_steps"), f"{self.mask_steps} exceeds --steps {self.steps}", None)
         if not 0 < self.strength <= 1:
             raise ConfigError(flag("strength"), f"must be in (0, 1], got {self.strength}", None)
         check_keep_rules(self.keep)
+        if self.best_by not in BEST:
+            raise ConfigError(flag("best_by"), f"cannot rank by {self.best_by!r}", f"pass one of {', '.join(BEST)}")
+        if self.best_of > self.max_attempts:
+            raise ConfigError(
+                flag("best_of"),
+                f"{self.best_of} draws exceed --max-attempts {self.max_attempts}",
+                f"raise --max-attempts to {self.best_of} or more",
+            )
         if not 0 <= self.min_mask_fraction <= self.max_mask_fraction <= 1:
             raise ConfigError(flag("min_mask_fraction"), "must satisfy 0 <= min <= --max-mask-fraction <= 1", None)
         if self.mask_source not in ("rmp", "train") and not Path(self.mask_source).is_dir():

@@ -42,6 +42,8 @@ PIXEL_SETTINGS = (
     "max_mask_fraction",
     "max_attempts",
     "keep",
+    "best_of",
+    "best_by",
     "mask_source",
     "mask_margin",
     "placed_background",

@@ -36,7 +36,7 @@ from seas.generate.checks import (
     check_same_settings,
 )
 from seas.generate.exports import export_coco, export_yolo
-from seas.generate.keep_rules import failed_rule
+from seas.generate.keep_rules import best_draw, failed_rule
 from seas.generate.outputs import PairFolder, export_anomalib
 from seas.generate.pair_scores import PairScorer
 from seas.generate.pipeline import Job, MaskedSampler, Result
@@ -175,13 +175,33 @@ def draw(
 ) -> Iterator[tuple[Result, dict[str, float], list[dict[str, Any]]]]:  # Any: JSON
     """Draw the pairs ``indices`` in batches, redrawing rejects; yields each kept pair, its scores and rejections.
 
-    A pair is rejected by :func:`rejection` or by a ``--keep`` rule on its ``score``.
+    A pair is rejected by :func:`rejection` or by a ``--keep`` rule on its ``score``; with ``--best-of K`` a defect
+    pair is drawn until K draws pass (or ``--max-attempts`` is spent) and the best by ``--best-by`` is kept, the
+    others recorded among its rejections.
 
     Raises:
         SeasError: A pair was rejected in all ``--max-attempts`` attempts (``where`` names its folder).
     """
     queue = deque(make_job(n, 0) for n in indices)
     rejected: dict[int, list[dict[str, Any]]] = {}
+    passed: dict[int, dict[int, tuple[Result, dict[str, float]]]] = {}  # index -> attempt -> passing draw
+
+    def record(result: Result, reason: str, scores: dict[str, float]) -> None:
+        entry: dict[str, Any] = {"attempt": result.job.attempt, "seed": result.job.seed}
+        entry.update({"mask_fraction": result.mask_fraction, "reason": reason})
+        if scores:
+            entry["scores"] = scores
+        rejected.setdefault(result.job.index, []).append(entry)
+
+    def kept(index: int) -> tuple[Result, dict[str, float], list[dict[str, Any]]]:
+        draws = passed.pop(index)
+        best = best_draw([(attempt, scores) for attempt, (_, scores) in draws.items()], cfg.best_by)
+        for attempt, (result, scores) in draws.items():
+            if attempt != best:
+                record(result, f"--best-of {cfg.best_of}: lower {cfg.best_by}", scores)
+        result, scores = draws[best]
+        return result, scores, sorted(rejected.pop(index, []), key=lambda r: r["attempt"])
+
     while queue:
         batch = [queue.popleft() for _ in range(min(cfg.batch_size, len(queue)))]
         for result in sampler.run(batch):
@@ -190,15 +210,18 @@ def draw(
             scores = score(result) if reason is None else {}
             if reason is None and (rule := failed_rule(scores, cfg.keep)) is not None:
                 reason = f"--keep {rule}"
+            last = job.attempt + 1 >= cfg.max_attempts
             if reason is None:
-                yield result, scores, rejected.pop(job.index, [])
+                passed.setdefault(job.index, {})[job.attempt] = (result, scores)
+                if not job.with_mask or len(passed[job.index]) >= cfg.best_of or last:
+                    yield kept(job.index)
+                else:
+                    queue.append(make_job(job.index, job.attempt + 1))
                 continue
-            draw: dict[str, Any] = {"attempt": job.attempt, "seed": job.seed, "mask_fraction": fraction}
-            draw["reason"] = reason
-            if scores:
-                draw["scores"] = scores
-            rejected.setdefault(job.index, []).append(draw)
-            if job.attempt + 1 >= cfg.max_attempts:
+            record(result, reason, scores)
+            if last and job.index in passed:  # fewer than K draws passed: the best of those
+                yield kept(job.index)
+            elif last:
                 reasons = sorted({r["reason"] for r in rejected[job.index]})
                 msg = (
                     f"{where}: image {job.index} was rejected in all {cfg.max_attempts} attempts "
@@ -209,7 +232,8 @@ def draw(
                     "(seas report), widen --min/--max-mask-fraction or --keep, or raise --max-attempts"
                 )
                 raise SeasError(msg)
-            queue.append(make_job(job.index, job.attempt + 1))
+            else:
+                queue.append(make_job(job.index, job.attempt + 1))
 
 
 def _user_masks(

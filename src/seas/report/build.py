@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ from seas.run_folder import RunFolder
 
 __all__ = ["build_report"]
 
+# Scores under each pair and in each type's medians (all are in the manifest): where the mask is, what changed in it.
+SHOWN_SCORES = (("on_object", "on object"), ("change_ratio", "change in/out"))
 THUMB = 256  # px stored (shown at 150 px); the zoom column magnifies the mask region 4-8x
 STYLE = """body{font-family:sans-serif;margin:24px;color:#222}h1{margin-bottom:4px}table{border-collapse:collapse;
 margin:8px 0}td,th{border:1px solid #ccc;padding:3px 7px;text-align:right}
@@ -292,8 +295,13 @@ def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], repor
             imgs.append(f"<a href='{_link(src, report)}'><img src='thumbs/{thumb.name}' alt='{kind} {stem}'></a>")
         fraction = f"{r['mask_fraction']:.2%}" if r.get("mask_fraction") is not None else "–"
         source = f" from {escape(Path(r['mask_from']['mask']).name)}" if "mask_from" in r else ""
+        scores = r.get("scores", {})
+        scored = "".join(
+            f"<br>{label} {scores[key]:.2f}" for key, label in SHOWN_SCORES if isinstance(scores.get(key), float)
+        )
         cells.append(
-            f"<div class='pair'>{''.join(imgs)}<br>#{r['index']} seed {r['seed']} mask {fraction}{source}</div>"
+            f"<div class='pair'>{''.join(imgs)}<br>#{r['index']} seed {r['seed']} mask {fraction}{source}"
+            f"{scored}</div>"
         )
     real_cells = []
     for k, (path, mask) in enumerate(reals[:per_type]):
@@ -309,10 +317,9 @@ def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], repor
             imgs.append(f"<a href='{_link(src, report)}'><img src='thumbs/{thumb.name}' alt='real {kind} {k}'></a>")
         real_cells.append(f"<div class='pair'>{''.join(imgs)}<br>{escape(path.name)}</div>")
     fractions = [float(r["mask_fraction"]) for r in records if r.get("mask_fraction") is not None]
-    rejections = sum(len(r.get("rejections", [])) for r in records)
     stats = (
-        f"<p>{len(records)} pairs, {rejections} rejected draws, mean mask coverage "
-        f"{(np.mean(fractions) if fractions else 0):.2%}{_placed_note(records)}</p>"
+        f"<p>{len(records)} pairs, {_rejections_line(records)}, mean mask coverage "
+        f"{(np.mean(fractions) if fractions else 0):.2%}{_placed_note(records)}{_scores_line(records)}</p>"
     )
     return (
         f"<h3 id='type-{escape(name)}'>{escape(name)}</h3>{stats}{histogram_svg('mask coverage', fractions)}"
@@ -321,6 +328,24 @@ def _type_section(name: str, folder: Path, reals: list[tuple[Path, Path]], repor
         f"<p>real training examples: image | mask | overlay | zoom</p>"
         f"<div class='grid'>{''.join(real_cells)}</div>"
     )
+
+
+def _rejections_line(records: list[dict[str, Any]]) -> str:  # Any: JSON
+    """How many draws were dropped, and why (mask filter, --keep rule, --best-of), e.g. '3 rejected draws (...)'."""
+    reasons = Counter(str(d.get("reason", "?")) for r in records for d in r.get("rejections", []))
+    total = sum(reasons.values())
+    why = ", ".join(f"{n} {escape(reason)}" for reason, n in sorted(reasons.items()))
+    return f"{total} rejected draws" + (f" ({why})" if why else "")
+
+
+def _scores_line(records: list[dict[str, Any]]) -> str:  # Any: JSON
+    """The kept pairs' median scores (seas.generate.pair_scores; '' for pairs made before scores existed)."""
+    medians = []
+    for key, label in SHOWN_SCORES:
+        values = [r["scores"][key] for r in records if isinstance(r.get("scores", {}).get(key), float)]
+        if values:
+            medians.append(f"{label} {float(np.median(values)):.2f}")
+    return f"; median scores: {', '.join(medians)} (docs/usage.md)" if medians else ""
 
 
 def _review_line(tree: Path) -> str:

@@ -1,16 +1,21 @@
 """The review page's server: the standard library's threaded HTTP server on 127.0.0.1.
 
-Chosen over a web framework because the page needs four routes and no templates, sessions or
+Chosen over a web framework because the pages need a handful of routes and no templates, sessions or
 uploads, and a dependency would be one more thing to install for a local, single-user tool. Routes:
 ``/`` (the page), ``/pairs.json`` (every defect pair of the tree with its scores and decision),
 ``/file/<folder>/<image|mask>/<NNNN>.png`` (the pair's PNGs, names checked against the manifests)
-and ``POST /decision`` (``{"folder", "index", "decision"}``, saved before the reply).
+and ``POST /decision`` (``{"folder", "index", "decision"}``, saved before the reply); with a
+:class:`~seas.review.painting.MaskPainter`, ``/paint`` (the mask painting page), ``/paint.json``,
+``/normal/<n>.png`` and ``POST /paint`` (``{"type", "bits"}``: base64 of R*R bytes, saved before the reply).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import json
+import re
 import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -21,8 +26,11 @@ from typing import Any
 from seas.errors import SeasError
 from seas.generate.outputs import read_manifest
 from seas.review.decisions import read_decisions, record_decision
+from seas.review.painting import MaskPainter
 
 __all__ = ["ReviewServer", "review_pairs"]
+
+_NORMAL = re.compile(r"^/normal/(\d+)\.png$")
 
 
 def review_pairs(tree: Path) -> list[dict[str, Any]]:  # Any: JSON
@@ -73,6 +81,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(HTTPStatus.OK, self.server.page, "text/html; charset=utf-8")
         elif self.path == "/pairs.json":
             self._json({"tree": str(self.server.tree), "pairs": self.server.refresh()})
+        elif self.server.painter is not None and self.path in ("/paint", "/paint.json"):
+            self._paint_get()
+        elif self.server.painter is not None and (found := _NORMAL.match(self.path)):
+            index = int(found.group(1))
+            if index < len(self.server.painter.normals):
+                self._send(HTTPStatus.OK, self.server.painter.picture(index), "image/png")
+            else:
+                self._send(HTTPStatus.NOT_FOUND, b"no such normal image", "text/plain")
         elif self.path.startswith("/file/"):
             parts = self.path[len("/file/") :].split("/")
             known = self.server.files()
@@ -83,13 +99,46 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
 
+    def _paint_get(self) -> None:
+        painter = self.server.painter
+        assert painter is not None  # checked by the caller
+        if self.path == "/paint":
+            self._send(HTTPStatus.OK, self.server.paint_page, "text/html; charset=utf-8")
+            return
+        self._json(
+            {
+                "resolution": painter.resolution,
+                "types": painter.types,
+                "normals": len(painter.normals),
+                "out": str(painter.out),
+                "saved": painter.saved(),
+            }
+        )
+
+    def _paint_post(self, body: Any) -> None:  # Any: JSON
+        painter = self.server.painter
+        assert painter is not None  # checked by the caller
+        try:
+            path = painter.save(str(body["type"]), base64.b64decode(str(body["bits"]), validate=True))
+        except (KeyError, TypeError, binascii.Error, SeasError) as exc:
+            self._json({"ok": False, "error": str(exc)}, HTTPStatus.BAD_REQUEST)
+            return
+        self._json({"ok": True, "path": str(path), "saved": painter.saved()})
+
     def do_POST(self) -> None:
-        """Save one decision; the reply comes after it is on disk."""
-        if self.path != "/decision":
+        """Save one decision (or, on /paint, one painted mask); the reply comes after it is on disk."""
+        if self.path not in ("/decision", "/paint") or (self.path == "/paint" and self.server.painter is None):
             self._send(HTTPStatus.NOT_FOUND, b"not found", "text/plain")
             return
         try:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+        except (json.JSONDecodeError, ValueError) as exc:
+            self._json({"ok": False, "error": str(exc)}, HTTPStatus.BAD_REQUEST)
+            return
+        if self.path == "/paint":
+            self._paint_post(body)
+            return
+        try:
             folder, index, decision = str(body["folder"]), int(body["index"]), str(body["decision"])
             if (folder, index) not in self.server.pair_keys():
                 missing = f"no pair {folder}/{index}"
@@ -107,9 +156,11 @@ class ReviewServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, tree: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, tree: Path, host: str = "127.0.0.1", port: int = 0, painter: MaskPainter | None = None) -> None:
         self.tree = tree
+        self.painter = painter
         self.page = resources.files("seas.review").joinpath("page.html").read_bytes()
+        self.paint_page = resources.files("seas.review").joinpath("paint.html").read_bytes()
         self.lock = threading.Lock()
         self._keys: set[tuple[str, int]] = set()
         self._files: set[tuple[str, ...]] = set()

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from seas.config import GenerateConfig
 from seas.errors import ConfigError
-from seas.generate.keep_rules import check_keep_rules, failed_rule
+from seas.generate.keep_rules import best_draw, check_keep_rules, failed_rule
 from seas.generate.pair_scores import PairScorer
 
 
@@ -81,3 +82,19 @@ def test_keep_rules_pass_fail_and_refuse_what_they_cannot_read() -> None:
             check_keep_rules((bad,))
         assert str(caught.value).startswith("--keep")
         assert "\n" not in str(caught.value)
+
+
+def test_best_draw_ranks_each_score_by_its_better_end_and_ties_go_to_the_earliest() -> None:
+    draws = [
+        (0, {"area_ratio": 3.0, "change_outside": 0.5, "change_ratio": 2.0}),
+        (1, {"area_ratio": 0.8, "change_outside": 0.1, "change_ratio": 9.0}),
+        (2, {"area_ratio": 1.5, "change_outside": 0.1, "change_ratio": 1.0}),
+    ]
+    assert best_draw(draws, "change_ratio") == 1  # higher is better
+    assert best_draw(draws, "change_outside") == 1  # lower is better; 1 and 2 tie, the earlier wins
+    assert best_draw(draws, "area_ratio") == 1  # nearest the training median: 0.8 beats 1.5 (log distance)
+    assert best_draw([(0, {}), (1, {"on_object": 0.2})], "on_object") == 1  # a draw without the score ranks last
+    with pytest.raises(ConfigError, match="--best-by"):
+        GenerateConfig(run_dir=Path("r"), best_by="components")
+    with pytest.raises(ConfigError, match="--max-attempts"):
+        GenerateConfig(run_dir=Path("r"), best_of=11)
