@@ -647,15 +647,14 @@ def test_stage2_interrupted_then_resumed_equals_an_uninterrupted_run(
     assert a == b  # same machine: resume claim, bit-identical
 
 
-def test_keep_rules_redraw_failing_pairs_deterministically_and_record_every_draw(
-    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _odd_seeds_off_the_tire(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make odd seeds put their mask on the backdrop's corner and even seeds on the tire."""
     import seas.generate.run as gen_run
     from seas.generate.pipeline import MaskedSampler, Result
 
     real_run = MaskedSampler.run
 
-    def fake_run(self: MaskedSampler, jobs: list) -> list:  # odd seeds put their mask on the backdrop's corner
+    def fake_run(self: MaskedSampler, jobs: list) -> list:
         out = []
         for r in real_run(self, jobs):
             mask = np.zeros_like(r.mask)
@@ -667,6 +666,14 @@ def test_keep_rules_redraw_failing_pairs_deterministically_and_record_every_draw
         return out
 
     monkeypatch.setattr(gen_run.MaskedSampler, "run", fake_run)
+
+
+def test_keep_rules_redraw_failing_pairs_deterministically_and_record_every_draw(
+    run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import seas.generate.run as gen_run
+
+    _odd_seeds_off_the_tire(monkeypatch)
     flags = "--num-per-type 4 --defect-type hole --steps 3 --mask-steps 1 --keep on_object>=0.5"
     first, second = tmp_path / "first", tmp_path / "second"
     assert main(_generate(run, first, flags)) == 0
@@ -702,23 +709,8 @@ def test_keep_rules_redraw_failing_pairs_deterministically_and_record_every_draw
 def test_best_of_keeps_the_best_draw_by_its_score_and_records_the_others(
     run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import seas.generate.run as gen_run
-    from seas.generate.pipeline import MaskedSampler, Result
 
-    real_run = MaskedSampler.run
-
-    def fake_run(self: MaskedSampler, jobs: list) -> list:  # odd seeds put their mask on the backdrop's corner
-        out = []
-        for r in real_run(self, jobs):
-            mask = np.zeros_like(r.mask)
-            if r.job.seed % 2:
-                mask[0:3, 0:3] = True
-            else:
-                mask[30:34, 30:34] = True
-            out.append(Result(r.job, r.image, mask, float(mask.mean())))
-        return out
-
-    monkeypatch.setattr(gen_run.MaskedSampler, "run", fake_run)
+    _odd_seeds_off_the_tire(monkeypatch)
     # RETRY_STRIDE is odd, so attempt 1 of image n has the other parity: one draw of each pair lies on the tire
     flags = "--num-per-type 3 --defect-type hole --steps 3 --mask-steps 1 --best-of 2 --best-by on_object"
     out = tmp_path / "best"
